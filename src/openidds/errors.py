@@ -1,0 +1,25 @@
+"""Errors the core raises. Each names the field it is about, so every adapter can print one clear line."""
+
+from __future__ import annotations
+
+
+class OpenIDDSError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class InputError(OpenIDDSError, ValueError):
+    """Bad input: what the user wrote cannot be used. `field` says where (e.g. `program.steps[2].rate`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def within(self, prefix: str) -> InputError:
+        """The same error, its field placed under `prefix` (e.g. the file it came from)."""
+        field = f"{prefix}.{self.field}" if self.field and prefix else (prefix or self.field)
+        return InputError(field, self.message)
+
+
+class UnitMismatchError(OpenIDDSError, TypeError):
+    """Two quantities of different kinds were combined, e.g. mg/day added to mL/day. Never silently converted."""
