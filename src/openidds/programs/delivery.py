@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from itertools import pairwise
+from math import lcm
 from zoneinfo import ZoneInfo
 
 from openidds.programs.clock import DAY_US, from_us, offset_spans, to_us, utc_from_wall, wall_us
@@ -67,12 +68,11 @@ class DeliveryProfile:
     def delivered_ml(self, t0: int, t1: int) -> Fraction:
         if t1 < t0:
             return -self.delivered_ml(t1, t0)
-        total = Fraction(0)
+        sched, scaled = self.schedule, 0
         for a, b, off in offset_spans(self.zone, t0, t1):
             assert b is not None
-            total += self.schedule.integral(wall_us(b, off)) - self.schedule.integral(wall_us(a, off))
-        total += self.extra_rate * (t1 - t0)
-        total /= DAY_US
+            scaled += sched.scaled_integral(wall_us(b, off)) - sched.scaled_integral(wall_us(a, off))
+        total = (Fraction(scaled, sched.den) + self.extra_rate * (t1 - t0)) / DAY_US
         for bolus in self.boluses:
             overlap = min(t1, bolus.end_us) - max(t0, bolus.start_us)
             if overlap > 0:
@@ -98,15 +98,18 @@ class DeliveryProfile:
         need = volume_ml * DAY_US  # in (mL/day)·µs
         sched = self.schedule
         for a, b, off, extra in self._pieces(t0):
+            # One integer scale for the schedule, the extra rate and what is still needed: exact and fast.
+            den = lcm(sched.den, extra.denominator, need.denominator)
+            k, add = den // sched.den, extra.numerator * (den // extra.denominator)
             xa = wall_us(a, off)
-            start_value = sched.integral(xa) + extra * xa
+            start_value = k * sched.scaled_integral(xa) + add * xa
             if b is not None:
                 xb = wall_us(b, off)
-                piece = sched.integral(xb) + extra * xb - start_value
-                if piece < need:
-                    need -= piece
+                piece = k * sched.scaled_integral(xb) + add * xb - start_value
+                if piece * need.denominator < need.numerator * den:
+                    need -= Fraction(piece, den)
                     continue
-            x = sched.solve(start_value + need, extra)
+            x = sched.solve_scaled(start_value + need.numerator * (den // need.denominator), k, add)
             if x is None:
                 if b is None:
                     return None

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from openidds.errors import InputError, UnitMismatchError
@@ -90,6 +91,7 @@ _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QUANTITY_RE: Final = re.compile(rf"^\s*({_NUMBER})\s*([^\d\s][^\s]*(?:\s*/\s*[^\s]+)?)?\s*$")
 
 
+@lru_cache(maxsize=256)
 def unit(symbol: str) -> Unit:
     """The unit named by `symbol` ("mg", "mcg/mL", "mL/day", "µL/h" …). Raises ValueError if unknown."""
     text = symbol.strip()
