@@ -51,7 +51,6 @@ calc_app = typer.Typer(help="Single programmer calculations, each with the assum
 app.add_typer(calc_app, name="calc")
 
 out = render.make_console()
-err = render.make_console(stderr=True)
 
 
 class State:
@@ -90,11 +89,10 @@ def guarded() -> Iterator[None]:
     """Bad input → one line on stderr naming the field, exit 2. Nothing else is caught: a bug shows."""
     try:
         yield
-    except InputError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    except (UnitMismatchError, LocalTimeError) as exc:
-        err.print(f"error: {exc}", markup=False)
+    except (InputError, UnitMismatchError, LocalTimeError) as exc:
+        # Plain write, never rich: the message must stay one line whatever the terminal width.
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"error: {message}\n")
         raise typer.Exit(2) from None
 
 

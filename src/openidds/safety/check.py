@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from openidds.calculations.projection import Projection, project
 from openidds.drugs import CareAreaLimits, DrugLibrary, TitrationRule
+from openidds.errors import InputError
 from openidds.evidence import Cited, Guardrail
 from openidds.programs.program import Context, Ingredient, PumpProgram
 from openidds.quantities import DOSE_RATE, Quantity, format_number
@@ -35,6 +36,11 @@ def check(
     `starting` says this program starts the therapy (starting-dose ranges apply); `library` supplies source URLs.
     """
     ctx = context or program.context
+    if now is not None and ctx.last_dose_change_at is not None and ctx.last_dose_change_at > now:
+        raise InputError(
+            "context.last_dose_change_at",
+            f"{ctx.last_dose_change_at:%Y-%m-%d %H:%M}Z is after the time of this change ({now:%Y-%m-%d %H:%M}Z)",
+        )
     urls: dict[str, str] = {k: s.url for k, s in library.sources.items()} if library is not None else {}
     checker = _Checker(program, ctx, current, urls.get, now, starting)
     findings = list(checker.run())
