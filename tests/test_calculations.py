@@ -148,3 +148,15 @@ def test_stability_rules():
         ],
     )
     assert stability_limit(mix).value.to("day") == 90  # the shorter of 180 and clonidine's 90
+
+
+def test_battery_life_by_daily_volume():
+    battery = CAT.pump("programmable-40").battery
+    # Catalog life points (derived, unconfirmed): 7 years at 0.5 mL/day, 5 years at 4 mL/day; hard stop 7 years.
+    assert battery.expected_life(parse_quantity("0.5 mL/day")).to("year") == 7
+    assert battery.expected_life(parse_quantity("0.1 mL/day")).to("year") == 7  # flat below the first point
+    assert battery.expected_life(parse_quantity("4 mL/day")).to("year") == 5
+    assert battery.expected_life(parse_quantity("10 mL/day")).to("year") == 5  # flat above the last point
+    # Halfway in volume (2.25 mL/day): 7 + (5 − 7) × 1.75/3.5 = 6 years.
+    assert battery.expected_life(parse_quantity("2.25 mL/day")).to("year") == 6
+    assert CAT.pump("constant-flow-30-0.5").battery.expected_life(parse_quantity("0.5 mL/day")) is None

@@ -162,5 +162,5 @@ def rail_text(r: Guardrail | None, unit: str | None = None) -> str:
     return ", ".join(parts)
 
 
-def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+def make_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)

@@ -61,13 +61,3 @@ class Guardrail(DataModel):
         if self.soft_min is not None and value < self.soft_min.value:
             return Bound("soft", "min", self.soft_min)
         return None
-
-    def clip(self, value: Quantity) -> tuple[Quantity, Bound | None]:
-        """`value` brought inside the recommended range (soft bounds, else hard), and the bound that clipped it."""
-        upper = self.soft_max or self.hard_max
-        lower = self.soft_min or self.hard_min
-        if upper is not None and value > upper.value:
-            return upper.value, Bound("soft" if upper is self.soft_max else "hard", "max", upper)
-        if lower is not None and value < lower.value:
-            return lower.value, Bound("soft" if lower is self.soft_min else "hard", "min", lower)
-        return value, None

@@ -155,6 +155,3 @@ class PumpProgram:
 
     def worst_case_daily_volume(self) -> Quantity:
         return self.daily_volume() + self.worst_case_extra
-
-    def requested_rates(self) -> tuple[Quantity, ...]:
-        return tuple(s.rate for s in self.steps)

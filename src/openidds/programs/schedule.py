@@ -72,10 +72,6 @@ class RateSchedule:
         """∫ rate over one period, in (mL/day)·µs."""
         return Fraction(self._total, self.den)
 
-    def rate_at(self, wall: int) -> Fraction:
-        y = wall % self.period_us
-        return Fraction(self._rates[bisect_right(self._starts, y) - 1], self.den)
-
     def scaled_integral(self, wall: int) -> int:
         """∫ rate from wall position 0 to `wall`, in (mL/day)·µs × den (negative `wall` counts backwards)."""
         n, y = divmod(wall, self.period_us)
@@ -126,11 +122,3 @@ class RateSchedule:
                 found = (Fraction(min(values), self.den), Fraction(max(values), self.den))
             self._windows[window_us] = found
         return found
-
-    @property
-    def max_rate(self) -> Fraction:
-        return Fraction(max(self._rates), self.den)
-
-    @property
-    def min_rate(self) -> Fraction:
-        return Fraction(min(self._rates), self.den)
