@@ -32,8 +32,8 @@ from openidds.data import load_catalog, load_library
 from openidds.devices import DeviceCatalog
 from openidds.drugs import CARE_AREAS, DrugLibrary
 from openidds.errors import InputError, UnitMismatchError
-from openidds.programfile import parse_program
-from openidds.programs.clock import LocalTimeError, localize
+from openidds.programfile import parse_instant, parse_program
+from openidds.programs.clock import LocalTimeError
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, RATE, VOLUME, parse_quantity
 from openidds.review import diff as review_diff
@@ -111,22 +111,9 @@ def read_program(path: Path, field: str) -> PumpProgram:
         raise exc.within(str(path)) if exc.field else InputError(str(path), exc.message) from None
 
 
-def parse_instant(text: str | None, zone: ZoneInfo | None, field: str) -> datetime:
-    """An ISO date-time; without an offset it is read in `zone` (the program's clinic time zone)."""
-    if text is None:
-        return datetime.now(UTC)  # the CLI is the edge: the core never reads the clock
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, f"expected a date and time such as '2026-12-01T09:00', got '{text}'") from None
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if zone is None:
-        raise InputError(field, f"give the UTC offset, e.g. '{text}+00:00'")
-    try:
-        return localize(value, zone)
-    except LocalTimeError as exc:
-        raise InputError(field, str(exc)) from None
+def instant_or_now(text: str | None, zone: ZoneInfo | None, field: str) -> datetime:
+    """The instant given on the command line, or now: the CLI is the edge, the core never reads the clock."""
+    return datetime.now(UTC) if text is None else parse_instant(text, zone, field)
 
 
 def parse_ingredients(values: list[str] | None, field: str) -> list[Ingredient]:
@@ -277,7 +264,7 @@ def check_cmd(
     with guarded():
         program = read_program(program_file, "PROGRAM")
         old = read_program(current, "--current") if current else None
-        now = parse_instant(at, program.reservoir.zone, "--at")
+        now = instant_or_now(at, program.reservoir.zone, "--at")
         findings = check(program, program.context, old, library=state.library, now=now, starting=starting)
     if as_json:
         emit_json(_check_doc(program, findings))
@@ -301,7 +288,7 @@ def diff_cmd(
     with guarded():
         old = read_program(old_file, "OLD")
         new = read_program(new_file, "NEW")
-        now = parse_instant(at, new.reservoir.zone, "--at")
+        now = instant_or_now(at, new.reservoir.zone, "--at")
         rows = review_diff(old, new)
         findings = check(new, new.context, old, library=state.library, now=now)
     if as_json:

@@ -10,41 +10,37 @@ from pathlib import Path
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.errors import InputError
+from openidds.evidence.datafile import VersionedFile
 
 LIBRARY_ENV = "IDDS_DRUG_LIBRARY"
 CATALOG_ENV = "IDDS_DEVICE_CATALOG"
 
 
-def _read(path: str | Path, field: str) -> bytes:
+@lru_cache(maxsize=16)
+def _load(kind: type[VersionedFile], shipped: str, option: str, what: str, path: str | None) -> VersionedFile:
+    if path is None:
+        return kind.from_toml(resources.files("openidds.data").joinpath(shipped).read_bytes(), f"shipped {what}")
     try:
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(field, f"cannot read '{path}' ({exc.strerror or exc})") from None
+        raise InputError(option, f"cannot read '{path}' ({exc.strerror or exc})") from None
+    return kind.from_toml(data, f"{what} {path}")
 
 
-@lru_cache(maxsize=8)
-def _library(path: str | None) -> DrugLibrary:
-    if path is None:
-        data = resources.files("openidds.data").joinpath("drugs.toml").read_bytes()
-        return DrugLibrary.from_toml(data, "shipped drug library")
-    return DrugLibrary.from_toml(_read(path, "--library"), f"drug library {path}")
-
-
-@lru_cache(maxsize=8)
-def _catalog(path: str | None) -> DeviceCatalog:
-    if path is None:
-        data = resources.files("openidds.data").joinpath("devices.toml").read_bytes()
-        return DeviceCatalog.from_toml(data, "shipped device catalog")
-    return DeviceCatalog.from_toml(_read(path, "--catalog"), f"device catalog {path}")
+def _chosen(path: str | Path | None, env: str) -> str | None:
+    chosen = path or os.environ.get(env) or None
+    return str(chosen) if chosen else None
 
 
 def load_library(path: str | Path | None = None) -> DrugLibrary:
     """The active drug library: `path`, else $IDDS_DRUG_LIBRARY, else the shipped file."""
-    chosen = path or os.environ.get(LIBRARY_ENV) or None
-    return _library(str(chosen) if chosen else None)
+    found = _load(DrugLibrary, "drugs.toml", "--library", "drug library", _chosen(path, LIBRARY_ENV))
+    assert isinstance(found, DrugLibrary)
+    return found
 
 
 def load_catalog(path: str | Path | None = None) -> DeviceCatalog:
     """The active device catalog: `path`, else $IDDS_DEVICE_CATALOG, else the shipped file."""
-    chosen = path or os.environ.get(CATALOG_ENV) or None
-    return _catalog(str(chosen) if chosen else None)
+    found = _load(DeviceCatalog, "devices.toml", "--catalog", "device catalog", _chosen(path, CATALOG_ENV))
+    assert isinstance(found, DeviceCatalog)
+    return found

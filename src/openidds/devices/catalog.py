@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
+from collections.abc import Iterable
 from fractions import Fraction
 from itertools import pairwise
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from openidds.errors import InputError
-from openidds.evidence import Cited, DataModel, Source, check_kind, walk_cited
+from openidds.evidence import Cited, DataModel, check_kind
+from openidds.evidence.datafile import VersionedFile
 from openidds.quantities import DIMENSIONLESS, RATE, TIME, VOLUME, VOLUME_PER_LENGTH, Quantity
-from openidds.validation import format_validation_error
 
 Family = Literal["programmable", "valve-gated", "constant-flow"]
 Mode = Literal["continuous", "flex", "single-bolus", "patient-bolus", "minimum-rate", "stopped"]
@@ -136,29 +135,23 @@ class CatheterModel(DataModel):
         return self
 
 
-class DeviceCatalog(DataModel):
-    name: str
-    version: str
-    description: str = ""
-    sources: dict[str, Source]
+class DeviceCatalog(VersionedFile):
     pumps: list[PumpModel]
     catheters: list[CatheterModel]
-    sha256: str = ""
 
     @model_validator(mode="after")
-    def _consistent(self) -> DeviceCatalog:
+    def _unique(self) -> DeviceCatalog:
         for kind, ids in (("pump", [p.id for p in self.pumps]), ("catheter", [c.id for c in self.catheters])):
             dupes = {i for i in ids if ids.count(i) > 1}
             if dupes:
                 raise ValueError(f"{kind} listed twice: {', '.join(sorted(dupes))}")
-        for path, cited in walk_cited(self):
-            if cited.source not in self.sources:
-                raise ValueError(f"{path}: source '{cited.source}' is not in [sources]")
+        return self
+
+    def extra_source_keys(self) -> Iterable[tuple[str, str]]:
         for p in self.pumps:
             for src in (p.modes_source, p.mri_source, p.patient_bolus_drugs_source):
-                if src is not None and src not in self.sources:
-                    raise ValueError(f"pump {p.id}: source '{src}' is not in [sources]")
-        return self
+                if src is not None:
+                    yield f"pump {p.id}", src
 
     def pump(self, model_id: str, field: str = "pump.model") -> PumpModel:
         for p in self.pumps:
@@ -173,20 +166,3 @@ class DeviceCatalog(DataModel):
                 return c
         known = ", ".join(c.id for c in self.catheters)
         raise InputError(field, f"unknown catheter model '{model_id}' (the catalog has: {known})")
-
-    @property
-    def identity(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
-
-    @classmethod
-    def from_toml(cls, data: bytes, origin: str = "device catalog") -> DeviceCatalog:
-        try:
-            raw = tomllib.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(origin, f"not a valid TOML file ({exc})") from None
-        raw.pop("sha256", None)
-        try:
-            catalog = cls.model_validate(raw)
-        except ValidationError as exc:
-            raise InputError(origin, format_validation_error(exc)) from None
-        return catalog.model_copy(update={"sha256": hashlib.sha256(data).hexdigest()})

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
+from collections.abc import Iterable
 from typing import Literal, get_args
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from openidds.errors import InputError
-from openidds.evidence import Basis, Cited, DataModel, Guardrail, Severity, Source, check_kind, walk_cited
+from openidds.evidence import Basis, Cited, DataModel, Guardrail, Severity, check_kind
+from openidds.evidence.datafile import VersionedFile
 from openidds.quantities import CONCENTRATION, DIMENSIONLESS, DOSE_RATE, MASS, TIME, VOLUME, Quantity
-from openidds.validation import format_validation_error
 
 CareArea = Literal["pain-noncancer", "pain-cancer", "spasticity-spinal", "spasticity-cerebral"]
 CARE_AREAS: tuple[CareArea, ...] = get_args(CareArea)
@@ -183,28 +182,22 @@ class Drug(DataModel):
         return self
 
 
-class DrugLibrary(DataModel):
-    name: str
-    version: str
-    description: str = ""
-    sources: dict[str, Source]
+class DrugLibrary(VersionedFile):
     drugs: list[Drug]
-    sha256: str = ""  # of the file's bytes; set by the loader, never written in the file
 
     @model_validator(mode="after")
-    def _consistent(self) -> DrugLibrary:
+    def _unique(self) -> DrugLibrary:
         names = [d.name for d in self.drugs]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"drug listed twice: {', '.join(sorted(dupes))}")
-        for path, cited in walk_cited(self):
-            if cited.source not in self.sources:
-                raise ValueError(f"{path}: source '{cited.source}' is not in [sources]")
+        return self
+
+    def extra_source_keys(self) -> Iterable[tuple[str, str]]:
         for d in self.drugs:
             for attached in (*d.cautions, d.withdrawal_risk):
-                if attached is not None and attached.source not in self.sources:
-                    raise ValueError(f"drug {d.name}: source '{attached.source}' is not in [sources]")
-        return self
+                if attached is not None:
+                    yield f"drug {d.name}", attached.source
 
     def drug(self, name: str, field: str = "name") -> Drug:
         key = name.strip().lower()
@@ -213,21 +206,3 @@ class DrugLibrary(DataModel):
                 return d
         known = ", ".join(d.name for d in self.drugs)
         raise InputError(field, f"unknown drug '{name}' (the library '{self.name}' has: {known})")
-
-    @property
-    def identity(self) -> dict[str, str]:
-        """What every report and --json output states about the active library."""
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
-
-    @classmethod
-    def from_toml(cls, data: bytes, origin: str = "drug library") -> DrugLibrary:
-        try:
-            raw = tomllib.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(origin, f"not a valid TOML file ({exc})") from None
-        raw.pop("sha256", None)
-        try:
-            library = cls.model_validate(raw)
-        except ValidationError as exc:
-            raise InputError(origin, format_validation_error(exc)) from None
-        return library.model_copy(update={"sha256": hashlib.sha256(data).hexdigest()})

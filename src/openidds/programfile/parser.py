@@ -117,7 +117,11 @@ class ProgramFileIn(_In):
     context: ContextIn
 
 
-def _instant(value: str | datetime, zone: ZoneInfo, field: str) -> datetime:
+def parse_instant(value: str | datetime, zone: ZoneInfo | None, field: str) -> datetime:
+    """An ISO date-time as a UTC instant; without an offset it is read in `zone` (the clinic's time zone).
+
+    A local time in a DST gap or overlap is refused; without a zone, an offset is required.
+    """
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -125,6 +129,8 @@ def _instant(value: str | datetime, zone: ZoneInfo, field: str) -> datetime:
             raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got '{value}'") from None
     if value.tzinfo is not None:
         return value.astimezone(UTC)
+    if zone is None:
+        raise InputError(field, f"give the UTC offset, e.g. '{value.isoformat()}+00:00'")
     try:
         return localize(value, zone)
     except LocalTimeError as exc:
@@ -195,7 +201,7 @@ def _build(doc: ProgramFileIn, library: DrugLibrary, catalog: DeviceCatalog) -> 
     if low_alarm > pump.capacity:
         raise InputError("reservoir.low_alarm", f"{low_alarm} is more than the reservoir holds ({pump.capacity})")
     reservoir = Reservoir(
-        filled_at=_instant(res.filled_at, zone, "reservoir.filled_at"),
+        filled_at=parse_instant(res.filled_at, zone, "reservoir.filled_at"),
         zone=zone,
         volume=res.volume,
         low_alarm=low_alarm,
@@ -295,10 +301,10 @@ def _build(doc: ProgramFileIn, library: DrugLibrary, catalog: DeviceCatalog) -> 
         anticoagulants=ctx.anticoagulants,
         last_dose_change_at=None
         if ctx.last_dose_change_at is None
-        else _instant(ctx.last_dose_change_at, zone, "context.last_dose_change_at"),
+        else parse_instant(ctx.last_dose_change_at, zone, "context.last_dose_change_at"),
         planned_refill_at=None
         if ctx.planned_refill_at is None
-        else _instant(ctx.planned_refill_at, zone, "context.planned_refill_at"),
+        else parse_instant(ctx.planned_refill_at, zone, "context.planned_refill_at"),
     )
     assert mode in MODES
     return PumpProgram(
