@@ -37,6 +37,7 @@ from openidds.programs.clock import LocalTimeError
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, RATE, VOLUME, parse_quantity
 from openidds.review import diff as review_diff
+from openidds.review import settings
 from openidds.safety import Finding, check, worst_severity
 
 app = typer.Typer(
@@ -241,14 +242,6 @@ def devices(as_json: JsonOpt = False) -> None:
 
 
 # --- check and diff --------------------------------------------------------------------------------------------
-def _check_doc(program: PumpProgram, findings: list[Finding]) -> dict[str, Any]:
-    return {
-        **render.identity_json(state.library, state.catalog),
-        **render.projection_json(project(program), unit_of(program)),
-        "findings": [f.as_json() for f in findings],
-    }
-
-
 @app.command(name="check")
 def check_cmd(
     program_file: Annotated[Path, typer.Argument(metavar="PROGRAM.toml", help="The program to check.")],
@@ -266,13 +259,20 @@ def check_cmd(
         old = read_program(current, "--current") if current else None
         now = instant_or_now(at, program.reservoir.zone, "--at")
         findings = check(program, program.context, old, library=state.library, now=now, starting=starting)
+    proj = project(program)
     if as_json:
-        emit_json(_check_doc(program, findings))
+        emit_json(
+            {
+                **render.identity_json(state.library, state.catalog),
+                **render.projection_json(proj, unit_of(program)),
+                "findings": [f.as_json() for f in findings],
+            }
+        )
     else:
-        zone = program.reservoir.zone
         out.print(render.identity_line(state.library, state.catalog))
-        out.print(render.projection_table(project(program), zone, unit_of(program)))
-        out.print(render.assumptions_text(project(program).assumptions))
+        out.print(render.settings_table(settings(program), f"Program: {program_file.name}"))
+        out.print(render.projection_table(proj, program.reservoir.zone, unit_of(program)))
+        out.print(render.assumptions_text(proj.assumptions))
         out.print(render.findings_table(findings))
     exit_for(findings)
 
@@ -319,6 +319,7 @@ def _calc_out(
     table.add_column("", justify="right")
     for k, v in shown:
         table.add_row(k, v)
+    out.print(render.identity_line(state.library, state.catalog))
     out.print(Group(table, render.assumptions_text(notes)))
 
 

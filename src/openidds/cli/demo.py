@@ -42,12 +42,7 @@ def run_demo(out: Console, library: DrugLibrary, catalog: DeviceCatalog) -> None
     zone = current.reservoir.zone
     units = {i.drug.name: i.drug.dose_rate_unit for i in current.solution}
     out.rule(f"1. The current program (examples/{CURRENT})")
-    table = Table(show_header=False, title="Programmed settings", title_justify="left")
-    table.add_column("")
-    table.add_column("")
-    for k, v in settings(current).items():
-        table.add_row(k, v)
-    out.print(table)
+    out.print(render.settings_table(settings(current), "Programmed settings"))
     proj = project(current)
     out.print(render.projection_table(proj, zone, units))
     out.print(render.assumptions_text(proj.assumptions))

@@ -107,6 +107,15 @@ def rows_table(rows: list[Row], title: str) -> Table:
     return table
 
 
+def settings_table(values: dict[str, str], title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("")
+    table.add_column("")
+    for k, v in values.items():
+        table.add_row(k, v)
+    return table
+
+
 def assumptions_text(notes: tuple[str, ...] | list[str]) -> Text:
     text = Text("Assumptions\n", style="bold")
     for n in notes:
