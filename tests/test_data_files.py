@@ -655,7 +655,7 @@ CATALOG_BREAKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "typo in a required key": (
         'reservoir = { value = "20 mL", source = "synchromed-ii-wiki"',
         'reservior = { value = "20 mL", source = "synchromed-ii-wiki"',
-        ("pumps[0].reservoir", "missing"),
+        ("pumps[0].reservior", "did you mean 'reservoir'"),
     ),
     "source key missing": (
         "[sources.prialt-titration]",

@@ -15,11 +15,6 @@ class InputError(OpenIDDSError, ValueError):
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
 
-    def within(self, prefix: str) -> InputError:
-        """The same error, its field placed under `prefix` (e.g. the file it came from)."""
-        field = f"{prefix}.{self.field}" if self.field and prefix else (prefix or self.field)
-        return InputError(field, self.message)
-
 
 class UnitMismatchError(OpenIDDSError, TypeError):
     """Two quantities of different kinds were combined, e.g. mg/day added to mL/day. Never silently converted."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 from pydantic import ValidationError
 
 
@@ -15,15 +18,24 @@ def dotted(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _loc(err: Any) -> tuple[int | str, ...]:
+    return tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+
+
 def format_validation_error(exc: ValidationError) -> str:
-    """The first error only: one line a user can act on. Further errors show once this one is fixed."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    """One line a user can act on: a misspelt key first (it usually explains a "missing" one), else the first."""
+    errors = exc.errors(include_url=False)
+    typos = [e for e in errors if e["type"] == "extra_forbidden"]
+    err = typos[0] if typos else errors[0]
+    loc = _loc(err)
     message = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if err["type"] == "extra_forbidden":
-        message = "unknown setting (check the spelling)"
+        # Suggest a required key missing beside it, e.g. `volumne` → `volume`.
+        missing = [str(_loc(e)[-1]) for e in errors if e["type"] == "missing" and _loc(e)[:-1] == loc[:-1]]
+        close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+        message = "unknown setting" + (f" (did you mean '{close[0]}'?)" if close else " (check the spelling)")
     elif err["type"] == "missing":
         message = "missing (required)"
     elif err["type"] == "literal_error":

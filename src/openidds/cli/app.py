@@ -85,12 +85,31 @@ def _options(
     state.catalog_path = catalog
 
 
+# Fields the core names by parameter, as the options a user types.
+OPTION_FOR_FIELD = {
+    "at": "--at",
+    "until": "--until",
+    "ratio": "--ratio",
+    "mme": "--mme",
+    "withdrawn": "--withdrawn",
+    "patient_boluses_taken": "--boluses",
+    "new": "--new",
+    "catheter": "--catheter",
+    "length": "--length",
+    "dose": "--dose",
+    "rate": "--rate",
+    "care_area": "--care-area",
+}
+
+
 @contextmanager
 def guarded() -> Iterator[None]:
     """Bad input → one line on stderr naming the field, exit 2. Nothing else is caught: a bug shows."""
     try:
         yield
     except (InputError, UnitMismatchError, LocalTimeError) as exc:
+        if isinstance(exc, InputError) and exc.field in OPTION_FOR_FIELD:
+            exc = InputError(OPTION_FOR_FIELD[exc.field], exc.message)
         # Plain write, never rich: the message must stay one line whatever the terminal width.
         message = " ".join(str(exc).split())
         sys.stderr.write(f"error: {message}\n")
@@ -109,7 +128,7 @@ def read_program(path: Path, field: str) -> PumpProgram:
     try:
         return parse_program(text, state.library, state.catalog)
     except InputError as exc:
-        raise exc.within(str(path)) if exc.field else InputError(str(path), exc.message) from None
+        raise InputError(str(path), str(exc)) from None
 
 
 def instant_or_now(text: str | None, zone: ZoneInfo | None, field: str) -> datetime:
@@ -416,6 +435,9 @@ def calc_bridge(
             rate = rate_for_dose(parse_quantity(new_dose, DOSE_RATE, "--new-dose"), new_sol).value
         else:
             rate = parse_quantity(new_rate, RATE, "--new-rate")
+        if rate.base <= 0:
+            given = "--new-dose" if new_dose is not None else "--new-rate"
+            raise InputError(given, f"must be more than zero, got '{new_dose or new_rate}'")
         begins = parse_instant(start, None, "--start") if start else None
         result = bridge_bolus(p, c, parse_quantity(length, LENGTH, "--length"), old_sol, new_sol, rate, begins)
     b = result.value

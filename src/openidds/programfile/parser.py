@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from openidds.devices import DeviceCatalog
 from openidds.drugs import CareArea, DrugLibrary
 from openidds.errors import InputError
-from openidds.programs.clock import LocalTimeError, localize
+from openidds.programs.clock import EARLIEST, LATEST, LocalTimeError, localize
 from openidds.programs.program import (
     MODES,
     WEEKDAYS,
@@ -128,13 +128,17 @@ def parse_instant(value: str | datetime, zone: ZoneInfo | None, field: str) -> d
         except ValueError:
             raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got '{value}'") from None
     if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if zone is None:
+        instant = value.astimezone(UTC)
+    elif zone is None:
         raise InputError(field, f"give the UTC offset, e.g. '{value.isoformat()}+00:00'")
-    try:
-        return localize(value, zone)
-    except LocalTimeError as exc:
-        raise InputError(field, str(exc)) from None
+    else:
+        try:
+            instant = localize(value, zone)
+        except LocalTimeError as exc:
+            raise InputError(field, str(exc)) from None
+    if not EARLIEST <= instant < LATEST:
+        raise InputError(field, f"{instant:%Y-%m-%d} is outside {EARLIEST:%Y} to {LATEST.year - 1}")
+    return instant
 
 
 def _wall_time(value: str | time, field: str) -> time:

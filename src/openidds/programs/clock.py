@@ -23,6 +23,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WALL_REFERENCE = datetime(2001, 1, 1)
 _WALL_REFERENCE_US = (WALL_REFERENCE - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 HORIZON_YEARS = 200  # projections stop here: nothing in a pump lasts longer
+HORIZON_US = HORIZON_YEARS * 366 * DAY_US
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # instants a program may name: the projections must fit a datetime
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def to_us(instant: datetime) -> int:

@@ -15,7 +15,7 @@ from itertools import pairwise
 from math import lcm
 from zoneinfo import ZoneInfo
 
-from openidds.programs.clock import DAY_US, from_us, offset_spans, to_us, utc_from_wall, wall_us
+from openidds.programs.clock import DAY_US, HORIZON_US, from_us, offset_spans, to_us, utc_from_wall, wall_us
 from openidds.programs.schedule import RateSchedule
 from openidds.quantities import VOLUME, Quantity
 
@@ -61,8 +61,10 @@ class DeliveryProfile:
         """The first instant by which `volume` has been delivered since t0; None if it never is."""
         if not volume.is_kind(VOLUME):
             raise ValueError(f"expected a volume, got {volume}")
-        found = self.time_when_delivered_us(to_us(t0), volume.to("mL"))
-        return None if found is None else from_us(found)
+        start = to_us(t0)
+        found = self.time_when_delivered_us(start, volume.to("mL"))
+        # Beyond the horizon is "never" for any pump (and beyond what a datetime can hold).
+        return None if found is None or found - start > HORIZON_US else from_us(found)
 
     # --- exact core on integer microseconds ------------------------------------------------------------------
     def delivered_ml(self, t0: int, t1: int) -> Fraction:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
 from typing import Final
@@ -87,7 +87,7 @@ _add(("mm",), (0, 0, 0, 1), Fraction(1, 10))
 _add(("%",), (0, 0, 0, 0), Fraction(1, 100))
 _add(("",), (0, 0, 0, 0), Fraction(1))
 
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?"
 _QUANTITY_RE: Final = re.compile(rf"^\s*({_NUMBER})\s*([^\d\s][^\s]*(?:\s*/\s*[^\s]+)?)?\s*$")
 
 
@@ -264,32 +264,34 @@ def format_number(value: Fraction, significant: int = 6) -> str:
     exact = _exact_decimal(value)
     if exact is not None and len(exact.replace("-", "").replace(".", "").lstrip("0")) <= max(significant, 9):
         return exact
-    d = Decimal(value.numerator) / Decimal(value.denominator)
-    digits = significant - d.adjusted() - 1
-    rounded = round(d, max(digits, 0))
-    text = f"{rounded:f}"
-    return _trim(text)
-
-
-def _is_decimal(value: Fraction) -> bool:
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    return den == 1
+    with localcontext() as ctx:
+        ctx.prec = significant  # the division rounds to `significant` digits, whatever the magnitude
+        rounded = Decimal(value.numerator) / Decimal(value.denominator)
+    return _trim(f"{rounded:f}")
 
 
 def _exact_decimal(value: Fraction) -> str | None:
-    if not _is_decimal(value):
+    """The exact decimal expansion, by integer arithmetic, or None if it does not terminate."""
+    den, twos, fives = value.denominator, 0, 0
+    while den % 2 == 0:
+        den, twos = den // 2, twos + 1
+    while den % 5 == 0:
+        den, fives = den // 5, fives + 1
+    if den != 1:
         return None
-    d = Decimal(value.numerator) / Decimal(value.denominator)
-    return _trim(f"{d:f}")
+    places = max(twos, fives)
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
+    return _trim(("-" if value < 0 else "") + text)
 
 
 def _trim(text: str) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+MAX_QUANTITY_TEXT = 40  # a quantity is short; a longer text is a mistake (and a huge exponent a hang)
 
 
 def parse_quantity(text: object, kind: Kind | None = None, field: str = "") -> Quantity:
@@ -301,7 +303,7 @@ def parse_quantity(text: object, kind: Kind | None = None, field: str = "") -> Q
         if kind is not None and kind is not DIMENSIONLESS:
             raise InputError(field, f"expected {kind.describe()} with its unit, got the bare number {text!r}")
         return Quantity(Fraction(str(text)), unit(""))
-    match = _QUANTITY_RE.match(text)
+    match = _QUANTITY_RE.match(text) if len(text) <= MAX_QUANTITY_TEXT else None
     if not match:
         expected = kind.describe() if kind else "a quantity such as '2 mL'"
         raise InputError(field, f"expected {expected}, got '{text}'")
