@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from openidds.calculations import project
 from openidds.data import load_catalog, load_library
 from openidds.programfile import parse_program
+from openidds.programs.program import PumpProgram
 
 STEPS = [
     ("00:00", "0.40"),
@@ -56,7 +57,7 @@ opioid_naive = false
 """
 
 
-def reference_next_refill_due(program):  # type: ignore[no-untyped-def]
+def reference_next_refill_due(program: PumpProgram) -> tuple[datetime, int]:
     """1-minute stepping: the minute at which the worst case crosses the alarm level, vs stability expiry."""
     res = program.reservoir
     minutes = [(int(a[:2]) * 60 + int(a[3:]), Fraction(r)) for a, r in STEPS]
