@@ -128,3 +128,19 @@ def run_script(*args: str | Path, columns: str = "80", timeout: float = 60) -> s
     return subprocess.run(
         [script, *(str(a) for a in args)], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
+
+
+# `idds calc bridge` for a morphine 10 → 20 mg/mL change on a programmable-40 pump with a 60 cm catheter.
+BRIDGE_SWAP = [
+    "bridge",
+    "--pump",
+    "programmable-40",
+    "--catheter",
+    "intrathecal-one-piece",
+    "--length",
+    "60 cm",
+    "--old",
+    "morphine=10 mg/mL",
+    "--new",
+    "morphine=20 mg/mL",
+]

@@ -16,6 +16,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from typer.testing import Result
 
 from tests.cli_helpers import (
+    BRIDGE_SWAP,
     DATA,
     NARROW,
     assert_bad_input,
@@ -321,17 +322,7 @@ CALC_CASES: list[tuple[str, list[str], str]] = [
     (
         "bridge-dose-and-rate",
         [
-            "bridge",
-            "--pump",
-            "programmable-40",
-            "--catheter",
-            "intrathecal-one-piece",
-            "--length",
-            "60 cm",
-            "--old",
-            "morphine=10 mg/mL",
-            "--new",
-            "morphine=20 mg/mL",
+            *BRIDGE_SWAP,
             "--new-dose",
             "5 mg/day",
             "--new-rate",
@@ -342,17 +333,7 @@ CALC_CASES: list[tuple[str, list[str], str]] = [
     (
         "bridge-start-without-offset",
         [
-            "bridge",
-            "--pump",
-            "programmable-40",
-            "--catheter",
-            "intrathecal-one-piece",
-            "--length",
-            "60 cm",
-            "--old",
-            "morphine=10 mg/mL",
-            "--new",
-            "morphine=20 mg/mL",
+            *BRIDGE_SWAP,
             "--new-dose",
             "5 mg/day",
             "--start",

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.cli_helpers import (
+    BRIDGE_SWAP,
     DATA,
     HEX64,
     assert_no_crash,
@@ -567,17 +568,7 @@ def test_calc_priming_uses_the_catheter_length_in_mm() -> None:
 def test_calc_bridge_bolus() -> None:
     doc = run_json(
         "calc",
-        "bridge",
-        "--pump",
-        "programmable-40",
-        "--catheter",
-        "intrathecal-one-piece",
-        "--length",
-        "60 cm",
-        "--old",
-        "morphine=10 mg/mL",
-        "--new",
-        "morphine=20 mg/mL",
+        *BRIDGE_SWAP,
         "--new-dose",
         "5 mg/day",
         "--start",
@@ -599,17 +590,7 @@ def test_calc_bridge_bolus() -> None:
 def test_calc_bridge_with_a_new_rate() -> None:
     doc = run_json(
         "calc",
-        "bridge",
-        "--pump",
-        "programmable-40",
-        "--catheter",
-        "intrathecal-one-piece",
-        "--length",
-        "60 cm",
-        "--old",
-        "morphine=10 mg/mL",
-        "--new",
-        "morphine=20 mg/mL",
+        *BRIDGE_SWAP,
         "--new-rate",
         "0.25 mL/day",
     )
