@@ -6,7 +6,6 @@ the wall clock advances with elapsed time, so the schedule's closed-form integra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +115,7 @@ class DeliveryProfile:
                 if b is None:
                     return None
                 continue
-            return math.ceil(utc_from_wall(0, off) + x)
+            return utc_from_wall(x, off)
         return None
 
 

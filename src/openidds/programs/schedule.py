@@ -81,11 +81,11 @@ class RateSchedule:
     def integral(self, wall: int) -> Fraction:
         return Fraction(self.scaled_integral(wall), self.den)
 
-    def solve_scaled(self, target: int, k: int, extra: int) -> Fraction | None:
-        """Smallest wall x with k·scaled_integral(x) + extra·x >= target (all integers over one denominator).
+    def solve_scaled(self, target: int, k: int, extra: int) -> int | None:
+        """Smallest whole wall µs x with k·scaled_integral(x) + extra·x >= target (integers over one denominator).
 
         `k` rescales the schedule to the caller's denominator; `extra` is a constant added rate on that scale.
-        None if nothing is ever delivered.
+        None if nothing is ever delivered. Pure integer arithmetic: the answer is the exact crossing, ceiled.
         """
         per_period = k * self._total + extra * self.period_us
         if per_period <= 0:
@@ -102,7 +102,7 @@ class RateSchedule:
                 lo = mid + 1
         j = lo - 1  # rem lies in segment j, whose rate is positive
         base = k * cum[j] + extra * starts[j]
-        return n * self.period_us + starts[j] + Fraction(rem - base, k * self._rates[j] + extra)
+        return n * self.period_us + starts[j] - ((base - rem) // (k * self._rates[j] + extra))
 
     def window_extremes(self, window_us: int) -> tuple[Fraction, Fraction]:
         """(least, most) delivered in any window of `window_us` wall-clock µs, in (mL/day)·µs.
