@@ -1,0 +1,31 @@
+"""The pump digital twin: an exact, deterministic, event-driven simulation of one implanted pump."""
+
+from openidds.twin.events import (
+    AccuracyChange,
+    CatheterFault,
+    CatheterRepair,
+    Event,
+    Interrogation,
+    MotorStall,
+    MriExposure,
+    ProgramChange,
+    Refill,
+    RemoteRequest,
+)
+from openidds.twin.pump import Alarm, Decision, PumpTwin
+
+__all__ = [
+    "AccuracyChange",
+    "Alarm",
+    "CatheterFault",
+    "CatheterRepair",
+    "Decision",
+    "Event",
+    "Interrogation",
+    "MotorStall",
+    "MriExposure",
+    "ProgramChange",
+    "PumpTwin",
+    "Refill",
+    "RemoteRequest",
+]

@@ -1,0 +1,78 @@
+"""What can happen to a pump: the events a twin takes in. Instants are integer UTC microseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from openidds.programs.program import Ingredient, PumpProgram
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramChange:
+    at: int
+    program: PumpProgram  # its schedule, solution and remote settings take effect at `at`
+    override_reason: str = ""  # needed when the new program has soft findings
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRequest:
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refill:
+    at: int
+    volume_ml: Fraction  # what the clinician fills (and records)
+    solution: tuple[Ingredient, ...] | None = None  # None: the same solution again
+    pocket_ml: Fraction = Fraction(0)  # of the fill, what went outside the reservoir (a pocket fill)
+    withdrawn_ml: Fraction | None = None  # measured residual; None: what the twin holds
+
+
+@dataclass(frozen=True, slots=True)
+class Interrogation:
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MriExposure:
+    at: int
+    duration_us: int
+    recovery_us: int = 0  # peristaltic pumps may resume late (2-24 h reported)
+
+
+@dataclass(frozen=True, slots=True)
+class CatheterFault:
+    at: int
+    kind: Literal["occlusion", "disconnection"]
+
+
+@dataclass(frozen=True, slots=True)
+class CatheterRepair:
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MotorStall:
+    at: int
+    recovers_after_us: int | None = None  # None: the pump stays stalled
+
+
+@dataclass(frozen=True, slots=True)
+class AccuracyChange:
+    at: int
+    factor: Fraction  # delivered / programmed, e.g. 6/5 for a pump over-infusing by 20 %
+
+
+Event = (
+    ProgramChange
+    | RemoteRequest
+    | Refill
+    | Interrogation
+    | MriExposure
+    | CatheterFault
+    | CatheterRepair
+    | MotorStall
+    | AccuracyChange
+)
