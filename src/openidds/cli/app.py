@@ -552,6 +552,38 @@ def calc_residual(
     _calc_out(as_json, "Expected residual", doc, shown, notes)
 
 
+# --- simulation ------------------------------------------------------------------------------------------------
+@app.command()
+def simulate(
+    scenario_file: Annotated[Path, typer.Argument(metavar="SCENARIO.toml", help="Program file + simulation + events.")],
+    plot_file: Annotated[Path | None, typer.Option("--plot", help="Write a PNG or SVG picture of the run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the pump twin through a scenario: timeline, alarms, remote decisions, totals."""
+    from openidds.twin.scenario import parse_scenario
+    from openidds.twin.simulate import simulate as run
+
+    with guarded():
+        try:
+            text = scenario_file.read_bytes()
+        except OSError as exc:
+            raise InputError("SCENARIO", f"cannot read '{scenario_file}' ({exc.strerror or exc})") from None
+        try:
+            scenario = parse_scenario(text, state.library, state.catalog)
+        except InputError as exc:
+            raise InputError(str(scenario_file), str(exc)) from None
+        result = run(scenario)
+        if plot_file is not None:
+            from openidds.cli.plot import plot
+
+            plot(result, plot_file)
+    if as_json:
+        emit_json({**render.identity_json(state.library, state.catalog), **result.as_json()})
+        return
+    out.print(render.identity_line(state.library, state.catalog))
+    out.print(render.simulation_tables(result))
+
+
 # --- demo ------------------------------------------------------------------------------------------------------
 @app.command()
 def demo() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -14,9 +14,11 @@ from openidds.calculations import Projection
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.evidence import Cited, Guardrail
+from openidds.programs.clock import from_us
 from openidds.quantities import Quantity
 from openidds.review import Row
 from openidds.safety import Finding
+from openidds.twin.simulate import SimulationResult
 
 SEVERITY_STYLE = {"hard": "bold white on red", "soft": "black on yellow", "info": "cyan"}
 
@@ -173,3 +175,26 @@ def rail_text(r: Guardrail | None, unit: str | None = None) -> str:
 
 def make_console() -> Console:
     return Console(highlight=False, soft_wrap=False)
+
+
+def simulation_tables(result: SimulationResult) -> Group:
+    zone = result.scenario.program.reservoir.zone
+    doc = result.as_json()
+    timeline = Table(title="Timeline", title_justify="left")
+    timeline.add_column("when")
+    timeline.add_column("event")
+    timeline.add_column("details")
+    for entry, raw in zip(doc["timeline"], result.twin.log, strict=True):
+        details = ", ".join(f"{k}: {v}" for k, v in entry.items() if k not in ("at", "event"))
+        timeline.add_row(local(from_us(raw["at"]), zone), entry["event"], details)
+    totals = Table(title="Delivered", title_justify="left")
+    totals.add_column("drug")
+    totals.add_column("to the outlet", justify="right")
+    totals.add_column("to the patient", justify="right")
+    for name, value in doc["totals"]["outlet"].items():
+        patient = doc["totals"]["patient"].get(name, {"value": 0.0})
+        totals.add_row(name, f"{value['value']:g} {value['unit']}", f"{patient['value']:g} {value['unit']}")
+    totals.add_row(
+        "volume", f"{doc['totals']['outlet_volume']['value']:g} mL", f"{doc['totals']['patient_volume']['value']:g} mL"
+    )
+    return Group(timeline, totals, Text(f"reservoir at the end: {doc['reservoir_at_end']['value']:g} mL"))

@@ -159,17 +159,26 @@ def _positive(q: Quantity, field: str, what: str) -> None:
         raise InputError(field, f"{what} must be more than zero, got '{q}'")
 
 
-def parse_program(text: str | bytes, library: DrugLibrary, catalog: DeviceCatalog) -> PumpProgram:
-    """Parse a program file's text. Raises InputError naming the first bad field."""
+def read_toml(text: str | bytes) -> dict[str, Any]:
+    """TOML text as a dict; bad UTF-8 or bad TOML is an InputError."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError("", "the file is not UTF-8 text") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError("", f"not valid TOML: {exc}") from None
+
+
+def parse_program(text: str | bytes, library: DrugLibrary, catalog: DeviceCatalog) -> PumpProgram:
+    """Parse a program file's text. Raises InputError naming the first bad field."""
+    return program_from_dict(read_toml(text), library, catalog)
+
+
+def program_from_dict(raw: dict[str, Any], library: DrugLibrary, catalog: DeviceCatalog) -> PumpProgram:
+    """A program from an already-read TOML document (a program file, or one inside a scenario)."""
     try:
         doc = ProgramFileIn.model_validate(raw)
     except ValidationError as exc:
