@@ -8,6 +8,7 @@ of the wrong kind for a field raises `InputError` naming the field. Nothing is e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -173,19 +174,21 @@ class Quantity:
     def is_kind(self, kind: Kind) -> bool:
         return self.unit.dimension == kind.dimension
 
-    def _same(self, dimension: Dimension, action: str) -> None:
+    def _same(self, dimension: Dimension, action: str | Callable[[], str]) -> None:
         if dimension != self.unit.dimension:
+            # The message is only built on a mismatch: comparisons sit on hot paths.
+            what = action if isinstance(action, str) else action()
             mine = self.kind.name if self.kind else self.unit.symbol
             theirs = kind_of(dimension)
-            raise UnitMismatchError(f"cannot {action}: {self} is {mine}, not {theirs.name if theirs else 'that kind'}")
+            raise UnitMismatchError(f"cannot {what}: {self} is {mine}, not {theirs.name if theirs else 'that kind'}")
 
     # Arithmetic: + and - need the same dimension; * and / make derived dimensions.
     def __add__(self, other: Quantity) -> Quantity:
-        other._same(self.dimension, f"add {other} to {self}")
+        other._same(self.dimension, lambda: f"add {other} to {self}")
         return Quantity(self.base + other.base, self.unit)
 
     def __sub__(self, other: Quantity) -> Quantity:
-        other._same(self.dimension, f"subtract {other} from {self}")
+        other._same(self.dimension, lambda: f"subtract {other} from {self}")
         return Quantity(self.base - other.base, self.unit)
 
     def __neg__(self) -> Quantity:
@@ -209,13 +212,13 @@ class Quantity:
 
     def ratio(self, other: Quantity) -> Fraction:
         """self / other for two quantities of the same dimension, as a plain number."""
-        other._same(self.dimension, f"compare {other} with {self}")
+        other._same(self.dimension, lambda: f"compare {other} with {self}")
         return self.base / other.base
 
     def _cmp(self, other: object) -> Fraction:
         if not isinstance(other, Quantity):
             raise TypeError(f"cannot compare {self} with {other!r}")
-        other._same(self.dimension, f"compare {other} with {self}")
+        other._same(self.dimension, lambda: f"compare {other} with {self}")
         return self.base - other.base
 
     def __lt__(self, other: Quantity) -> bool:
