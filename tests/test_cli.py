@@ -67,23 +67,18 @@ ALL_PUMPS = [
 ALL_CATHETERS = ["intrathecal-one-piece", "intrathecal-two-piece", "valve-gated-catheter"]
 
 
+def _shipped(doc: dict[str, Any], key: str, toml: dict[str, Any], data: bytes) -> None:
+    """A shipped file's identity: name and version as written in it, sha256 of its bytes (64 hex digits)."""
+    assert doc[key] == {"name": toml["name"], "version": toml["version"], "sha256": hashlib.sha256(data).hexdigest()}
+    assert HEX64.match(doc[key]["sha256"])
+
+
 def shipped_library_identity(doc: dict[str, Any]) -> None:
-    """The shipped drug library: name and version as written in the file, sha256 of its bytes (64 hex digits)."""
-    assert doc["drug_library"] == {
-        "name": LIBRARY_TOML["name"],
-        "version": LIBRARY_TOML["version"],
-        "sha256": hashlib.sha256(LIBRARY_BYTES).hexdigest(),
-    }
-    assert HEX64.match(doc["drug_library"]["sha256"])
+    _shipped(doc, "drug_library", LIBRARY_TOML, LIBRARY_BYTES)
 
 
 def shipped_catalog_identity(doc: dict[str, Any]) -> None:
-    assert doc["device_catalog"] == {
-        "name": CATALOG_TOML["name"],
-        "version": CATALOG_TOML["version"],
-        "sha256": hashlib.sha256(CATALOG_BYTES).hexdigest(),
-    }
-    assert HEX64.match(doc["device_catalog"]["sha256"])
+    _shipped(doc, "device_catalog", CATALOG_TOML, CATALOG_BYTES)
 
 
 def shipped_identity(doc: dict[str, Any]) -> None:

@@ -61,7 +61,7 @@ def test_remote_lockout_and_daily_maximum():
     assert got[2] == (True, "dose given") and got[3] == (True, "dose given")
     assert got[4] == (False, "daily maximum of 3 reached")  # 3 in the last 24 h
     assert got[5] == (True, "dose given")  # 24 h after the first
-    # Delivered: 2.375 days × 0.5 mL/day... checked exactly: 4 boluses of 0.02 mL on top of the schedule.
+    # 2026-11-21 15:00Z to 11-24 00:00Z is 2.375 days at 0.5 mL/day, plus the 4 accepted boluses of 0.02 mL.
     assert twin.reservoir == 40 - F("0.5") * F(z(2026, 11, 24) - z(2026, 11, 21, 15), DAY_US) - 4 * F("0.02")
 
 

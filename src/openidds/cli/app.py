@@ -28,6 +28,7 @@ from openidds.calculations import (
     refill_volume,
 )
 from openidds.cli import render
+from openidds.cli.demo import run_demo
 from openidds.data import load_catalog, load_library
 from openidds.devices import DeviceCatalog
 from openidds.drugs import CARE_AREAS, DrugLibrary
@@ -39,6 +40,8 @@ from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, RATE, VOLUME, 
 from openidds.review import diff as review_diff
 from openidds.review import settings
 from openidds.safety import Finding, check, worst_severity
+from openidds.twin.scenario import parse_scenario
+from openidds.twin.simulate import simulate as run_scenario
 
 app = typer.Typer(
     name="idds",
@@ -289,7 +292,7 @@ def check_cmd(
         )
     else:
         out.print(render.identity_line(state.library, state.catalog))
-        out.print(render.settings_table(settings(program), f"Program: {program_file.name}"))
+        out.print(render.settings_table(settings(program, proj), f"Program: {program_file.name}"))
         out.print(render.projection_table(proj, program.reservoir.zone, unit_of(program)))
         out.print(render.assumptions_text(proj.assumptions))
         out.print(render.findings_table(findings))
@@ -560,9 +563,6 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the pump twin through a scenario: timeline, alarms, remote decisions, totals."""
-    from openidds.twin.scenario import parse_scenario
-    from openidds.twin.simulate import simulate as run
-
     with guarded():
         try:
             text = scenario_file.read_bytes()
@@ -572,9 +572,9 @@ def simulate(
             scenario = parse_scenario(text, state.library, state.catalog)
         except InputError as exc:
             raise InputError(str(scenario_file), str(exc)) from None
-        result = run(scenario)
+        result = run_scenario(scenario)
         if plot_file is not None:
-            from openidds.cli.plot import plot
+            from openidds.cli.plot import plot  # matplotlib loads only when a picture is asked for
 
             plot(result, plot_file)
     if as_json:
@@ -588,8 +588,6 @@ def simulate(
 @app.command()
 def demo() -> None:
     """A worked example: a program checked and projected, then a proposed change reviewed side by side."""
-    from openidds.cli.demo import run_demo
-
     with guarded():
         run_demo(out, state.library, state.catalog)
 

@@ -42,8 +42,8 @@ def run_demo(out: Console, library: DrugLibrary, catalog: DeviceCatalog) -> None
     zone = current.reservoir.zone
     units = {i.drug.name: i.drug.dose_rate_unit for i in current.solution}
     out.rule(f"1. The current program (examples/{CURRENT})")
-    out.print(render.settings_table(settings(current), "Programmed settings"))
     proj = project(current)
+    out.print(render.settings_table(settings(current, proj), "Programmed settings"))
     out.print(render.projection_table(proj, zone, units))
     out.print(render.assumptions_text(proj.assumptions))
     out.print(render.findings_table(check(current, current.context, library=library, starting=False)))

@@ -137,28 +137,6 @@ def identity_json(library: DrugLibrary, catalog: DeviceCatalog) -> dict[str, Any
     return {"drug_library": library.identity, "device_catalog": catalog.identity}
 
 
-def cited_json(c: Cited | None) -> dict[str, Any] | None:
-    if c is None:
-        return None
-    return {
-        **c.value.as_json(),
-        "source": c.source,
-        "basis": c.basis,
-        "unconfirmed": c.unconfirmed,
-        **({"note": c.note} if c.note else {}),
-    }
-
-
-def rail_json(r: Guardrail | None) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    return {
-        k: cited_json(getattr(r, k))
-        for k in ("soft_min", "soft_max", "hard_min", "hard_max")
-        if getattr(r, k) is not None
-    }
-
-
 def rail_text(r: Guardrail | None, unit: str | None = None) -> str:
     if r is None:
         return "—"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openidds.calculations.projection import project
+from openidds.calculations.projection import Projection, project
 from openidds.programs.program import PumpProgram
 from openidds.quantities import Quantity
 
@@ -30,8 +30,11 @@ def _q(q: Quantity | None, unit: str | None = None) -> str:
     return ABSENT if q is None else q.format(unit)
 
 
-def settings(program: PumpProgram) -> dict[str, str]:
-    """Every programmed setting and the daily figures that follow from them, in reading order."""
+def settings(program: PumpProgram, projection: Projection | None = None) -> dict[str, str]:
+    """Every programmed setting and the daily figures that follow from them, in reading order.
+
+    Give `projection` when the caller already has it: it is not worked out again.
+    """
     p, res = program, program.reservoir
     out: dict[str, str] = {
         "pump model": p.pump.id,
@@ -70,7 +73,7 @@ def settings(program: PumpProgram) -> dict[str, str]:
     ):
         if ctx.flag(flag):
             out[label] = "yes"
-    proj = project(p)
+    proj = projection or project(p)
     out["daily volume"] = proj.daily_volume.program.format("mL/day")
     out["daily volume, worst case"] = proj.daily_volume.worst_case.format("mL/day")
     for name, daily in proj.daily_dose.items():

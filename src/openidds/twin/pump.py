@@ -100,7 +100,6 @@ class Decision:
 
 class PumpTwin:
     def __init__(self, program: PumpProgram, *, implanted_at: int | None = None, factor: Fraction = Fraction(1)):
-        self.program = program
         self.pump = program.pump
         self.t = to_us(program.reservoir.filled_at)
         self.implanted_at = self.t if implanted_at is None else implanted_at
@@ -132,7 +131,10 @@ class PumpTwin:
         self.boluses_since_fill: list[Bolus] = []
         self.battery_used = Fraction(0)  # fraction of the battery's service life
         self.eri_at: int | None = None
-        self.remote_blocked = self._remote_block(program)
+        battery = self.pump.battery
+        self._gap_days = battery.eri_to_eos.value.to("day") if battery.eri_to_eos else Fraction(0)
+        self._hard_stop_days = battery.hard_stop.value.to("day") if battery.hard_stop else None
+        self._use_program(program)
         self.note("start", reservoir_ml=self.reservoir)
 
     # --- records ------------------------------------------------------------------------------------------------
@@ -179,29 +181,28 @@ class PumpTwin:
                 nxt = timer
         return nxt
 
-    def _life_days(self) -> Fraction | None:
-        life = self.pump.battery.expected_life(self.program.mean_daily_volume())
-        return None if life is None else life.to("day")
+    def _use_program(self, program: PumpProgram) -> None:
+        """What follows from the program alone, worked out once rather than at every step."""
+        self.program = program
+        life = self.pump.battery.expected_life(program.mean_daily_volume())
+        self._life_days = None if life is None else life.to("day")
+        self._low_ml = program.reservoir.low_alarm.to("mL")
+        self.remote_blocked = self._remote_block(program)
 
     def _eri_time(self) -> int | None:
-        if self.eri_at is not None or not self.pump.battery.powered:
+        life = self._life_days
+        if self.eri_at is not None or life is None:
             return None
-        life = self._life_days()
-        gap = self.pump.battery.eri_to_eos
-        assert life is not None
-        gap_days = gap.value.to("day") if gap else Fraction(0)
-        by_use = self.t + int((1 - gap_days / life - self.battery_used) * life * DAY_US)
-        hard = self.pump.battery.hard_stop
-        if hard is not None:
-            by_age = self.implanted_at + int((hard.value.to("day") - gap_days) * DAY_US)
+        by_use = self.t + int((1 - self._gap_days / life - self.battery_used) * life * DAY_US)
+        if self._hard_stop_days is not None:
+            by_age = self.implanted_at + int((self._hard_stop_days - self._gap_days) * DAY_US)
             by_use = min(by_use, by_age)
         return max(by_use, self.t)
 
     def _eos_time(self) -> int | None:
         if self.eri_at is None or self.end_of_service:
             return None
-        gap = self.pump.battery.eri_to_eos
-        return self.eri_at + int(gap.value.to("day") * DAY_US) if gap else self.eri_at
+        return self.eri_at + int(self._gap_days * DAY_US)
 
     def advance(self, until: int) -> None:
         """Run the pump to `until`, handling everything that happens on the way."""
@@ -211,7 +212,7 @@ class PumpTwin:
             if self.delivering:
                 profile = self.profile()
                 levels = [("empty-reservoir", Fraction(0))]
-                low = self.program.reservoir.low_alarm.to("mL")
+                low = self._low_ml
                 if self.pump.has_alarms and self.active("low-reservoir") is None and self.reservoir > low:
                     levels.append(("low-reservoir", low))
                 for name, level in levels:
@@ -222,9 +223,8 @@ class PumpTwin:
                 if crossing == "empty-reservoir":
                     volume = self.reservoir
                 self._deliver(volume)
-            life = self._life_days()
-            if life is not None:
-                self.battery_used += Fraction(nxt - self.t, DAY_US) / life
+            if self._life_days is not None:
+                self.battery_used += Fraction(nxt - self.t, DAY_US) / self._life_days
             self.t = nxt
             self._on_time()
             if crossing is not None:
@@ -286,7 +286,7 @@ class PumpTwin:
         if not self.delivering:
             why = "the reservoir is empty" if self.reservoir <= 0 else "the pump is not infusing"
             return Decision(at, False, why)
-        if self.pump.has_alarms and self.reservoir <= self.program.reservoir.low_alarm.to("mL"):
+        if self.pump.has_alarms and self.reservoir <= self._low_ml:
             return Decision(at, False, "the reservoir is low: call the clinic for a refill")
         lockout = int(pb.lockout.to("s") * 1_000_000)
         if self.accepted and at - self.accepted[-1] < lockout:
@@ -312,8 +312,7 @@ class PumpTwin:
         if soft and not e.override_reason.strip():
             self.note("program-refused", reasons=["soft findings need an override reason", *(f.message for f in soft)])
             return
-        self.program = e.program
-        self.remote_blocked = self._remote_block(e.program)
+        self._use_program(e.program)
         self.note("program-changed", overrides=[f.code for f in soft], override_reason=e.override_reason)
 
     @staticmethod
