@@ -120,7 +120,7 @@ def test_shipped_files_load_through_the_loaders(monkeypatch: pytest.MonkeyPatch)
     }
     assert cat.identity == {
         "name": "OpenIDDS reference device catalog",
-        "version": "2026.11.1",
+        "version": "2026.11.2",
         "sha256": hashlib.sha256(CATALOG_BYTES).hexdigest(),
     }
 
@@ -387,6 +387,8 @@ def _attached_sources(data: DrugLibrary | DeviceCatalog) -> Iterator[tuple[str, 
         for p in data.pumps:
             yield f"{p.id}.modes_source", p.modes_source
             yield f"{p.id}.mri_source", p.mri_source
+            if p.mri_latch_source is not None:
+                yield f"{p.id}.mri_latch_source", p.mri_latch_source
             if p.patient_bolus_drugs_source is not None:
                 yield f"{p.id}.patient_bolus_drugs_source", p.patient_bolus_drugs_source
 
@@ -489,6 +491,7 @@ def test_programmable_pumps(catalog: DeviceCatalog) -> None:
         assert pump.week_patterns is True
         assert pump.patient_bolus_drugs is None
         assert pump.mri == "stops-during-exposure"
+        assert pump.mri_latch_source == "synchromed-mri-latch"
         assert pump.battery.powered is True
         assert len(pump.battery.life) >= 2
 

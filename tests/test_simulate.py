@@ -86,6 +86,20 @@ def write(tmp_path: Path, extra: str, base: str = "over-infusion-caught.toml") -
         ('[[events]]\ntype = "accuracy"\nat = "2026-12-01T09:00"\nfactor = -1\n', "events[0].factor"),
         ('[[events]]\ntype = "refill"\nat = "2028-12-01T09:00"\nvolume = "5 mL"\n', "events[0].at"),
         ("[remote_use]\nrequests_per_day = 3\n", "remote_use"),
+        (
+            '[[events]]\ntype = "bolus"\nat = "2026-12-01T09:00"\nvolume = "50 mL"\nduration = "1 h"\n',
+            "events[0].volume",
+        ),
+        ('[[events]]\ntype = "bolus"\nat = "2026-12-01T09:00"\nvolume = "0.1 mL"\n', "events[0].duration"),
+        (
+            '[[events]]\ntype = "bolus"\nat = "2026-12-01T09:00"\nvolume = "1 mg"\nduration = "1 h"\n',
+            "events[0].volume",
+        ),
+        (
+            '[[events]]\ntype = "program"\nat = "2026-12-01T09:00"\nbridge = "yes"\n'
+            'program = { mode = "continuous", rate = "0.5 mL/day" }\n',
+            "events[0].bridge",
+        ),
     ],
 )
 def test_bad_scenarios_name_the_event_and_field(tmp_path, extra, field):

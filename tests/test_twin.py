@@ -4,17 +4,20 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import pairwise
 
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from openidds.programs.clock import DAY_US, HOUR_US, MINUTE_US, to_us
+from openidds.programs.delivery import DeliveryProfile
 from openidds.twin import (
     AccuracyChange,
     CatheterFault,
+    ClinicianBolus,
     Interrogation,
     MotorStall,
     MriExposure,
+    ProgramChange,
     PumpTwin,
     Refill,
     RemoteRequest,
@@ -136,6 +139,89 @@ def test_mri_while_alarming_latches_until_interrogated():
     assert twin.latched
 
 
+def test_mri_does_not_cure_a_permanent_motor_stall():
+    start = z(2026, 11, 21, 15)
+    events = [
+        MotorStall(start + DAY_US),
+        MriExposure(start + 2 * DAY_US, HOUR_US),
+        Interrogation(start + 3 * DAY_US),
+    ]
+    twin = PumpTwin(program()).run(events, start + 4 * DAY_US)
+    assert twin.reservoir == 40 - F("0.5")  # only the first day: the stall never recovers
+    assert twin.active("motor-stall") is not None and twin.mode == "motor-stall"
+    assert [e["reason"] for e in twin.log if e["event"] == "still-stopped"] == [
+        # The stall alarm was on during the scan, so the pump also latched (cleared by the interrogation).
+        "MRI exposure over, but the motor is stalled and it stays stopped until interrogated"
+    ]
+
+
+def test_a_second_scan_never_shortens_the_first_recovery():
+    start = z(2026, 11, 21, 15)
+    first = MriExposure(start + DAY_US, HOUR_US, recovery_us=24 * HOUR_US)  # stopped until day 2 + 1 h
+    second = MriExposure(start + DAY_US + 2 * HOUR_US, HOUR_US)  # would end at day 1 + 3 h
+    twin = PumpTwin(program()).run([first, second], start + 3 * DAY_US)
+    assert [e["at"] for e in twin.log if e["event"] == "resumed"] == [start + 2 * DAY_US + HOUR_US]
+    assert twin.reservoir == 40 - F("0.5") * (3 - F(25, 24))
+
+
+def test_constant_flow_mri_latch_needs_the_catalogue_to_say_so():
+    # A constant-flow pump is unaffected, alarming or not; a valve-gated pump closes whatever the alarms.
+    start = z(2026, 11, 21, 15)
+    cf = program(pump={"model": "constant-flow-30-0.5"}, reservoir__volume="30 mL")
+    twin = PumpTwin(cf).run([MriExposure(start + DAY_US, HOUR_US)], start + 2 * DAY_US)
+    assert not twin.latched and twin.reservoir == 29
+
+
+def test_clinician_bolus_runs_on_top_of_the_program():
+    start = z(2026, 11, 21, 15)
+    bolus = ClinicianBolus(start + DAY_US, F("0.1"), 2 * HOUR_US)
+    twin = PumpTwin(program()).run([bolus], start + DAY_US + HOUR_US)
+    assert twin.mode == "single-bolus"
+    # Half the bolus is in after one of its two hours.
+    assert twin.reservoir == 40 - F("0.5") * F(25, 24) - F("0.05")
+    twin.advance(start + 2 * DAY_US)
+    assert twin.mode == "running" and twin.reservoir == 40 - 1 - F("0.1")
+    entry = next(e for e in twin.log if e["event"] == "bolus")
+    assert entry["doses"] == {"morphine": "1 mg"} and entry["volume_ml"] == F("0.1")
+    # The clinic expects the bolus too: a refill now reconciles exactly.
+    twin.apply(Refill(start + 2 * DAY_US, F(40)))
+    refill = next(e for e in twin.log if e["event"] == "refill")
+    assert refill["discrepancy_ml"] == 0 and refill["reconciliation"] == "within-band"
+
+
+def test_bridge_bolus_keeps_the_dose_through_a_concentration_change():
+    # Morphine 10 → 20 mg/mL at the refill; the new program halves the rate to 0.25 mL/day (5 mg/day either way).
+    # The 0.332 mL of old solution in pump and catheter runs out at the old 0.5 mL/day first: 0.664 days.
+    from tests.programs import BASE
+
+    start = z(2026, 11, 21, 15)
+    refill_at = start + DAY_US
+    new_solution = program(BASE, drugs=[{"name": "morphine", "concentration": "20 mg/mL"}]).solution
+    new_program = program(BASE, drugs=[{"name": "morphine", "concentration": "20 mg/mL"}], program__rate="0.25 mL/day")
+    bridge_ends = refill_at + int(F("0.664") * DAY_US)
+
+    def run(bridge: bool) -> PumpTwin:
+        events = [Refill(refill_at, F(40), solution=new_solution), ProgramChange(refill_at, new_program, "", bridge)]
+        twin = PumpTwin(program()).run(events, refill_at)
+        return twin
+
+    bridged = run(True)
+    before = bridged.patient["morphine"]
+    bridged.advance(bridge_ends)
+    assert bridged.mode == "running"
+    assert bridged.patient["morphine"] - before == F("3.32")  # 0.664 d × 5 mg/day, all old solution
+    assert [e["at"] for e in bridged.log if e["event"] == "program-started"] == [bridge_ends]
+    bridged.advance(refill_at + 2 * DAY_US)
+    assert bridged.patient["morphine"] - before == 10  # 5 mg/day for both days
+    assert bridged.reservoir == 40 - F("0.332") - F("0.25") * (2 - F("0.664"))
+
+    plain = run(False)
+    before = plain.patient["morphine"]
+    plain.advance(refill_at + 2 * DAY_US)
+    # Without the bridge: 0.332 mL of 10 mg/mL at 0.25 mL/day (1.328 d at 2.5 mg/day), then 20 mg/mL.
+    assert plain.patient["morphine"] - before == F("3.32") + F("0.25") * (2 - F("1.328")) * 20
+
+
 def test_identical_runs_are_identical():
     events = [RemoteRequest(z(2026, 11, 22, 8)), Refill(z(2026, 12, 30), F(39))]
     a = PumpTwin(program(patient_bolus=BOLUS)).run(events, z(2027, 2, 1))
@@ -216,3 +302,87 @@ class TwinMachine(RuleBasedStateMachine):
 
 TwinMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 test_twin_invariants = TwinMachine.TestCase
+
+
+# --- deciding a request lazily equals settling first ------------------------------------------------------------------
+LAZY_START = z(2026, 3, 1, 15)  # Chicago springs forward on 2026-03-08: the runs cross a DST change
+MINUTE_IN_RUN = st.integers(0, 30 * 24 * 60)
+OTHER_EVENT = st.one_of(
+    st.builds(lambda m, v: ("refill", m, v), st.integers(0, 30 * 24 * 60), st.integers(1, 20)),
+    st.builds(lambda m, f: ("accuracy", m, f), st.integers(0, 30 * 24 * 60), st.sampled_from([F(6, 5), F(4, 5)])),
+    st.builds(lambda m: ("mri", m), st.integers(0, 30 * 24 * 60)),
+)
+
+
+def _events(raw: list[tuple[object, ...]]) -> list[object]:
+    out: list[object] = []
+    for kind, minute, *rest in sorted(raw, key=lambda r: r[1]):
+        at = LAZY_START + int(minute) * MINUTE_US
+        if kind == "remote":
+            out.append(RemoteRequest(at))
+        elif kind == "refill":
+            out.append(Refill(at, F(rest[0])))
+        elif kind == "accuracy":
+            out.append(AccuracyChange(at, rest[0]))
+        else:
+            out.append(MriExposure(at, HOUR_US, HOUR_US))
+    return out
+
+
+def _flex_twin() -> PumpTwin:
+    return PumpTwin(
+        program(
+            program=FLEX,
+            patient_bolus={**BOLUS, "max_per_day": 4, "lockout": "1 h"},
+            reservoir__volume="8 mL",
+            reservoir__filled_at="2026-03-01T09:00",
+        )
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(MINUTE_IN_RUN, min_size=20, max_size=150), st.lists(OTHER_EVENT, max_size=6))
+def test_lazy_remote_decisions_equal_settling_at_every_event(
+    remote: list[int], other: list[tuple[object, ...]]
+) -> None:
+    events = _events([("remote", m) for m in remote] + other)
+    end = LAZY_START + 31 * DAY_US
+    lazy = _flex_twin().run(events, end)
+    eager = _flex_twin()
+    for e in events:
+        eager.advance(e.at)
+        assert eager.reservoir >= 0  # reading it settles the twin
+        eager.apply(e)
+    eager.advance(end)
+    assert lazy.decisions == eager.decisions
+    assert lazy.log == eager.log
+    assert (lazy.reservoir, lazy.outlet_volume, lazy.patient) == (eager.reservoir, eager.outlet_volume, eager.patient)
+
+
+def test_a_request_after_boluses_emptied_the_reservoir_to_the_low_level_is_denied():
+    # 0.2 mL above the 2 mL alarm. By 3 h: 0.5 mL/day × 3 h = 0.0625 mL plus three 0.05 mL boluses = 0.2125 mL:
+    # the reservoir is below the alarm level although the programmed rate alone would take 9.6 h to get there.
+    start = z(2026, 11, 21, 15)
+    bolus = {"volume": "0.05 mL", "duration": "10 min", "lockout": "1 h", "max_per_day": 6}
+    twin = PumpTwin(program(patient_bolus=bolus, reservoir__volume="2.2 mL"))
+    twin.run([RemoteRequest(start + h * HOUR_US) for h in range(4)], start + 3 * HOUR_US)
+    assert [d.accepted for d in twin.decisions] == [True, True, True, False]
+    assert twin.decisions[-1].reason == "the reservoir is low: call the clinic for a refill"
+    # Crossing: at 2 h 10 min 0.5/1440 × 130 + 0.15 = 0.1951389 mL; the rest, 0.0048611 mL, takes 14 min.
+    assert alarms(twin) == {"low-reservoir": start + 2 * HOUR_US + 24 * MINUTE_US}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 20 * 24 * 60), max_size=80))
+def test_delivered_is_exactly_the_program_plus_accepted_boluses(minutes: list[int]) -> None:
+    # An accurate pump that never runs low: what leaves it is the closed-form program plus every accepted bolus,
+    # to the last fraction of a microlitre; never more.
+    end = LAZY_START + 21 * DAY_US
+    requests = [RemoteRequest(LAZY_START + m * MINUTE_US) for m in sorted(minutes)]
+    twin = PumpTwin(program(program=FLEX, patient_bolus=BOLUS, reservoir__filled_at="2026-03-01T09:00")).run(
+        requests, end
+    )
+    programmed = DeliveryProfile(twin.program.schedule, twin.zone).delivered_ml(LAZY_START, end)
+    boluses = F("0.02") * len(twin.accepted)
+    assert twin.outlet_volume == programmed + boluses
+    assert twin.reservoir == 40 - programmed - boluses

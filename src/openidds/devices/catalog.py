@@ -95,6 +95,7 @@ class PumpModel(DataModel):
     battery: Battery
     mri: MriBehaviour
     mri_source: str
+    mri_latch_source: str | None = None  # why an MRI while alarming latches the pump until interrogated
 
     @model_validator(mode="after")
     def _kinds(self) -> PumpModel:
@@ -149,7 +150,7 @@ class DeviceCatalog(VersionedFile):
 
     def extra_source_keys(self) -> Iterable[tuple[str, str]]:
         for p in self.pumps:
-            for src in (p.modes_source, p.mri_source, p.patient_bolus_drugs_source):
+            for src in (p.modes_source, p.mri_source, p.mri_latch_source, p.patient_bolus_drugs_source):
                 if src is not None:
                     yield f"pump {p.id}", src
 

@@ -72,6 +72,11 @@ class RateSchedule:
         """∫ rate over one period, in (mL/day)·µs."""
         return Fraction(self._total, self.den)
 
+    @property
+    def max_scaled_rate(self) -> int:
+        """The fastest rate, scaled by den: an upper bound on how fast scaled_integral grows per µs."""
+        return max(self._rates)
+
     def scaled_integral(self, wall: int) -> int:
         """∫ rate from wall position 0 to `wall`, in (mL/day)·µs × den (negative `wall` counts backwards)."""
         n, y = divmod(wall, self.period_us)

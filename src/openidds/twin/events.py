@@ -14,6 +14,9 @@ class ProgramChange:
     at: int
     program: PumpProgram  # its schedule, solution and remote settings take effect at `at`
     override_reason: str = ""  # needed when the new program has soft findings
+    # A bridge bolus: the old solution still in pump and catheter runs out at the old program's rate, then
+    # the new program starts (after a concentration change, so the patient's dose does not dip or jump).
+    bridge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,15 @@ class Refill:
     solution: tuple[Ingredient, ...] | None = None  # None: the same solution again
     pocket_ml: Fraction = Fraction(0)  # of the fill, what went outside the reservoir (a pocket fill)
     withdrawn_ml: Fraction | None = None  # measured residual; None: what the twin holds
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianBolus:
+    """A single bolus programmed by the clinic (loading dose, priming), on top of the running program."""
+
+    at: int
+    volume_ml: Fraction
+    duration_us: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ Event = (
     ProgramChange
     | RemoteRequest
     | Refill
+    | ClinicianBolus
     | Interrogation
     | MriExposure
     | CatheterFault

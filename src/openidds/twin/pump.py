@@ -2,20 +2,26 @@
 
 Time is data (integer UTC microseconds); there is no clock. Between events the pump delivers by the core's
 closed-form schedule, times its actual accuracy factor; the twin jumps straight to the next thing that can
-happen (an input event, a bolus ending, the low-reservoir level or empty reservoir being reached, a stall
-recovering, ERI or end of service), found by the closed-form inverse. Same inputs, same outputs, to the bit.
+happen (an input event, the low-reservoir level or empty reservoir being reached, a stall recovering, a
+bridge bolus ending, ERI or end of service). Same inputs, same outputs, to the bit.
+
+Volumes are exact. Inside, they are integers of 1/q mL, with q chosen so that every volume the pump can
+deliver between two microseconds is a whole number of units: a year of events then costs integer additions
+rather than Fraction arithmetic. The scale grows (and everything held is rescaled) when a program, a bolus, a
+fill or an accuracy factor needs a finer one. Outside, every volume is a Fraction of mL.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from math import lcm
+from typing import Any, Literal, NamedTuple
 
 from openidds.calculations.reconcile import ResidualEstimate, reconcile
 from openidds.errors import InputError
-from openidds.programs.clock import DAY_US, from_us, to_us
+from openidds.programs.clock import DAY_US, from_us, offset_spans, to_us, wall_us
 from openidds.programs.delivery import Bolus, DeliveryProfile
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.quantities import Quantity
@@ -24,6 +30,7 @@ from openidds.twin.events import (
     AccuracyChange,
     CatheterFault,
     CatheterRepair,
+    ClinicianBolus,
     Event,
     Interrogation,
     MotorStall,
@@ -41,7 +48,19 @@ ALARMS: dict[str, Priority] = {
     "motor-stall": "critical",
     "end-of-service": "critical",
 }
+Mode = Literal[
+    "running",
+    "single-bolus",
+    "patient-bolus",
+    "bridge-bolus",
+    "minimum-rate",
+    "stopped",
+    "motor-stall",
+    "latched",
+    "end-of-service",
+]
 Solution = tuple[Ingredient, ...]
+NEVER = 1 << 62  # later than any instant a scenario can name
 
 
 @dataclass
@@ -60,37 +79,7 @@ class Alarm:
         }
 
 
-@dataclass
-class Pathway:
-    """Pump dead space and catheter, first in first out: a new solution reaches the patient only once the old
-    one ahead of it has been pushed out."""
-
-    capacity_ml: Fraction
-    segments: deque[list[Any]] = field(default_factory=deque)  # [volume_ml, solution]
-
-    def push(self, volume: Fraction, solution: Solution) -> list[tuple[Fraction, Solution]]:
-        """Put `volume` in at the pump end; return what leaves at the tip."""
-        if volume <= 0:
-            return []
-        if self.segments and self.segments[-1][1] == solution:
-            self.segments[-1][0] += volume
-        else:
-            self.segments.append([volume, solution])
-        out: list[tuple[Fraction, Solution]] = []
-        excess = sum((s[0] for s in self.segments), Fraction(0)) - self.capacity_ml
-        while excess > 0:
-            front = self.segments[0]
-            take = min(front[0], excess)
-            out.append((take, front[1]))
-            front[0] -= take
-            excess -= take
-            if front[0] == 0:
-                self.segments.popleft()
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """A patient remote request, accepted or denied, with the reason in the patient's words."""
 
     at: int
@@ -98,59 +87,240 @@ class Decision:
     reason: str
 
 
+@dataclass(slots=True)
+class _Running:
+    """A bolus being delivered on top of the schedule: `rate` is units of 1/q mL per µs at the current factor."""
+
+    start: int
+    end: int
+    volume_ml: Fraction
+    duration_us: int
+    rate: int
+    kind: Literal["patient", "clinician"]
+
+    def bolus(self) -> Bolus:
+        return Bolus(self.start, self.volume_ml, self.duration_us)
+
+
 class PumpTwin:
     def __init__(self, program: PumpProgram, *, implanted_at: int | None = None, factor: Fraction = Fraction(1)):
         self.pump = program.pump
+        self.zone = program.reservoir.zone
         self.t = to_us(program.reservoir.filled_at)
         self.implanted_at = self.t if implanted_at is None else implanted_at
-        self.reservoir = program.reservoir.volume.to("mL")
-        self.solution: Solution = program.solution
+        self.factor = Fraction(factor)
+        self._q = 1  # volumes inside are integers of 1/q mL
+        self._res = 0
+        self._solutions: list[Solution] = []  # every solution seen; inside, a solution is its index here
+        self._sid = self._solution_id(program.solution)
         path = self.pump.dead_volume.value.to("mL")
         if program.catheter is not None and program.catheter_length is not None:
             path += (program.catheter_length * program.catheter.volume_per_cm.value).to("mL")
-        self.pathway = Pathway(path)
-        self.pathway.segments.append([path, self.solution])  # primed with the first solution
-        self.factor = factor
+        self.pathway_ml = path
+        # Pump dead space and catheter, first in first out: [units, solution id] from the pump end to the tip.
+        self._path: deque[list[int]] = deque()
+        self._out: dict[int, int] = {}  # units that left the catheter tip, per solution
+        self._pat: dict[int, int] = {}  # of those, units that reached the patient
+        self._outlet_total = 0
+        self._patient_total = 0
+        self._running: list[_Running] = []
+        self._span = (0, -1, 0)  # [from, to) µs with one UTC offset, and the offset
         self.catheter: Literal["ok", "occlusion", "disconnection"] = "ok"
-        self.stopped_until: int | None = None  # a stall or MRI stop that ends by itself
+        self.mri_until: int | None = None  # a peristaltic pump stopped by an MRI field, until it recovers
+        self.stall_until: int | None = None  # a motor stall that recovers by itself
         self.latched = False  # after MRI while alarming (peristaltic) or a closed valve: until interrogated
         self.stalled = False
         self.end_of_service = False
-        self.boluses: list[Bolus] = []
         self.accepted: list[int] = []
+        self._window: deque[int] = deque()  # accepted requests in the trailing 24 h
         self.decisions: list[Decision] = []
         self.alarms: list[Alarm] = []
+        self._active: dict[str, Alarm] = {}
         self.log: list[dict[str, Any]] = []
-        self.outlet: dict[str, Fraction] = {}
-        self.patient: dict[str, Fraction] = {}
-        self.outlet_volume = Fraction(0)
-        self.patient_volume = Fraction(0)
         # What the clinic knows: recorded fill, programmed delivery since then, boluses since then.
         self.recorded_fill_at = self.t
-        self.recorded_fill = self.reservoir
-        self.boluses_since_fill: list[Bolus] = []
-        self.battery_used = Fraction(0)  # fraction of the battery's service life
+        self.recorded_fill = program.reservoir.volume.to("mL")
+        self._programmed_before = Fraction(0)  # programmed delivery since the fill under earlier programs
+        self._program_since = self.t
+        self._boluses_since: list[tuple[int, Fraction, int]] = []  # (start, volume mL, duration µs)
         self.eri_at: int | None = None
         battery = self.pump.battery
         self._gap_days = battery.eri_to_eos.value.to("day") if battery.eri_to_eos else Fraction(0)
         self._hard_stop_days = battery.hard_stop.value.to("day") if battery.hard_stop else None
+        self._battery_anchor = (self.t, Fraction(0))  # (instant, fraction of the service life used by then)
+        self._life_days: Fraction | None = None
+        self._eri_due = NEVER
+        self._pending: tuple[int, PumpProgram] | None = None  # a program waiting for its bridge bolus to end
+        self._timer = NEVER
+        self._halted = False
+        self._settled = self.t  # volumes, pathway and alarms are worked out up to here
+        self._has_alarms = self.pump.has_alarms
+        self._max_step = 0  # the most units the schedule can deliver in one µs, at the factor
+        self._bolus_bound = 0  # the most units the boluses running or given since `_settled` can deliver
+        self._at_wall = (NEVER, 0)  # the last wall position integrated, and the schedule's integral there
+        self._set(self.recorded_fill)
+        self._path.append([self._units(path), self._sid])  # primed with the first solution
         self._use_program(program)
         self.note("start", reservoir_ml=self.reservoir)
+
+    # --- exact volumes on one integer scale ---------------------------------------------------------------------
+    def _units(self, ml: Fraction) -> int:
+        """`ml` as whole units of 1/q mL, refining the scale first if it is too coarse."""
+        if self._q % ml.denominator:
+            self._rescale(lcm(self._q, ml.denominator))
+        return ml.numerator * (self._q // ml.denominator)
+
+    def _ml(self, units: int) -> Fraction:
+        return Fraction(units, self._q)
+
+    def _set(self, reservoir_ml: Fraction) -> None:
+        self._res = self._units(reservoir_ml)
+
+    def _rescale(self, q: int) -> None:
+        """Refine the scale to 1/q mL: everything held, and every rate, counts m times as many units."""
+        m = q // self._q
+        self._q = q
+        self._res *= m
+        self._low *= m
+        self._mul *= m
+        self._max_step *= m
+        self._bolus_bound *= m
+        self._bolus_rate *= m
+        for seg in self._path:
+            seg[0] *= m
+        for r in self._running:
+            r.rate *= m
+        self._out = {k: v * m for k, v in self._out.items()}
+        self._pat = {k: v * m for k, v in self._pat.items()}
+        self._outlet_total *= m
+        self._patient_total *= m
+
+    # Held before the first program sets them.
+    _low = 0
+    _mul = 0  # units per scaled schedule unit (see RateSchedule.scaled_integral), at the factor
+    _bolus_rate = 0  # units per µs of the programmed patient bolus, at the factor
+
+    def _rerate(self) -> None:
+        """Units per µs for the schedule and boluses, after a change of program or factor."""
+        per = self.factor / (DAY_US * self._schedule.den)  # mL per scaled schedule unit
+        running = [r.volume_ml * self.factor / r.duration_us for r in self._running]
+        pb = self.factor * self._pb_volume / self._pb_duration if self.program.patient_bolus else Fraction(0)
+        q = lcm(self._q, per.denominator, pb.denominator, *(f.denominator for f in running))
+        if q != self._q:
+            self._rescale(q)
+        self._mul = per.numerator * (q // per.denominator)
+        self._max_step = self._schedule.max_scaled_rate * self._mul
+        self._bolus_rate = pb.numerator * (q // pb.denominator)
+        for r, f in zip(self._running, running, strict=True):
+            r.rate = f.numerator * (q // f.denominator)
+        self._bolus_bound = sum(r.rate * r.duration_us for r in self._running)
+
+    def _rate_units(self, volume_ml: Fraction, duration_us: int) -> int:
+        """A bolus rate as units per µs, at the factor."""
+        rate = volume_ml * self.factor / duration_us
+        if self._q % rate.denominator:
+            self._rescale(lcm(self._q, rate.denominator))
+        return rate.numerator * (self._q // rate.denominator)
+
+    def _solution_id(self, solution: Solution) -> int:
+        for i, s in enumerate(self._solutions):
+            if s == solution:
+                return i
+        self._solutions.append(solution)
+        return len(self._solutions) - 1
+
+    # --- what the twin reports ----------------------------------------------------------------------------------
+    @property
+    def reservoir(self) -> Fraction:
+        """mL in the reservoir now."""
+        self._settle()
+        return self._ml(self._res)
+
+    @property
+    def solution(self) -> Solution:
+        """What is in the reservoir."""
+        return self._solutions[self._sid]
+
+    @property
+    def outlet_volume(self) -> Fraction:
+        self._settle()
+        return self._ml(self._outlet_total)
+
+    @property
+    def patient_volume(self) -> Fraction:
+        self._settle()
+        return self._ml(self._patient_total)
+
+    @property
+    def outlet(self) -> dict[str, Fraction]:
+        """Each drug that left the catheter tip, in its dose unit."""
+        self._settle()
+        return self._per_drug(self._out)
+
+    @property
+    def patient(self) -> dict[str, Fraction]:
+        """Each drug that reached the patient, in its dose unit."""
+        self._settle()
+        return self._per_drug(self._pat)
+
+    def _per_drug(self, by_solution: dict[int, int]) -> dict[str, Fraction]:
+        totals: dict[str, Fraction] = {}
+        for sid, units in by_solution.items():
+            volume = Quantity.of(self._ml(units), "mL")
+            for ing in self._solutions[sid]:
+                amount = (volume * ing.concentration).to(ing.drug.dose_unit)
+                totals[ing.drug.name] = totals.get(ing.drug.name, Fraction(0)) + amount
+        return totals
+
+    @property
+    def pathway(self) -> list[tuple[Fraction, Solution]]:
+        """What fills pump dead space and catheter, from the pump end to the tip."""
+        self._settle()
+        return [(self._ml(units), self._solutions[sid]) for units, sid in self._path]
+
+    @property
+    def battery_used(self) -> Fraction:
+        """Fraction of the battery's service life used (at the current program's mean daily volume)."""
+        at, used = self._battery_anchor
+        if self._life_days is None:
+            return used
+        return used + Fraction(self.t - at, DAY_US) / self._life_days
+
+    @property
+    def mode(self) -> Mode:
+        self._settle()
+        if self.end_of_service:
+            return "end-of-service"
+        if self.stalled:
+            return "motor-stall"
+        if self.latched:
+            return "latched"
+        if self._res <= 0 or self.program.mode == "stopped" or self.mri_until is not None:
+            return "stopped"
+        if self._pending is not None:
+            return "bridge-bolus"
+        running = {r.kind for r in self._running if r.start <= self.t < r.end}
+        if "clinician" in running:
+            return "single-bolus"
+        if "patient" in running:
+            return "patient-bolus"
+        return "minimum-rate" if self.program.mode == "minimum-rate" else "running"
 
     # --- records ------------------------------------------------------------------------------------------------
     def note(self, what: str, **fields: Any) -> None:
         self.log.append({"at": self.t, "event": what, **fields})
 
     def active(self, name: str) -> Alarm | None:
-        return next((a for a in self.alarms if a.name == name and a.cleared_at is None), None)
+        return self._active.get(name)
 
     def raise_alarm(self, name: str) -> None:
-        if self.active(name) is None:
-            self.alarms.append(Alarm(name, ALARMS[name], self.t))
+        if name not in self._active:
+            self._active[name] = alarm = Alarm(name, ALARMS[name], self.t)
+            self.alarms.append(alarm)
             self.note("alarm", alarm=name, priority=ALARMS[name])
 
     def clear_alarm(self, name: str) -> None:
-        alarm = self.active(name)
+        alarm = self._active.pop(name, None)
         if alarm is not None:
             alarm.cleared_at = self.t
             self.note("alarm-cleared", alarm=name)
@@ -158,149 +328,272 @@ class PumpTwin:
     # --- delivery -----------------------------------------------------------------------------------------------
     @property
     def delivering(self) -> bool:
-        return (
-            self.reservoir > 0
-            and not self.stalled
-            and not self.latched
-            and not self.end_of_service
-            and (self.stopped_until is None or self.stopped_until <= self.t)
-        )
-
-    def profile(self) -> DeliveryProfile:
-        return DeliveryProfile(self.program.schedule, self.program.reservoir.zone, tuple(self.boluses))
-
-    def _next_timer(self, until: int) -> int:
-        nxt = until
-        for b in self.boluses:
-            if self.t < b.end_us < nxt:
-                nxt = b.end_us
-        if self.stopped_until is not None and self.t < self.stopped_until < nxt:
-            nxt = self.stopped_until
-        for timer in (self._eri_time(), self._eos_time()):
-            if timer is not None and self.t < timer < nxt:
-                nxt = timer
-        return nxt
+        self._settle()
+        return self._res > 0 and not self._halted
 
     def _use_program(self, program: PumpProgram) -> None:
         """What follows from the program alone, worked out once rather than at every step."""
+        self._battery_anchor = (self.t, self.battery_used)
         self.program = program
+        self._schedule = program.schedule
+        self._at_wall = (NEVER, 0)
         life = self.pump.battery.expected_life(program.mean_daily_volume())
         self._life_days = None if life is None else life.to("day")
-        self._low_ml = program.reservoir.low_alarm.to("mL")
+        self._low = self._units(program.reservoir.low_alarm.to("mL"))
         self.remote_blocked = self._remote_block(program)
+        pb = program.patient_bolus
+        if pb is not None:
+            self._pb_volume = pb.volume.to("mL")
+            self._pb_duration = int(pb.duration.to("s") * 1_000_000)
+            self._pb_lockout = int(pb.lockout.to("s") * 1_000_000)
+            self._pb_max = pb.max_per_day
+        self._rerate()
+        self._eri_due = self._eri_time()
+        self._retime()
 
-    def _eri_time(self) -> int | None:
+    def _eri_time(self) -> int:
+        """When ERI falls due: battery life used up to the ERI-to-EOS gap, or the hard stop by age."""
         life = self._life_days
         if self.eri_at is not None or life is None:
-            return None
-        by_use = self.t + int((1 - self._gap_days / life - self.battery_used) * life * DAY_US)
+            return NEVER
+        at, used = self._battery_anchor
+        by_use = at + int((1 - self._gap_days / life - used) * life * DAY_US)
         if self._hard_stop_days is not None:
             by_age = self.implanted_at + int((self._hard_stop_days - self._gap_days) * DAY_US)
             by_use = min(by_use, by_age)
-        return max(by_use, self.t)
+        return by_use
 
-    def _eos_time(self) -> int | None:
-        if self.eri_at is None or self.end_of_service:
+    def _retime(self) -> None:
+        """After any change of state: the next instant at which something happens by itself, and whether the
+        pump is halted (stalled, stopped, latched or out of service)."""
+        self._halted = self.stalled or self.latched or self.end_of_service or self.mri_until is not None
+        nxt = self._eri_due
+        if self.eri_at is not None and not self.end_of_service:
+            nxt = min(nxt, self.eri_at + int(self._gap_days * DAY_US))
+        for until in (self.mri_until, self.stall_until):
+            if until is not None:
+                nxt = min(nxt, until)
+        if self._pending is not None:
+            nxt = min(nxt, self._pending[0])
+        self._timer = nxt
+
+    def _offset_span(self, t: int) -> tuple[int, int, int]:
+        lo, hi, off = next(offset_spans(self.zone, t, None))
+        self._span = span = (lo, NEVER if hi is None else hi, off)
+        return span
+
+    def _volume(self, t0: int, t1: int) -> int:
+        """Units delivered in [t0, t1) while delivering: the schedule plus running boluses, at the factor."""
+        sched = self._schedule
+        lo, hi, off = self._span
+        if not lo <= t0 < hi:
+            lo, hi, off = self._offset_span(t0)
+        if t1 <= hi:
+            w0, w1 = wall_us(t0, off), wall_us(t1, off)
+            # Events come in order, so this step usually starts where the last one ended.
+            at, value = self._at_wall
+            v0 = value if at == w0 else sched.scaled_integral(w0)
+            v1 = sched.scaled_integral(w1)
+            self._at_wall = (w1, v1)
+            scaled = v1 - v0
+        else:  # across a change of UTC offset
+            scaled, a = 0, t0
+            while a < t1:
+                lo, hi, off = self._offset_span(a)
+                b = min(hi, t1)
+                scaled += sched.scaled_integral(wall_us(b, off)) - sched.scaled_integral(wall_us(a, off))
+                a = b
+        units = scaled * self._mul
+        for r in self._running:
+            overlap = min(t1, r.end) - max(t0, r.start)
+            if overlap > 0:
+                units += r.rate * overlap
+        return units
+
+    def _crossing(self, level: int) -> int | None:
+        """The exact first µs at which the reservoir reaches `level` units (rare: solved by the core)."""
+        if self.factor == 0:
             return None
-        return self.eri_at + int(self._gap_days * DAY_US)
+        need = self._ml(self._res - level) / self.factor
+        profile = DeliveryProfile(self._schedule, self.zone, tuple(r.bolus() for r in self._running))
+        return profile.time_when_delivered_us(self.t, need)
 
     def advance(self, until: int) -> None:
         """Run the pump to `until`, handling everything that happens on the way."""
-        while self.t < until:
-            nxt = self._next_timer(until)
-            crossing: str | None = None
-            if self.delivering:
-                profile = self.profile()
-                levels = [("empty-reservoir", Fraction(0))]
-                low = self._low_ml
-                if self.pump.has_alarms and self.active("low-reservoir") is None and self.reservoir > low:
-                    levels.append(("low-reservoir", low))
-                for name, level in levels:
-                    at = profile.time_when_delivered_us(self.t, (self.reservoir - level) / self.factor)
-                    if at is not None and at <= nxt:
-                        nxt, crossing = at, name
-                volume = min(profile.delivered_ml(self.t, nxt) * self.factor, self.reservoir)
-                if crossing == "empty-reservoir":
-                    volume = self.reservoir
-                self._deliver(volume)
-            if self._life_days is not None:
-                self.battery_used += Fraction(nxt - self.t, DAY_US) / self._life_days
-            self.t = nxt
+        until = max(until, self.t)
+        self.t = self._settled  # see _on_RemoteRequest: nothing but remote decisions happened since
+        if self._timer <= self.t:
             self._on_time()
+        while self.t < until:
+            nxt = until if until < self._timer else self._timer
+            crossing: str | None = None
+            if self._res > 0 and not self._halted:
+                if self._running:
+                    self._running = [r for r in self._running if r.end > self.t]
+                units = self._volume(self.t, nxt)
+                low = self._low
+                level = low if self._has_alarms and self._res > low and "low-reservoir" not in self._active else 0
+                if units >= self._res - level:
+                    at = self._crossing(level)
+                    assert at is not None  # the level is reached by nxt, so it is reached
+                    nxt = at
+                    if level:
+                        units, crossing = self._volume(self.t, nxt), "low-reservoir"
+                    else:
+                        units, crossing = self._res, "empty-reservoir"
+                self._deliver(units)
+            self.t = nxt
+            if nxt >= self._timer:
+                self._on_time()
             if crossing is not None:
                 self.raise_alarm(crossing)
+        self._settled = self.t
+        self._running = [r for r in self._running if r.end > self.t]
+        self._bolus_bound = sum(r.rate * r.duration_us for r in self._running)
 
-    def _deliver(self, volume: Fraction) -> None:
-        if volume <= 0:
+    def _settle(self) -> None:
+        if self._settled < self.t:
+            self.advance(self.t)
+
+    def _deliver(self, units: int) -> None:
+        if units <= 0:
             return
-        self.reservoir -= volume
-        for part, solution in self.pathway.push(volume, self.solution):
-            self.outlet_volume += part
-            reaches = self.catheter == "ok"
-            if reaches:
-                self.patient_volume += part
-            for ing in solution:
-                amount = (Quantity.of(part, "mL") * ing.concentration).to(ing.drug.dose_unit)
-                self.outlet[ing.drug.name] = self.outlet.get(ing.drug.name, Fraction(0)) + amount
-                if reaches:
-                    self.patient[ing.drug.name] = self.patient.get(ing.drug.name, Fraction(0)) + amount
+        self._res -= units
+        path = self._path
+        sid = self._sid
+        if len(path) == 1 and path[0][1] == sid:  # one solution throughout: what goes in comes out
+            self._exit(units, sid)
+            return
+        if path and path[-1][1] == sid:
+            path[-1][0] += units
+        else:
+            path.append([units, sid])
+        excess = units  # the pathway was full before
+        while excess > 0:
+            front = path[0]
+            take = min(front[0], excess)
+            self._exit(take, front[1])
+            front[0] -= take
+            excess -= take
+            if front[0] == 0:
+                path.popleft()
+
+    def _exit(self, units: int, sid: int) -> None:
+        if units <= 0:
+            return
+        out = self._out
+        out[sid] = out.get(sid, 0) + units
+        self._outlet_total += units
+        if self.catheter == "ok":
+            pat = self._pat
+            pat[sid] = pat.get(sid, 0) + units
+            self._patient_total += units
 
     def _on_time(self) -> None:
         """Timers that fall due at self.t."""
-        self.boluses = [b for b in self.boluses if b.end_us > self.t]
-        if self.stopped_until is not None and self.stopped_until <= self.t:
-            self.stopped_until = None
-            if self.stalled:
-                self.stalled = False
-                self.clear_alarm("motor-stall")
-                self.note("resumed", reason="motor stall recovered")
-            else:
-                self.note("resumed", reason="MRI exposure over")
-        eri = self._eri_time()
-        if eri is not None and eri <= self.t:
+        if self.stall_until is not None and self.stall_until <= self.t:
+            self.stall_until, self.stalled = None, False
+            self.clear_alarm("motor-stall")
+            self._note_restart("motor stall recovered")
+        if self.mri_until is not None and self.mri_until <= self.t:
+            self.mri_until = None
+            self._note_restart("MRI exposure over")
+        if self._pending is not None and self._pending[0] <= self.t:
+            program = self._pending[1]
+            self._pending = None
+            self._start_program(program)
+            self.note("program-started", reason="bridge bolus delivered: the new program runs")
+        if self._eri_due <= self.t:
             self.eri_at = self.t
+            self._eri_due = NEVER
             self.raise_alarm("eri")
-        eos = self._eos_time()
-        if eos is not None and eos <= self.t:
+        if self.eri_at is not None and not self.end_of_service and self.eri_at + int(self._gap_days * DAY_US) <= self.t:
             self.end_of_service = True
             self.raise_alarm("end-of-service")
+        self._retime()
+
+    def _note_restart(self, why: str) -> None:
+        """A stop has ended: say whether the pump runs again or what still holds it."""
+        still = [
+            reason
+            for held, reason in (
+                (self.stalled, "the motor is stalled"),
+                (self.latched, "it stays stopped until interrogated"),
+                (self.mri_until is not None and self.mri_until > self.t, "an MRI stop is still on"),
+                (self.end_of_service, "end of service"),
+            )
+            if held
+        ]
+        if still:
+            self.note("still-stopped", reason=f"{why}, but {' and '.join(still)}")
+        else:
+            self.note("resumed", reason=why)
 
     # --- events in ----------------------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
         if event.at < self.t:
             raise InputError("events", f"event at {from_us(event.at):%Y-%m-%d %H:%M}Z is before the twin's time")
-        self.advance(event.at)
-        handler = getattr(self, "_on_" + type(event).__name__)
-        handler(event)
+        if type(event) is RemoteRequest:  # the common case: see there
+            self._on_RemoteRequest(event)
+        else:
+            self.advance(event.at)
+            getattr(self, "_on_" + type(event).__name__)(event)
 
     def _on_RemoteRequest(self, e: RemoteRequest) -> None:
-        self.decisions.append(d := self._decide(e.at))
-        self.note("remote", accepted=d.accepted, reason=d.reason)
+        # A request only needs the exact reservoir when it might be near the low level: when even the fastest
+        # delivery since the last settled instant could not have reached it, and no timer falls due, the twin
+        # decides at once and integrates the whole stretch later in one go (the same exact result).
+        at, res = e.at, self._res
+        level = self._low if self._has_alarms else 0
+        bound = self._max_step * (at - self._settled) + self._bolus_bound
+        if at < self._timer and res > level and bound < res - level and not self._halted:
+            self.t = at
+        else:
+            self.advance(at)
+        self.decisions.append(d := self._decide(at))
+        self.log.append({"at": self.t, "event": "remote", "accepted": d.accepted, "reason": d.reason})
 
     def _decide(self, at: int) -> Decision:
-        pb = self.program.patient_bolus
-        if pb is None:
+        if self.program.patient_bolus is None:
             return Decision(at, False, "no patient bolus is programmed")
         if self.remote_blocked is not None:
             return Decision(at, False, self.remote_blocked)
-        if not self.delivering:
-            why = "the reservoir is empty" if self.reservoir <= 0 else "the pump is not infusing"
+        if self._res <= 0 or self._halted:  # settled (or known far from empty) by the caller
+            why = "the reservoir is empty" if self._res <= 0 else "the pump is not infusing"
             return Decision(at, False, why)
-        if self.pump.has_alarms and self.reservoir <= self._low_ml:
+        if self.pump.has_alarms and self._res <= self._low:
             return Decision(at, False, "the reservoir is low: call the clinic for a refill")
-        lockout = int(pb.lockout.to("s") * 1_000_000)
-        if self.accepted and at - self.accepted[-1] < lockout:
-            wait = self.accepted[-1] + lockout - at
+        accepted, lockout = self.accepted, self._pb_lockout
+        if accepted and at - accepted[-1] < lockout:
+            wait = accepted[-1] + lockout - at
             return Decision(at, False, f"lockout: next dose possible in {-(-wait // 60_000_000)} min")
-        recent = [a for a in self.accepted if at - a < DAY_US]
-        if len(recent) >= pb.max_per_day:
-            return Decision(at, False, f"daily maximum of {pb.max_per_day} reached")
-        self.accepted.append(at)
-        duration = int(pb.duration.to("s") * 1_000_000)
-        bolus = Bolus(at, pb.volume.to("mL"), duration)
-        self.boluses.append(bolus)
-        self.boluses_since_fill.append(bolus)
+        window = self._window
+        while window and at - window[0] >= DAY_US:
+            window.popleft()
+        if len(window) >= self._pb_max:
+            return Decision(at, False, f"daily maximum of {self._pb_max} reached")
+        accepted.append(at)
+        window.append(at)
+        volume, duration = self._pb_volume, self._pb_duration
+        self._running.append(_Running(at, at + duration, volume, duration, self._bolus_rate, "patient"))
+        self._bolus_bound += self._bolus_rate * duration
+        self._boluses_since.append((at, volume, duration))
         return Decision(at, True, "dose given")
+
+    def _on_ClinicianBolus(self, e: ClinicianBolus) -> None:
+        volume = e.volume_ml
+        if self._units(volume) > self._res:
+            self.note("bolus-refused", reason=f"{float(volume):g} mL is more than the reservoir holds now")
+            return
+        if not self.delivering:
+            self.note("bolus-refused", reason="the pump is not infusing")
+            return
+        rate = self._rate_units(volume, e.duration_us)
+        self._running.append(_Running(e.at, e.at + e.duration_us, volume, e.duration_us, rate, "clinician"))
+        self._bolus_bound += rate * e.duration_us
+        self._boluses_since.append((e.at, volume, e.duration_us))
+        doses = {i.drug.name: f"{i.dose(Quantity.of(volume, 'mL'))}" for i in self.solution}
+        self.note("bolus", volume_ml=volume, duration_min=Fraction(e.duration_us, 60_000_000), doses=doses)
 
     def _on_ProgramChange(self, e: ProgramChange) -> None:
         findings = check(e.program, e.program.context, self.program)
@@ -312,8 +605,29 @@ class PumpTwin:
         if soft and not e.override_reason.strip():
             self.note("program-refused", reasons=["soft findings need an override reason", *(f.message for f in soft)])
             return
-        self._use_program(e.program)
-        self.note("program-changed", overrides=[f.code for f in soft], override_reason=e.override_reason)
+        overrides: dict[str, Any] = {"overrides": [f.code for f in soft], "override_reason": e.override_reason}
+        old = sum((units for units, sid in self._path if sid != self._sid), 0)
+        if e.bridge and old > 0:
+            # The old solution still in pump and catheter runs out at the old program's rate first.
+            ends = self._crossing(self._res - old) if self.delivering else None
+            self._pending = (NEVER if ends is None else ends, e.program)
+            self._retime()
+            until = None if ends is None else from_us(ends).isoformat()
+            self.note("program-changed", bridge_ml=self._ml(old), bridge_ends_at=until, **overrides)
+            return
+        self._pending = None
+        self._start_program(e.program)
+        self.note("program-changed", **overrides)
+
+    def _start_program(self, program: PumpProgram) -> None:
+        self._close_program_span()
+        self._use_program(program)
+
+    def _close_program_span(self) -> None:
+        """Keep what the clinic expected under the program so far before another takes over."""
+        profile = DeliveryProfile(self._schedule, self.zone)
+        self._programmed_before += profile.delivered_ml(self._program_since, self.t)
+        self._program_since = self.t
 
     @staticmethod
     def _remote_block(program: PumpProgram) -> str | None:
@@ -324,9 +638,20 @@ class PumpTwin:
         return blocked[0].message if blocked else None
 
     def expected_residual(self) -> ResidualEstimate:
-        """What the clinic expects in the reservoir now: recorded fill minus programmed delivery and boluses."""
-        profile = DeliveryProfile(self.program.schedule, self.program.reservoir.zone, tuple(self.boluses_since_fill))
-        delivered = profile.delivered_ml(self.recorded_fill_at, self.t)
+        """What the clinic expects in the reservoir now: the recorded fill, less what each program since then
+        should have delivered and every bolus given (the clinic cannot know the pump's actual accuracy)."""
+        delivered = self._programmed_before + DeliveryProfile(self._schedule, self.zone).delivered_ml(
+            self._program_since, self.t
+        )
+        # Finished boluses counted per volume (a year holds thousands: one multiplication per kind, not each).
+        whole: dict[tuple[int, int], int] = {}
+        for start, volume, duration in self._boluses_since:
+            if start + duration <= self.t:
+                key = (volume.numerator, volume.denominator)
+                whole[key] = whole.get(key, 0) + 1
+            elif start < self.t:
+                delivered += volume * (self.t - start) / duration
+        delivered += sum((Fraction(num * n, den) for (num, den), n in whole.items()), Fraction(0))
         band = delivered * self.pump.accuracy.value.base
         left = self.recorded_fill - delivered
         return ResidualEstimate(_ml(left), _ml(left - band), _ml(left + band), Quantity.of(delivered, "mL"))
@@ -345,20 +670,23 @@ class PumpTwin:
             discrepancy_ml=result.discrepancy.to("mL"),
             likely_causes=list(result.likely_causes),
         )
-        self.reservoir = e.volume_ml - e.pocket_ml
+        self._set(e.volume_ml - e.pocket_ml)
         if e.solution is not None:
-            self.solution = e.solution
-        self.recorded_fill, self.recorded_fill_at, self.boluses_since_fill = e.volume_ml, self.t, []
+            self._sid = self._solution_id(e.solution)
+        self.recorded_fill, self.recorded_fill_at = e.volume_ml, self.t
+        self._programmed_before, self._program_since, self._boluses_since = Fraction(0), self.t, []
         for name in ("low-reservoir", "empty-reservoir"):
             self.clear_alarm(name)
 
     def _on_Interrogation(self, e: Interrogation) -> None:
         was = self.latched
         self.latched = False
+        self._retime()
         self.note(
             "interrogation",
             reservoir_ml=self.reservoir,
-            resumed=was,
+            resumed=was and not self._halted,
+            mode=self.mode,
             alarms=[a.name for a in self.alarms if a.cleared_at is None],
         )
 
@@ -368,11 +696,15 @@ class PumpTwin:
             self.note("mri", effect="none")
         elif behaviour == "valve-closes-until-reset":
             self.latched = True
+            self._retime()
             self.note("mri", effect="valve closed until the pump is interrogated and reset")
         else:
-            alarming = any(a.cleared_at is None for a in self.alarms)
-            self.stopped_until = e.at + e.duration_us + e.recovery_us
-            self.latched = alarming
+            # The catalog says whether this pump latches when the field catches it alarming (SynchroMed does).
+            alarming = bool(self._active) and self.pump.mri_latch_source is not None
+            # A second scan never shortens the first one's recovery.
+            self.mri_until = max(self.mri_until or 0, e.at + e.duration_us + e.recovery_us)
+            self.latched = self.latched or alarming
+            self._retime()
             self.note("mri", effect="stopped during exposure" + (", latched until interrogated" if alarming else ""))
 
     def _on_CatheterFault(self, e: CatheterFault) -> None:
@@ -385,13 +717,15 @@ class PumpTwin:
 
     def _on_MotorStall(self, e: MotorStall) -> None:
         self.stalled = True
-        self.stopped_until = None if e.recovers_after_us is None else e.at + e.recovers_after_us
+        self.stall_until = None if e.recovers_after_us is None else e.at + e.recovers_after_us
+        self._retime()
         self.raise_alarm("motor-stall")
 
     def _on_AccuracyChange(self, e: AccuracyChange) -> None:
         if e.factor < 0:
             raise InputError("accuracy.factor", "cannot be negative")
-        self.factor = e.factor
+        self.factor = Fraction(e.factor)
+        self._rerate()
         self.note("accuracy", factor=e.factor)
 
     # --- running a whole scenario -------------------------------------------------------------------------------
@@ -399,10 +733,16 @@ class PumpTwin:
         for i in range(1, len(events)):
             if events[i].at < events[i - 1].at:
                 raise InputError(f"events[{i}].at", "events must be in time order")
+        if events and events[-1].at > until:
+            raise InputError("events", "an event comes after the end of the simulation")
+        if events and events[0].at < self.t:
+            self.apply(events[0])  # refused, with the reason
+        remote = self._on_RemoteRequest
         for e in events:
-            if e.at > until:
-                raise InputError("events", "an event comes after the end of the simulation")
-            self.apply(e)
+            if type(e) is RemoteRequest:  # most of a year's events: straight to the handler
+                remote(e)
+            else:
+                self.apply(e)
         self.advance(until)
         return self
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
@@ -27,6 +27,7 @@ from openidds.twin.events import (
     AccuracyChange,
     CatheterFault,
     CatheterRepair,
+    ClinicianBolus,
     Event,
     Interrogation,
     MotorStall,
@@ -67,9 +68,18 @@ class ProgramIn(_In):
     type: Literal["program"]
     at: When
     program: dict[str, Any]
+    drugs: list[DrugIn] | None = None  # the solution the new program is written for (after a refill with it)
     patient_bolus: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     override_reason: str = ""
+    bridge: StrictBool = False
+
+
+class BolusIn(_In):
+    type: Literal["bolus"]
+    at: When
+    volume: str
+    duration: str
 
 
 class InterrogationIn(_In):
@@ -111,6 +121,7 @@ EventIn = Annotated[
     RemoteIn
     | RefillIn
     | ProgramIn
+    | BolusIn
     | InterrogationIn
     | MriIn
     | CatheterFaultIn
@@ -123,6 +134,7 @@ EVENT_TYPES = (
     "remote",
     "refill",
     "program",
+    "bolus",
     "interrogation",
     "mri",
     "catheter-fault",
@@ -249,6 +261,8 @@ def _event(
     if isinstance(e, ProgramIn):
         doc = copy.deepcopy(base)
         doc["program"] = e.program
+        if e.drugs is not None:
+            doc["drugs"] = [d.model_dump() for d in e.drugs]
         for key in ("patient_bolus", "context"):
             value = getattr(e, key)
             if value is not None:
@@ -257,7 +271,14 @@ def _event(
             program = program_from_dict(doc, library, catalog)
         except InputError as exc:
             raise InputError(where, str(exc)) from None
-        return ProgramChange(at, program, e.override_reason)
+        return ProgramChange(at, program, e.override_reason, e.bridge)
+    if isinstance(e, BolusIn):
+        volume = parse_quantity(e.volume, VOLUME, f"{where}.volume")
+        if volume.base <= 0:
+            raise InputError(f"{where}.volume", f"must be more than zero, got '{e.volume}'")
+        if volume > current.pump.capacity:
+            raise InputError(f"{where}.volume", f"{volume} is more than the reservoir holds ({current.pump.capacity})")
+        return ClinicianBolus(at, volume.to("mL"), _duration(e.duration, f"{where}.duration"))
     if isinstance(e, InterrogationIn):
         return Interrogation(at)
     if isinstance(e, MriIn):
