@@ -56,16 +56,37 @@ def test_flex_program_alarms_at_the_projected_instants():
 def test_remote_lockout_and_daily_maximum():
     twin = PumpTwin(program(patient_bolus=BOLUS))  # 0.5 mL/day, filled 2026-11-21 15:00Z
     t0 = z(2026, 11, 22, 8)
-    requests = [t0, t0 + HOUR_US, t0 + 4 * HOUR_US, t0 + 8 * HOUR_US, t0 + 12 * HOUR_US, t0 + 24 * HOUR_US]
-    twin.run([RemoteRequest(t) for t in requests], z(2026, 11, 24))
+    hours = [0, 1, 4, 8, 9, 12, 24]
+    twin.run([RemoteRequest(t0 + h * HOUR_US) for h in hours], z(2026, 11, 24))
     got = [(d.accepted, d.reason) for d in twin.decisions]
     assert got[0] == (True, "dose given")
     assert got[1] == (False, "lockout: next dose possible in 180 min")  # 4 h lockout, 1 h after
     assert got[2] == (True, "dose given") and got[3] == (True, "dose given")
-    assert got[4] == (False, "daily maximum of 3 reached")  # 3 in the last 24 h
-    assert got[5] == (True, "dose given")  # 24 h after the first
+    # At 9 h the lockout would end at 12 h, but 3 doses in the trailing 24 h hold until the first is 24 h old.
+    assert got[4] == (False, "daily maximum of 3 reached: next dose possible in 900 min")
+    assert got[5] == (False, "daily maximum of 3 reached: next dose possible in 720 min")
+    assert got[6] == (True, "dose given")  # 24 h after the first
     # 2026-11-21 15:00Z to 11-24 00:00Z is 2.375 days at 0.5 mL/day, plus the 4 accepted boluses of 0.02 mL.
     assert twin.reservoir == 40 - F("0.5") * F(z(2026, 11, 24) - z(2026, 11, 21, 15), DAY_US) - 4 * F("0.02")
+
+
+def test_a_fill_at_or_below_the_alarm_level_sounds_the_low_alarm_at_once():
+    start = z(2026, 11, 21, 15)
+    twin = PumpTwin(program(patient_bolus=BOLUS))
+    twin.run([Refill(start + DAY_US, F("1.5")), RemoteRequest(start + DAY_US + HOUR_US)], start + 5 * DAY_US)
+    assert twin.decisions[0].reason == "the reservoir is low: call the clinic for a refill"
+    # 1.5 mL at 0.5 mL/day runs out 3 days after the refill.
+    assert alarms(twin) == {"low-reservoir": start + DAY_US, "empty-reservoir": start + 4 * DAY_US}
+
+
+def test_a_pump_without_alarms_warns_nobody():
+    cf = program(pump={"model": "constant-flow-30-0.5"}, reservoir__volume="1 mL")
+    start = z(2026, 11, 21, 15)
+    twin = PumpTwin(cf).run([], start + 3 * DAY_US)
+    assert twin.alarms == [] and twin.reservoir == 0
+    assert [(e["at"], e["condition"]) for e in twin.log if e["event"] == "unannounced"] == [
+        (start + 2 * DAY_US, "empty-reservoir")
+    ]
 
 
 def test_remote_is_denied_without_a_bolus_for_the_pump():

@@ -314,6 +314,10 @@ class PumpTwin:
         return self._active.get(name)
 
     def raise_alarm(self, name: str) -> None:
+        if not self._has_alarms:
+            # A constant-flow pump cannot warn anyone: the condition is logged, and no alarm sounds.
+            self.note("unannounced", condition=name, reason="this pump has no alarms: nobody is warned")
+            return
         if name not in self._active:
             self._active[name] = alarm = Alarm(name, ALARMS[name], self.t)
             self.alarms.append(alarm)
@@ -342,6 +346,7 @@ class PumpTwin:
         self._low = self._units(program.reservoir.low_alarm.to("mL"))
         self.remote_blocked = self._remote_block(program)
         pb = program.patient_bolus
+        self._pb_max: int | None = None
         if pb is not None:
             self._pb_volume = pb.volume.to("mL")
             self._pb_duration = int(pb.duration.to("s") * 1_000_000)
@@ -554,24 +559,28 @@ class PumpTwin:
         self.log.append({"at": self.t, "event": "remote", "accepted": d.accepted, "reason": d.reason})
 
     def _decide(self, at: int) -> Decision:
-        if self.program.patient_bolus is None:
+        if self._pb_max is None:
             return Decision(at, False, "no patient bolus is programmed")
         if self.remote_blocked is not None:
             return Decision(at, False, self.remote_blocked)
         if self._res <= 0 or self._halted:  # settled (or known far from empty) by the caller
             why = "the reservoir is empty" if self._res <= 0 else "the pump is not infusing"
             return Decision(at, False, why)
-        if self.pump.has_alarms and self._res <= self._low:
+        if self._has_alarms and self._res <= self._low:
             return Decision(at, False, "the reservoir is low: call the clinic for a refill")
-        accepted, lockout = self.accepted, self._pb_lockout
-        if accepted and at - accepted[-1] < lockout:
-            wait = accepted[-1] + lockout - at
-            return Decision(at, False, f"lockout: next dose possible in {-(-wait // 60_000_000)} min")
-        window = self._window
+        accepted, window, most = self.accepted, self._window, self._pb_max
         while window and at - window[0] >= DAY_US:
             window.popleft()
-        if len(window) >= self._pb_max:
-            return Decision(at, False, f"daily maximum of {self._pb_max} reached")
+        in_lockout = accepted and at - accepted[-1] < self._pb_lockout
+        if in_lockout or len(window) >= most:
+            # When both rules next allow a dose: the lockout has run and the oldest dose that keeps the trailing
+            # 24 h at the maximum has left the window.
+            ok = accepted[-1] + self._pb_lockout if in_lockout else at
+            if len(window) >= most:
+                ok = max(ok, window[-most] + DAY_US)
+            wait = f"next dose possible in {-(-(ok - at) // 60_000_000)} min"
+            rule = f"daily maximum of {most} reached" if len(window) >= most else "lockout"
+            return Decision(at, False, f"{rule}: {wait}")
         accepted.append(at)
         window.append(at)
         volume, duration = self._pb_volume, self._pb_duration
@@ -677,6 +686,8 @@ class PumpTwin:
         self._programmed_before, self._program_since, self._boluses_since = Fraction(0), self.t, []
         for name in ("low-reservoir", "empty-reservoir"):
             self.clear_alarm(name)
+        if self._has_alarms and self._res <= self._low:
+            self.raise_alarm("low-reservoir")  # filled to at or below the alarm level: it sounds at once
 
     def _on_Interrogation(self, e: Interrogation) -> None:
         was = self.latched
@@ -730,9 +741,10 @@ class PumpTwin:
 
     # --- running a whole scenario -------------------------------------------------------------------------------
     def run(self, events: list[Event], until: int) -> PumpTwin:
-        for i in range(1, len(events)):
-            if events[i].at < events[i - 1].at:
-                raise InputError(f"events[{i}].at", "events must be in time order")
+        ats = [e.at for e in events]
+        if ats != sorted(ats):
+            i = next(i for i in range(1, len(ats)) if ats[i] < ats[i - 1])
+            raise InputError(f"events[{i}].at", "events must be in time order")
         if events and events[-1].at > until:
             raise InputError("events", "an event comes after the end of the simulation")
         if events and events[0].at < self.t:
