@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench bench-twin bench-fleet clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,17 @@ unit: $(VENV)/.installed-test
 
 test: lint typecheck unit
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/projection.py
+	$(BIN)/python benchmarks/twin_throughput.py
+
+# The twin's pump-year against its references (SimPy comes with the test extras).
+bench-twin: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/twin_throughput.py
+
+# A 10,000 pump-year fleet study on 2 workers against the 30 s target.
+bench-fleet: $(VENV)/.installed
+	$(BIN)/python benchmarks/fleet.py --patients 2000 --years 5 --workers 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Group
+from rich.console import Console, Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from openidds.calculations import (
@@ -33,6 +36,7 @@ from openidds.data import load_catalog, load_library
 from openidds.devices import DeviceCatalog
 from openidds.drugs import CARE_AREAS, DrugLibrary
 from openidds.errors import InputError, UnitMismatchError
+from openidds.fleet import DEFAULT_POLICY, parse_policy, run_fleet
 from openidds.programfile import parse_instant, parse_program
 from openidds.programs.clock import LocalTimeError
 from openidds.programs.program import Ingredient, PumpProgram
@@ -102,6 +106,10 @@ OPTION_FOR_FIELD = {
     "dose": "--dose",
     "rate": "--rate",
     "care_area": "--care-area",
+    "patients": "--patients",
+    "years": "--years",
+    "seed": "--seed",
+    "workers": "--workers",
 }
 
 
@@ -582,6 +590,79 @@ def simulate(
         return
     out.print(render.identity_line(state.library, state.catalog))
     out.print(render.simulation_tables(result))
+
+
+# --- fleet studies ---------------------------------------------------------------------------------------------
+def _whole(text: str, option: str, least: int) -> int:
+    """A whole number typed on the command line (parsed here, so a typo is one line naming the option)."""
+    value = text.strip()
+    digits = value[1:] if value[:1] in "+-" else value
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        raise InputError(option, f"expected a whole number, got '{text}'")
+    number = int(value)
+    if number < least:
+        raise InputError(option, f"must be {least} or more, got {number}")
+    return number
+
+
+def _years(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise InputError("--years", f"expected a number of years such as 5 or 0.5, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError("--years", f"must be more than 0, got '{text}'")
+    return value
+
+
+@app.command()
+def fleet(
+    patients: Annotated[
+        str, typer.Option("--patients", metavar="N", help="Patients in the synthetic clinic.")
+    ] = "1000",
+    years: Annotated[str, typer.Option("--years", metavar="Y", help="Years each patient is followed (≤ 5).")] = "1",
+    seed: Annotated[str, typer.Option("--seed", metavar="S", help="Random seed: same seed, same report.")] = "0",
+    policy: Annotated[
+        str, typer.Option("--policy", help="Refill policy: alarm-minus:N, empty-minus:N or fixed:N (days).")
+    ] = DEFAULT_POLICY,
+    workers: Annotated[
+        str | None, typer.Option("--workers", metavar="W", help="Processes (default: one per CPU); same report.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fleet study: a synthetic clinic through the pump twin; alarms, empty days, flags, visits per patient-year."""
+    with guarded():
+        n = _whole(patients, "--patients", 1)
+        span = _years(years)
+        chosen = parse_policy(policy, "--policy")
+        rng_seed = _whole(seed, "--seed", 0)
+        jobs = _whole(workers, "--workers", 1) if workers is not None else (os.cpu_count() or 1)
+        err = Console(stderr=True)
+        # The bar goes to stderr, only on a terminal and never with --json; no refresh thread (workers fork).
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("patients"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            auto_refresh=False,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("fleet", total=n)
+
+            def advance(done: int) -> None:
+                bar.advance(task, done)
+                bar.refresh()
+
+            report = run_fleet(state.library, state.catalog, n, span, rng_seed, chosen, jobs, advance)
+    if as_json:
+        emit_json({**render.identity_json(state.library, state.catalog), **report.as_json()})
+        return
+    out.print(render.identity_line(state.library, state.catalog))
+    out.print(render.fleet_tables(report))
 
 
 # --- demo ------------------------------------------------------------------------------------------------------

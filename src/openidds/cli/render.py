@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from openidds.calculations import Projection
+from openidds.cli.timeline import catheter_spans, duration, num, stop_spans
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.evidence import Cited, Guardrail
+from openidds.fleet import FleetReport
 from openidds.programs.clock import from_us
 from openidds.quantities import Quantity
 from openidds.review import Row
@@ -156,23 +159,144 @@ def make_console() -> Console:
 
 
 def simulation_tables(result: SimulationResult) -> Group:
+    """The run as text: timeline, spans without delivery, the reservoir at the report instants and the totals.
+    Volumes and doses are shown at clinical precision here; --json keeps full floats."""
     zone = result.scenario.program.reservoir.zone
-    doc = result.as_json()
+    twin = result.twin
     timeline = Table(title="Timeline", title_justify="left")
     timeline.add_column("when")
     timeline.add_column("event")
     timeline.add_column("details")
-    for entry, raw in zip(doc["timeline"], result.twin.log, strict=True):
-        details = ", ".join(f"{k}: {v}" for k, v in entry.items() if k not in ("at", "event"))
-        timeline.add_row(local(from_us(raw["at"]), zone), entry["event"], details)
+    for entry in twin.log:
+        details = "; ".join(_detail(k, v, zone) for k, v in entry.items() if k not in ("at", "event") and v != "")
+        timeline.add_row(local(from_us(entry["at"]), zone), entry["event"], details)
+    parts: list[Table | Text] = [timeline]
+    gaps = sorted(stop_spans(twin.log, result.scenario.end) + catheter_spans(twin.log, result.scenario.end))
+    if gaps:
+        table = Table(title="Not delivering to the patient", title_justify="left")
+        for col in ("from", "to", "for"):
+            table.add_column(col, justify="right" if col == "for" else "left")
+        table.add_column("why")
+        for s in gaps:
+            span = duration(s.end - s.start)
+            table.add_row(local(from_us(s.start), zone), local(from_us(s.end), zone), span, s.label)
+        parts.append(table)
+    if result.report:
+        refills = {e["at"] for e in twin.log if e["event"] == "refill"}
+        report = Table(title="Reservoir at the report instants", title_justify="left")
+        report.add_column("when")
+        report.add_column("reservoir", justify="right")
+        report.add_column("")
+        for at, volume in result.report:
+            report.add_row(local(from_us(at), zone), f"{num(volume)} mL", "before the refill" if at in refills else "")
+        parts.append(report)
+    units = result.dose_units()
+    patient = twin.patient
     totals = Table(title="Delivered", title_justify="left")
     totals.add_column("drug")
     totals.add_column("to the outlet", justify="right")
     totals.add_column("to the patient", justify="right")
-    for name, value in doc["totals"]["outlet"].items():
-        patient = doc["totals"]["patient"].get(name, {"value": 0.0})
-        totals.add_row(name, f"{value['value']:g} {value['unit']}", f"{patient['value']:g} {value['unit']}")
-    totals.add_row(
-        "volume", f"{doc['totals']['outlet_volume']['value']:g} mL", f"{doc['totals']['patient_volume']['value']:g} mL"
+    for name, amount in twin.outlet.items():
+        unit = units[name]
+        totals.add_row(name, f"{num(amount)} {unit}", f"{num(patient.get(name, 0))} {unit}")
+    totals.add_row("volume", f"{num(twin.outlet_volume)} mL", f"{num(twin.patient_volume)} mL")
+    parts += [totals, Text(f"reservoir at the end: {num(twin.reservoir)} mL")]
+    return Group(*parts)
+
+
+_SUFFIX_UNIT = {"_ml": "mL", "_min": "min"}
+
+
+def _detail(key: str, value: Any, zone: ZoneInfo) -> str:
+    """One field of a timeline entry: volumes with their unit at clinical precision, times local, lists joined."""
+    for suffix, unit in _SUFFIX_UNIT.items():
+        if key.endswith(suffix) and isinstance(value, Fraction | float | int) and not isinstance(value, bool):
+            return f"{key.removesuffix(suffix).replace('_', ' ')}: {num(value)} {unit}"
+    name = key.replace("_", " ")
+    if isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, Fraction | float):
+        shown = num(value)
+    elif isinstance(value, list | tuple):
+        shown = ", ".join(map(str, value)) or "none"
+    elif isinstance(value, dict):
+        shown = ", ".join(f"{k} {v}" for k, v in value.items())
+    elif value is None:
+        shown = "—"
+    elif key.endswith("_at") and isinstance(value, str):
+        try:
+            shown = local(datetime.fromisoformat(value), zone)
+        except ValueError:
+            shown = value
+    else:
+        shown = str(value)
+    return f"{name}: {shown}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _total(value: float) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+
+
+def fleet_tables(report: FleetReport) -> Group:
+    overall = report.overall
+    rates, totals = overall.per_patient_year(), overall.totals
+    study = Table(title="Fleet study (synthetic population)", title_justify="left", show_header=False)
+    study.add_column("")
+    study.add_column("")
+    study.add_row("patients", f"{report.patients:,}")
+    study.add_row("years each", f"{report.years:g}")
+    study.add_row("patient-years", f"{overall.patient_years:,.6g}")
+    study.add_row("seed", str(report.seed))
+    study.add_row("refill policy", f"{report.policy.name}: {report.policy.describe()}")
+
+    figures = Table(title="Per patient-year", title_justify="left")
+    figures.add_column("")
+    figures.add_column("per patient-year", justify="right")
+    figures.add_column("total", justify="right")
+    for name, count in totals["alarms"].items():
+        if count or name in ("low-reservoir", "empty-reservoir"):
+            figures.add_row(f"{name} alarms", _rate(rates["alarms"][name]), _total(count))
+    for key, label in (
+        ("empty_reservoir_episodes", "times the reservoir ran empty"),
+        ("empty_reservoir_days", "empty-reservoir days"),
+        ("reconciliation_flags", "reconciliation flags"),
+        ("refill_visits", "refill visits"),
+        ("missed_visits", "missed visits (rebooked)"),
+        ("late_visits", "late visits"),
+        ("remote_requests", "remote presses"),
+        ("remote_doses_given", "remote doses given"),
+    ):
+        style = "bold" if key in ("empty_reservoir_days", "reconciliation_flags", "refill_visits") else ""
+        figures.add_row(Text(label, style=style), _rate(rates[key]), _total(totals[key]))
+
+    groups: list[Table] = []
+    for title, by in (
+        ("By drug (first drug of the solution)", report.by_drug),
+        ("By pump family", report.by_pump_family),
+    ):
+        table = Table(title=f"{title}, per patient-year", title_justify="left")
+        table.add_column("", no_wrap=True)
+        for col in ("patients", "low alarms", "empty days", "flags", "visits"):
+            table.add_column(col, justify="right")
+        for name, f in by.items():
+            r = f.per_patient_year()
+            table.add_row(
+                name,
+                f"{f.patients:,}",
+                _rate(r["alarms"]["low-reservoir"]),
+                _rate(r["empty_reservoir_days"]),
+                _rate(r["reconciliation_flags"]),
+                _rate(r["refill_visits"]),
+            )
+        groups.append(table)
+    d = report.details
+    details = Text(
+        f"patients ever empty: {d['patients_ever_empty']:,}   with a remote: {d['patients_with_a_remote']:,}   "
+        f"flags: {d['less_than_expected']:,} less than expected, {d['more_than_expected']:,} more   "
+        f"pocket fills: {d['pocket_fills']:,}   over-infusing pumps: {d['over_infusing_pumps']:,}"
     )
-    return Group(timeline, totals, Text(f"reservoir at the end: {doc['reservoir_at_end']['value']:g} mL"))
+    return Group(study, figures, *groups, details, assumptions_text(report.assumptions))
