@@ -11,6 +11,7 @@ the report is the same whatever the number of workers.
 
 from __future__ import annotations
 
+import gc
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
@@ -301,6 +302,9 @@ _worker_study: Study | None = None
 def _init_worker(study: Study) -> None:
     global _worker_study
     _worker_study = study
+    # The library, catalog and program templates live as long as the worker: keep the cyclic collector from
+    # walking them again at every full collection (a third of a short twin run's time otherwise).
+    gc.freeze()
 
 
 def _run_chunk(lo: int, hi: int) -> tuple[int, npt.NDArray[np.int64]]:

@@ -13,9 +13,12 @@ fill or an accuracy factor needs a finer one. Outside, every volume is a Fractio
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from math import lcm
 from typing import Any, Literal, NamedTuple
 
@@ -61,6 +64,7 @@ Mode = Literal[
 ]
 Solution = tuple[Ingredient, ...]
 NEVER = 1 << 62  # later than any instant a scenario can name
+_REMOTE_BLOCK: dict[int, tuple[weakref.ref[PumpProgram], str | None]] = {}
 
 
 @dataclass
@@ -136,7 +140,10 @@ class PumpTwin:
         self.decisions: list[Decision] = []
         self.alarms: list[Alarm] = []
         self._active: dict[str, Alarm] = {}
-        self.log: list[dict[str, Any]] = []
+        # The event log, kept in two parts for speed: notes, and the remote decisions (a year holds thousands).
+        # Each note remembers how many decisions came before it, which is all the merge needs.
+        self._notes: list[tuple[int, dict[str, Any]]] = []
+        self._merged: tuple[int, int, list[dict[str, Any]]] = (0, 0, [])
         # What the clinic knows: recorded fill, programmed delivery since then, boluses since then.
         self.recorded_fill_at = self.t
         self.recorded_fill = program.reservoir.volume.to("mL")
@@ -308,7 +315,22 @@ class PumpTwin:
 
     # --- records ------------------------------------------------------------------------------------------------
     def note(self, what: str, **fields: Any) -> None:
-        self.log.append({"at": self.t, "event": what, **fields})
+        self._notes.append((len(self.decisions), {"at": self.t, "event": what, **fields}))
+
+    @property
+    def log(self) -> list[dict[str, Any]]:
+        """Everything that happened, in order: notes and remote decisions alike."""
+        notes, decisions = self._notes, self.decisions
+        n, d, merged = self._merged
+        if (n, d) != (len(notes), len(decisions)):
+            merged, k = [], 0
+            for before, entry in notes:
+                merged.extend(_remote_entry(x) for x in decisions[k:before])
+                merged.append(entry)
+                k = before
+            merged.extend(_remote_entry(x) for x in decisions[k:])
+            self._merged = (len(notes), len(decisions), merged)
+        return merged
 
     def active(self, name: str) -> Alarm | None:
         return self._active.get(name)
@@ -545,49 +567,63 @@ class PumpTwin:
             getattr(self, "_on_" + type(event).__name__)(event)
 
     def _on_RemoteRequest(self, e: RemoteRequest) -> None:
-        # A request only needs the exact reservoir when it might be near the low level: when even the fastest
-        # delivery since the last settled instant could not have reached it, and no timer falls due, the twin
-        # decides at once and integrates the whole stretch later in one go (the same exact result).
-        at, res = e.at, self._res
-        level = self._low if self._has_alarms else 0
-        bound = self._max_step * (at - self._settled) + self._bolus_bound
-        if at < self._timer and res > level and bound < res - level and not self._halted:
-            self.t = at
-        else:
-            self.advance(at)
-        self.decisions.append(d := self._decide(at))
-        self.log.append({"at": self.t, "event": "remote", "accepted": d.accepted, "reason": d.reason})
+        self._requests((e.at,))
 
-    def _decide(self, at: int) -> Decision:
-        if self._pb_max is None:
-            return Decision(at, False, "no patient bolus is programmed")
-        if self.remote_blocked is not None:
-            return Decision(at, False, self.remote_blocked)
-        if self._res <= 0 or self._halted:  # settled (or known far from empty) by the caller
-            why = "the reservoir is empty" if self._res <= 0 else "the pump is not infusing"
-            return Decision(at, False, why)
-        if self._has_alarms and self._res <= self._low:
-            return Decision(at, False, "the reservoir is low: call the clinic for a refill")
-        accepted, window, most = self.accepted, self._window, self._pb_max
-        while window and at - window[0] >= DAY_US:
-            window.popleft()
-        in_lockout = accepted and at - accepted[-1] < self._pb_lockout
-        if in_lockout or len(window) >= most:
-            # When both rules next allow a dose: the lockout has run and the oldest dose that keeps the trailing
-            # 24 h at the maximum has left the window.
-            ok = accepted[-1] + self._pb_lockout if in_lockout else at
-            if len(window) >= most:
-                ok = max(ok, window[-most] + DAY_US)
-            wait = f"next dose possible in {-(-(ok - at) // 60_000_000)} min"
-            rule = f"daily maximum of {most} reached" if len(window) >= most else "lockout"
-            return Decision(at, False, f"{rule}: {wait}")
-        accepted.append(at)
-        window.append(at)
-        volume, duration = self._pb_volume, self._pb_duration
-        self._running.append(_Running(at, at + duration, volume, duration, self._bolus_rate, "patient"))
-        self._bolus_bound += self._bolus_rate * duration
-        self._boluses_since.append((at, volume, duration))
-        return Decision(at, True, "dose given")
+    def _requests(self, ats: Sequence[int]) -> None:
+        """Decide patient remote requests, in time order, each with its reason in the patient's words.
+
+        The twin's hot path (thousands a year), so one loop on local names. A request only needs the exact
+        reservoir when it might be near the low level: when even the fastest delivery since the last settled
+        instant could not have reached it, and no timer falls due, the twin decides at once and integrates the
+        whole stretch later in one go (the same exact result).
+        """
+        append, accepted, window = self.decisions.append, self.accepted, self._window
+        for at in ats:
+            res = self._res
+            level = self._low if self._has_alarms else 0
+            if (
+                at < self._timer
+                and res > level
+                and not self._halted
+                and self._max_step * (at - self._settled) + self._bolus_bound < res - level
+            ):
+                self.t = at
+            else:
+                self.advance(at)  # may start a pending program: read the settings below afresh
+                res = self._res
+            most = self._pb_max
+            if most is None:
+                append(_new_decision((at, False, "no patient bolus is programmed")))
+            elif self.remote_blocked is not None:
+                append(_new_decision((at, False, self.remote_blocked)))
+            elif res <= 0 or self._halted:
+                why = "the reservoir is empty" if res <= 0 else "the pump is not infusing"
+                append(_new_decision((at, False, why)))
+            elif self._has_alarms and res <= self._low:
+                append(_new_decision((at, False, "the reservoir is low: call the clinic for a refill")))
+            else:
+                while window and at - window[0] >= DAY_US:
+                    window.popleft()
+                lockout = self._pb_lockout
+                in_lockout = accepted and at - accepted[-1] < lockout
+                full = len(window) >= most
+                if in_lockout or full:
+                    # When both rules next allow a dose: the lockout has run, and the oldest dose that keeps the
+                    # trailing 24 h at the maximum has left the window.
+                    ok = accepted[-1] + lockout if in_lockout else at
+                    if full:
+                        ok = max(ok, window[-most] + DAY_US)
+                    rule = f"daily maximum of {most} reached" if full else "lockout"
+                    wait = -(-(ok - at) // 60_000_000)
+                    append(_new_decision((at, False, f"{rule}: next dose possible in {wait} min")))
+                else:
+                    accepted.append(at)
+                    window.append(at)
+                    volume, duration, rate = self._pb_volume, self._pb_duration, self._bolus_rate
+                    self._running.append(_Running(at, at + duration, volume, duration, rate, "patient"))
+                    self._bolus_bound += rate * duration
+                    self._boluses_since.append((at, volume, duration))
+                    append(_new_decision((at, True, "dose given")))
 
     def _on_ClinicianBolus(self, e: ClinicianBolus) -> None:
         volume = e.volume_ml
@@ -643,8 +679,15 @@ class PumpTwin:
         """Why the remote can give no bolus under this program (pump, drug or patient), or None."""
         if program.patient_bolus is None:
             return None
+        # The full check costs far more than a year of requests: once per program object (a fleet reuses them).
+        cached = _REMOTE_BLOCK.get(id(program))
+        if cached is not None and cached[0]() is program:
+            return cached[1]
         blocked = [f for f in check(program, program.context) if f.severity == "hard" and f.family == "patient-bolus"]
-        return blocked[0].message if blocked else None
+        why = blocked[0].message if blocked else None
+        key = id(program)
+        _REMOTE_BLOCK[key] = (weakref.ref(program, lambda _: _REMOTE_BLOCK.pop(key, None)), why)
+        return why
 
     def expected_residual(self) -> ResidualEstimate:
         """What the clinic expects in the reservoir now: the recorded fill, less what each program since then
@@ -749,14 +792,26 @@ class PumpTwin:
             raise InputError("events", "an event comes after the end of the simulation")
         if events and events[0].at < self.t:
             self.apply(events[0])  # refused, with the reason
-        remote = self._on_RemoteRequest
+        run: list[int] = []  # consecutive remote requests, decided in one go
         for e in events:
-            if type(e) is RemoteRequest:  # most of a year's events: straight to the handler
-                remote(e)
-            else:
-                self.apply(e)
+            if type(e) is RemoteRequest:
+                run.append(e.at)
+                continue
+            if run:
+                self._requests(run)
+                run = []
+            self.apply(e)
+        if run:
+            self._requests(run)
         self.advance(until)
         return self
+
+
+_new_decision = partial(tuple.__new__, Decision)  # a Decision without the keyword machinery: thousands a year
+
+
+def _remote_entry(d: Decision) -> dict[str, Any]:
+    return {"at": d.at, "event": "remote", "accepted": d.accepted, "reason": d.reason}
 
 
 def _ml(volume: Fraction) -> Quantity:
