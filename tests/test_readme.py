@@ -29,3 +29,15 @@ def test_tour_command(line, monkeypatch):
     assert result.exit_code == expected, (line, result.output)
     if expected != 2:
         assert result.output.strip()
+
+
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_python_examples_run(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert PYTHON_BLOCKS
+    for block in PYTHON_BLOCKS:
+        exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "dose given" in printed and "running" in printed
