@@ -1,4 +1,5 @@
-"""The shipped drug library and device catalog, and loading a clinic's own files instead (edge: file I/O)."""
+"""The shipped drug library, device catalog and indications catalog, and loading a clinic's own files instead
+(edge: file I/O)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from openidds.clinic.indications import IndicationCatalog
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.errors import InputError
@@ -14,6 +16,7 @@ from openidds.evidence.datafile import VersionedFile
 
 LIBRARY_ENV = "IDDS_DRUG_LIBRARY"
 CATALOG_ENV = "IDDS_DEVICE_CATALOG"
+INDICATIONS_ENV = "IDDS_INDICATIONS"
 
 
 @lru_cache(maxsize=16)
@@ -43,4 +46,13 @@ def load_catalog(path: str | Path | None = None) -> DeviceCatalog:
     """The active device catalog: `path`, else $IDDS_DEVICE_CATALOG, else the shipped file."""
     found = _load(DeviceCatalog, "devices.toml", "--catalog", "device catalog", _chosen(path, CATALOG_ENV))
     assert isinstance(found, DeviceCatalog)
+    return found
+
+
+def load_indications(path: str | Path | None = None) -> IndicationCatalog:
+    """The active indications catalog: `path`, else $IDDS_INDICATIONS, else the shipped file."""
+    found = _load(
+        IndicationCatalog, "indications.toml", "--indications", "indications catalog", _chosen(path, INDICATIONS_ENV)
+    )
+    assert isinstance(found, IndicationCatalog)
     return found

@@ -1,0 +1,623 @@
+"""Candidate evaluation: the checklist before an intrathecal trial or implant, and what it means.
+
+Every answer is yes (True), no (False) or unknown (None); unknown is never read as yes. The outcome:
+
+- **not-eligible**: an answer shows a contraindication — active infection; uncorrected coagulopathy; anticoagulant
+  or antiplatelet medicines without a hold-and-restart plan; active substance misuse; life expectancy under
+  3 months (an implanted pump; an external system may fit); no planned drug left once allergies (and, for
+  ziconotide, a history of psychosis) are taken out; or a required wait after the injury not yet over (traumatic
+  brain injury: 1 year).
+- **needs-review**: no contraindication, but an item is unknown or not met (conservative treatment has not failed,
+  further surgery is indicated, the psychological evaluation is not done or did not clear the patient, a planned
+  drug must be dropped, expectations are unrealistic, no commitment to refills and follow-up …). These are
+  judgements the team makes, not contraindications.
+- **eligible**: every item is met or does not apply.
+
+Each item cites its source; items no retrieved source gives are OpenIDDS policy, marked [U].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from openidds.clinic.citations import Citation, cite, from_cited, policy
+from openidds.clinic.indications import Indication, IndicationCatalog
+from openidds.drugs import Drug, DrugLibrary
+from openidds.errors import InputError
+from openidds.quantities import TIME, Quantity, parse_quantity
+
+Eligibility = Literal["eligible", "not-eligible", "needs-review"]
+# met: fine; not-applicable: not asked for this indication or plan; needs-review: the team must decide or find out;
+# contraindication: rules the therapy out now.
+ItemStatus = Literal["met", "not-applicable", "needs-review", "contraindication"]
+PsychEvaluation = Literal["cleared", "not-cleared", "not-done"]
+PSYCH_EVALUATIONS: tuple[PsychEvaluation, ...] = get_args(PsychEvaluation)
+
+SELECTION = cite("idd-selection-criteria", "literature")
+ITB_ELIGIBILITY = cite("itb-eligibility", "label")
+PSYCH = cite("pacc-2024-noncancer", "consensus", note="CP1: psychological evaluation indicated (non-cancer pain).")
+INFECTION = cite("infumorph-label", "label", note="Infection at the injection site is a contraindication.")
+BLEEDING = cite("infumorph-label", "label", note="Uncontrolled bleeding diathesis is a contraindication.")
+ANTICOAGULANTS = cite("infumorph-label", "label", note="Concomitant anticoagulant therapy is a contraindication.")
+ANTICOAGULATION_PLAN = cite("neuraxial-anticoagulation", "consensus", note="Drug-specific hold and restart times.")
+ALLERGY = cite(
+    "itb-eligibility",
+    "label",
+    note="Stated for baclofen (no hypersensitivity to baclofen); applied to every planned drug.",
+)
+PSYCHOSIS = cite("prialt-fda-label", "label", note="Ziconotide is contraindicated with any history of psychosis.")
+SUBSTANCE_MISUSE = cite("idd-patient-selection", "literature", note="Active intravenous drug abuse contraindicates.")
+LIFE_EXPECTANCY = cite("cancer-life-expectancy", "literature", note="External system under 3 months, implanted over.")
+EXPECTATIONS = policy("No retrieved source states this item; it follows common practice in patient selection.")
+COMMITMENT = policy(
+    "No retrieved source states this item as a criterion; missed refills of baclofen can kill (baclofen label)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The checklist answers for one candidate. Leave an answer as None until it is known."""
+
+    indication: str  # an id of the indications catalog, e.g. "failed-back-surgery-syndrome"
+    planned_drugs: tuple[str, ...]  # names in the drug library, e.g. ("morphine", "bupivacaine")
+    conservative_therapy_failed: bool | None = None
+    further_surgery_indicated: bool | None = None
+    psychological_evaluation: PsychEvaluation | None = None
+    active_infection: bool | None = None
+    uncorrected_coagulopathy: bool | None = None
+    on_anticoagulants: bool | None = None  # anticoagulant or antiplatelet medicines
+    anticoagulation_plan: bool | None = None  # a documented hold-and-restart plan
+    allergies: tuple[str, ...] | None = None  # () means none known; None means not yet asked
+    psychosis_history: bool | None = None  # asked when a planned drug is contraindicated with it (ziconotide)
+    active_substance_misuse: bool | None = None
+    life_expectancy_3_months_or_more: bool | None = None
+    realistic_expectations: bool | None = None
+    committed_to_refills_and_follow_up: bool | None = None
+    time_since_onset: Quantity | str | None = None  # e.g. "2 years"; asked when the indication has a wait
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    item: str  # stable id, e.g. "active-infection"
+    question: str
+    answer: str  # as recorded: "yes", "no", "unknown", or the text given
+    status: ItemStatus
+    message: str  # why, in clinician words
+    citation: Citation | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "item": self.item,
+            "question": self.question,
+            "answer": self.answer,
+            "status": self.status,
+            "message": self.message,
+        }
+        if self.citation is not None:
+            out["citation"] = self.citation.as_json()
+        return out
+
+
+_STATUS_RANK: dict[ItemStatus, int] = {"contraindication": 0, "needs-review": 1, "met": 2, "not-applicable": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    status: Eligibility
+    indication: Indication
+    items: tuple[ChecklistItem, ...]
+
+    @property
+    def reasons(self) -> tuple[ChecklistItem, ...]:
+        """The items behind the status: contraindications first, then what needs review."""
+        open_items = [i for i in self.items if i.status in ("contraindication", "needs-review")]
+        return tuple(sorted(open_items, key=lambda i: _STATUS_RANK[i.status]))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "indication": {"id": self.indication.id, "display_name": self.indication.display_name},
+            "reasons": [i.as_json() for i in self.reasons],
+            "items": [i.as_json() for i in self.items],
+        }
+
+
+def evaluate_candidate(candidate: Candidate, *, indications: IndicationCatalog, library: DrugLibrary) -> Evaluation:
+    """Work through the checklist: each item's status and reason, and the overall outcome (see module doc)."""
+    indication = indications.indication(candidate.indication, "indication")
+    drugs = _planned_drugs(candidate.planned_drugs, library)
+    for name in (
+        "conservative_therapy_failed",
+        "further_surgery_indicated",
+        "active_infection",
+        "uncorrected_coagulopathy",
+        "on_anticoagulants",
+        "anticoagulation_plan",
+        "psychosis_history",
+        "active_substance_misuse",
+        "life_expectancy_3_months_or_more",
+        "realistic_expectations",
+        "committed_to_refills_and_follow_up",
+    ):
+        _check_answer(getattr(candidate, name), name)
+    psych = candidate.psychological_evaluation
+    if psych is not None and psych not in PSYCH_EVALUATIONS:
+        raise InputError(
+            "psychological_evaluation",
+            f"expected one of {', '.join(PSYCH_EVALUATIONS)} or unknown (null), got {psych!r}",
+        )
+    allergies = _allergies(candidate.allergies)
+
+    by_allergy = _excluded_by_allergy(drugs, allergies) if allergies is not None else {}
+    psychosis_drugs = [d for d in drugs if _psychosis_caution(d)]
+    by_psychosis = [d.name for d in psychosis_drugs] if candidate.psychosis_history is True else []
+    left = [d.name for d in drugs if d.name not in by_allergy and d.name not in by_psychosis]
+
+    items = [
+        _conservative(candidate.conservative_therapy_failed, indication),
+        _surgery(candidate.further_surgery_indicated, indication),
+        _psych(candidate.psychological_evaluation, indication),
+        _infection(candidate.active_infection, indication),
+        _coagulopathy(candidate.uncorrected_coagulopathy),
+        _anticoagulation(candidate.on_anticoagulants, candidate.anticoagulation_plan),
+        _allergy(candidate.allergies, by_allergy, left),
+        _psychosis(candidate.psychosis_history, psychosis_drugs, left),
+        _fit(drugs, indication),
+        _substance_misuse(candidate.active_substance_misuse),
+        _life_expectancy(candidate.life_expectancy_3_months_or_more),
+        _expectations(candidate.realistic_expectations),
+        _commitment(candidate.committed_to_refills_and_follow_up, drugs),
+    ]
+    if indication.wait_after_onset is not None:
+        items.append(_wait(candidate.time_since_onset, indication, indications))
+
+    statuses = {i.status for i in items}
+    status: Eligibility = (
+        "not-eligible"
+        if "contraindication" in statuses
+        else "needs-review"
+        if "needs-review" in statuses
+        else "eligible"
+    )
+    return Evaluation(status, indication, tuple(items))
+
+
+# --- input --------------------------------------------------------------------------------------------------------
+
+
+def _check_answer(value: object, field: str) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise InputError(field, f"expected yes (true), no (false) or unknown (null), got {value!r}")
+
+
+def _words(value: bool | None) -> str:
+    return "unknown" if value is None else "yes" if value else "no"
+
+
+def _planned_drugs(names: object, library: DrugLibrary) -> list[Drug]:
+    if not isinstance(names, tuple | list) or not names:
+        raise InputError("planned_drugs", "name at least one planned drug")
+    drugs: list[Drug] = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise InputError(f"planned_drugs[{i}]", f"expected a drug name, got {name!r}")
+        drug = library.drug(name, f"planned_drugs[{i}]")
+        if drug in drugs:
+            raise InputError(f"planned_drugs[{i}]", f"{drug.name} is listed twice")
+        drugs.append(drug)
+    return drugs
+
+
+def _allergies(allergies: object) -> tuple[str, ...] | None:
+    if allergies is None:
+        return None
+    if not isinstance(allergies, tuple | list):
+        raise InputError("allergies", f"expected a list of allergies ([] for none known), got {allergies!r}")
+    for i, entry in enumerate(allergies):
+        if not isinstance(entry, str) or not entry.strip():
+            raise InputError(f"allergies[{i}]", f"expected the name of an allergen, got {entry!r}")
+    return tuple(allergies)
+
+
+def _normalise(entry: str) -> str:
+    """'Morphine (hives)' → 'morphine': the allergen, without the reaction note, case or extra spaces."""
+    text = re.sub(r"\([^)]*\)", " ", entry.casefold())
+    return " ".join(text.replace("-", " ").split()).strip(" .,;:")
+
+
+def _allergy_terms(drug: Drug) -> set[str]:
+    """Names an allergy list may use for a drug: its name, brand names of its products, and its class."""
+    terms = {drug.name, _normalise(drug.display_name)}
+    for f in drug.formulations:
+        brand = _normalise(f.product).split(" ")[0]
+        if brand:
+            terms.add(brand)
+    cls = drug.drug_class.replace("-", " ")
+    terms |= {cls, cls + "s"}
+    return terms
+
+
+def _excluded_by_allergy(drugs: list[Drug], allergies: tuple[str, ...]) -> dict[str, str]:
+    """Planned drug → the allergy entry that excludes it (exact names only: a free-text note is never guessed at)."""
+    found: dict[str, str] = {}
+    for drug in drugs:
+        terms = _allergy_terms(drug)
+        for entry in allergies:
+            key = _normalise(entry)
+            if key in terms or key.removesuffix("s") in terms:
+                found[drug.name] = entry
+                break
+    return found
+
+
+def _psychosis_caution(drug: Drug) -> bool:
+    return any(c.when == "psychosis_history" and c.severity == "hard" for c in drug.cautions)
+
+
+# --- items --------------------------------------------------------------------------------------------------------
+
+
+def _conservative(value: bool | None, ind: Indication) -> ChecklistItem:
+    if ind.therapy == "spasticity":
+        question = "Has oral baclofen (with other conservative treatment) failed or caused intolerable side effects?"
+        citation, what = ITB_ELIGIBILITY, "spasticity"
+    else:
+        question = "Have conservative treatments failed to relieve the pain or caused intolerable side effects?"
+        citation, what = SELECTION, "pain"
+    if value is True:
+        return ChecklistItem(
+            "conservative-therapy-failed", question, "yes", "met", "conservative treatment failed", citation
+        )
+    message = (
+        f"conservative treatment has not failed: intrathecal therapy is for {what} it cannot control; "
+        "record why intrathecal therapy is needed now"
+        if value is False
+        else "unknown: record whether conservative treatment failed"
+    )
+    return ChecklistItem("conservative-therapy-failed", question, _words(value), "needs-review", message, citation)
+
+
+def _surgery(value: bool | None, ind: Indication) -> ChecklistItem:
+    question = "Is further corrective surgery indicated?"
+    if ind.therapy != "pain":
+        return ChecklistItem(
+            "further-surgery-indicated",
+            question,
+            _words(value),
+            "not-applicable",
+            "asked for pain; the selection criterion comes from pain practice",
+            SELECTION,
+        )
+    if value is False:
+        return ChecklistItem(
+            "further-surgery-indicated", question, "no", "met", "no further surgery is indicated", SELECTION
+        )
+    message = (
+        "a surgical option remains: the team and the surgeon decide before intrathecal therapy"
+        if value is True
+        else "unknown: record whether further surgery is indicated"
+    )
+    return ChecklistItem("further-surgery-indicated", question, _words(value), "needs-review", message, SELECTION)
+
+
+def _psych(value: PsychEvaluation | None, ind: Indication) -> ChecklistItem:
+    question = "Psychological evaluation: done and cleared?"
+    answer = value or "unknown"
+    required = "pain-noncancer" in ind.care_areas
+    if value == "cleared":
+        return ChecklistItem(
+            "psychological-evaluation", question, answer, "met", "psychological evaluation cleared", PSYCH
+        )
+    if value == "not-cleared":
+        return ChecklistItem(
+            "psychological-evaluation",
+            question,
+            answer,
+            "needs-review",
+            "the psychological evaluation did not clear the patient: the team reviews its findings before going on",
+            PSYCH,
+        )
+    if not required:
+        return ChecklistItem(
+            "psychological-evaluation",
+            question,
+            answer,
+            "not-applicable",
+            f"required for non-cancer pain; not required by the reference for {', '.join(ind.care_areas)}",
+            PSYCH,
+        )
+    message = (
+        "not done yet: a psychological evaluation comes before intrathecal therapy for non-cancer pain"
+        if value == "not-done"
+        else "unknown: record the psychological evaluation (required for non-cancer pain)"
+    )
+    return ChecklistItem("psychological-evaluation", question, answer, "needs-review", message, PSYCH)
+
+
+def _infection(value: bool | None, ind: Indication) -> ChecklistItem:
+    question = "Active infection (systemic, or at the trial or implant site)?"
+    citation = ITB_ELIGIBILITY if ind.therapy == "spasticity" else INFECTION
+    if value is False:
+        return ChecklistItem("active-infection", question, "no", "met", "no active infection", citation)
+    if value is True:
+        return ChecklistItem(
+            "active-infection",
+            question,
+            "yes",
+            "contraindication",
+            "active infection: no trial or implant until it has been treated and has cleared",
+            citation,
+        )
+    return ChecklistItem(
+        "active-infection", question, "unknown", "needs-review", "unknown: screen for infection", citation
+    )
+
+
+def _coagulopathy(value: bool | None) -> ChecklistItem:
+    question = "Uncorrected coagulopathy (bleeding disorder)?"
+    if value is False:
+        return ChecklistItem("coagulopathy", question, "no", "met", "no uncorrected coagulopathy", BLEEDING)
+    if value is True:
+        return ChecklistItem(
+            "coagulopathy",
+            question,
+            "yes",
+            "contraindication",
+            "uncorrected bleeding disorder: correct it before any intrathecal procedure",
+            BLEEDING,
+        )
+    return ChecklistItem("coagulopathy", question, "unknown", "needs-review", "unknown: check coagulation", BLEEDING)
+
+
+def _anticoagulation(on: bool | None, plan: bool | None) -> ChecklistItem:
+    question = "On anticoagulant or antiplatelet medicines, and if so, is there a hold-and-restart plan?"
+    if on is False:
+        return ChecklistItem(
+            "anticoagulation", question, "no", "met", "not on anticoagulant or antiplatelet medicines", ANTICOAGULANTS
+        )
+    if on is None:
+        return ChecklistItem(
+            "anticoagulation",
+            question,
+            "unknown",
+            "needs-review",
+            "unknown: record anticoagulant and antiplatelet medicines",
+            ANTICOAGULANTS,
+        )
+    answer = f"yes; plan: {_words(plan)}"
+    if plan is True:
+        return ChecklistItem(
+            "anticoagulation",
+            question,
+            answer,
+            "met",
+            "on anticoagulants with a documented hold-and-restart plan",
+            ANTICOAGULATION_PLAN,
+        )
+    if plan is False:
+        return ChecklistItem(
+            "anticoagulation",
+            question,
+            answer,
+            "contraindication",
+            "on anticoagulants without a plan: concomitant anticoagulation contraindicates neuraxial therapy; "
+            "make a drug-specific hold-and-restart plan (ASRA/ESRA/INS) first",
+            ANTICOAGULANTS,
+        )
+    return ChecklistItem(
+        "anticoagulation",
+        question,
+        answer,
+        "needs-review",
+        "on anticoagulants: record whether a hold-and-restart plan is in place",
+        ANTICOAGULATION_PLAN,
+    )
+
+
+def _allergy(allergies: tuple[str, ...] | None, excluded: dict[str, str], left: list[str]) -> ChecklistItem:
+    question = "Allergic to any planned drug?"
+    if allergies is None:
+        return ChecklistItem(
+            "allergy",
+            question,
+            "unknown",
+            "needs-review",
+            "allergy list unknown: record allergies (or none known) before planning drugs",
+            ALLERGY,
+        )
+    answer = ", ".join(allergies) if allergies else "none known"
+    if not excluded:
+        return ChecklistItem("allergy", question, answer, "met", "no allergy to a planned drug", ALLERGY)
+    named = ", ".join(f"{drug} ('{entry}')" for drug, entry in excluded.items())
+    if not left:
+        return ChecklistItem(
+            "allergy",
+            question,
+            answer,
+            "contraindication",
+            f"allergic to {named}: no planned drug remains",
+            ALLERGY,
+        )
+    return ChecklistItem(
+        "allergy",
+        question,
+        answer,
+        "needs-review",
+        f"allergic to {named}: take it out of the plan",
+        ALLERGY,
+    )
+
+
+def _psychosis(value: bool | None, drugs: list[Drug], left: list[str]) -> ChecklistItem:
+    question = "Any history of psychosis?"
+    names = ", ".join(d.name for d in drugs)
+    if not drugs:
+        return ChecklistItem(
+            "psychosis-history",
+            question,
+            _words(value),
+            "not-applicable",
+            "asked only when a planned drug is contraindicated with psychosis (ziconotide)",
+            PSYCHOSIS,
+        )
+    if value is False:
+        return ChecklistItem("psychosis-history", question, "no", "met", "no history of psychosis", PSYCHOSIS)
+    if value is None:
+        return ChecklistItem(
+            "psychosis-history",
+            question,
+            "unknown",
+            "needs-review",
+            f"unknown: {names} is contraindicated with any history of psychosis; ask before planning it",
+            PSYCHOSIS,
+        )
+    if not left:
+        return ChecklistItem(
+            "psychosis-history",
+            question,
+            "yes",
+            "contraindication",
+            f"history of psychosis: {names} is contraindicated, and no planned drug remains",
+            PSYCHOSIS,
+        )
+    return ChecklistItem(
+        "psychosis-history",
+        question,
+        "yes",
+        "needs-review",
+        f"history of psychosis: {names} is contraindicated; take it out of the plan",
+        PSYCHOSIS,
+    )
+
+
+def _fit(drugs: list[Drug], ind: Indication) -> ChecklistItem:
+    question = "Does the drug library cover each planned drug for this indication?"
+    answer = ", ".join(d.name for d in drugs)
+    missing = [d.name for d in drugs if not any(area in d.care_areas for area in ind.care_areas)]
+    areas = ", ".join(ind.care_areas)
+    if not missing:
+        return ChecklistItem(
+            "drugs-fit-indication", question, answer, "met", f"every planned drug has limits for {areas}"
+        )
+    return ChecklistItem(
+        "drugs-fit-indication",
+        question,
+        answer,
+        "needs-review",
+        f"{', '.join(missing)}: no limits for {areas} in the drug library, so it cannot be checked or programmed "
+        "for this indication",
+    )
+
+
+def _substance_misuse(value: bool | None) -> ChecklistItem:
+    question = "Active substance misuse (e.g. intravenous drug use) or untreated chemical dependency?"
+    if value is False:
+        return ChecklistItem("substance-misuse", question, "no", "met", "no active substance misuse", SUBSTANCE_MISUSE)
+    if value is True:
+        return ChecklistItem(
+            "substance-misuse",
+            question,
+            "yes",
+            "contraindication",
+            "active substance misuse contraindicates an implanted drug system",
+            SUBSTANCE_MISUSE,
+        )
+    return ChecklistItem(
+        "substance-misuse",
+        question,
+        "unknown",
+        "needs-review",
+        "unknown: record substance use",
+        SUBSTANCE_MISUSE,
+    )
+
+
+def _life_expectancy(value: bool | None) -> ChecklistItem:
+    question = "Life expectancy at least 3 months (for an implanted pump)?"
+    if value is True:
+        return ChecklistItem(
+            "life-expectancy", question, "yes", "met", "life expectancy at least 3 months", LIFE_EXPECTANCY
+        )
+    if value is False:
+        return ChecklistItem(
+            "life-expectancy",
+            question,
+            "no",
+            "contraindication",
+            "life expectancy under 3 months: an implanted pump is not advised; consider an external system",
+            LIFE_EXPECTANCY,
+        )
+    return ChecklistItem(
+        "life-expectancy",
+        question,
+        "unknown",
+        "needs-review",
+        "unknown: record whether life expectancy is at least 3 months",
+        LIFE_EXPECTANCY,
+    )
+
+
+def _expectations(value: bool | None) -> ChecklistItem:
+    question = "Realistic expectations of the therapy (less pain or spasticity, not none)?"
+    if value is True:
+        return ChecklistItem(
+            "realistic-expectations", question, "yes", "met", "expectations are realistic", EXPECTATIONS
+        )
+    message = (
+        "expectations are not realistic: discuss the goals of therapy before going on"
+        if value is False
+        else "unknown: discuss and record the patient's expectations"
+    )
+    return ChecklistItem("realistic-expectations", question, _words(value), "needs-review", message, EXPECTATIONS)
+
+
+def _commitment(value: bool | None, drugs: list[Drug]) -> ChecklistItem:
+    question = "Committed to refills and follow-up visits?"
+    if value is True:
+        return ChecklistItem(
+            "committed-to-follow-up", question, "yes", "met", "committed to refills and follow-up", COMMITMENT
+        )
+    risky = [d.name for d in drugs if d.withdrawal_risk is not None]
+    danger = f"; a missed refill of {', '.join(risky)} can cause life-threatening withdrawal" if risky else ""
+    message = (
+        f"not committed to refills and follow-up{danger}"
+        if value is False
+        else f"unknown: ask whether the patient can keep refill and follow-up visits{danger}"
+    )
+    return ChecklistItem("committed-to-follow-up", question, _words(value), "needs-review", message, COMMITMENT)
+
+
+def _wait(value: Quantity | str | None, ind: Indication, catalog: IndicationCatalog) -> ChecklistItem:
+    wait = ind.wait_after_onset
+    assert wait is not None
+    citation = from_cited(wait, catalog.sources)
+    shown = wait.value.format()
+    question = f"Time since the injury or onset (at least {shown})?"
+    if value is None:
+        return ChecklistItem(
+            "time-since-onset",
+            question,
+            "unknown",
+            "needs-review",
+            f"unknown: record when the injury happened (at least {shown} must have passed)",
+            citation,
+        )
+    since = value if isinstance(value, Quantity) else parse_quantity(value, TIME, "time_since_onset")
+    if not since.is_kind(TIME):
+        raise InputError("time_since_onset", f"expected a time such as '2 years', got '{since}'")
+    if since.value < 0:
+        raise InputError("time_since_onset", f"cannot be negative, got '{since}'")
+    if since >= wait.value:
+        return ChecklistItem(
+            "time-since-onset", question, str(since), "met", f"at least {shown} since the injury", citation
+        )
+    return ChecklistItem(
+        "time-since-onset",
+        question,
+        str(since),
+        "contraindication",
+        f"only {since} since the injury: {ind.display_name.lower()} needs at least {shown} before long-term therapy",
+        citation,
+    )
