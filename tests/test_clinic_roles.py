@@ -37,7 +37,7 @@ for line in EXPECTED_TABLE.strip().splitlines():
     for role, cell in zip(ROLE_COLUMNS, cells, strict=True):
         EXPECTED[(role, action)] = cell
 
-EXPECTED_SECOND_PERSON = {"confirm-program", "verify-concentration-change", "verify-refill", "verify-compounded-refill"}
+EXPECTED_SECOND_PERSON = {"verify-concentration-change", "verify-refill", "verify-compounded-refill"}
 CLINIC_WIDE = {"create-patient", "read-dashboard", "read-audit", "manage-users"}
 
 EXPECTED_MARKDOWN = """\
@@ -49,7 +49,7 @@ EXPECTED_MARKDOWN = """\
 | `record-trial` | — | yes | yes | — | — |
 | `record-implant` | — | yes | — | — | — |
 | `propose-program` | — | yes | yes | — | — |
-| `confirm-program` (second person) | — | yes | — | — | — |
+| `confirm-program` | — | yes | — | — | — |
 | `verify-concentration-change` (second person) | — | yes | — | yes | — |
 | `record-refill` | — | yes | yes | — | — |
 | `verify-refill` (second person) | — | yes | yes | yes | — |
@@ -149,7 +149,7 @@ def test_the_admin_sees_no_clinical_record() -> None:
         ({"role": "nurse", "action": "read-patient", "user_id": "u1"}, "patient_id"),
         ({"role": "patient", "action": "read-patient", "user_id": "u1", "patient_id": "p1"}, "own_patient_id"),
         ({"role": "patient", "action": "request-bolus", "user_id": "u1", "own_patient_id": "p1"}, "patient_id"),
-        ({"role": "physician", "action": "confirm-program", "user_id": "u1", "patient_id": "p1"}, "recorded_by"),
+        ({"role": "physician", "action": "verify-refill", "user_id": "u1", "patient_id": "p1"}, "recorded_by"),
     ],
 )
 def test_bad_input_names_the_field(kwargs: dict[str, str], field: str) -> None:

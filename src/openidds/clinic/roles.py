@@ -88,8 +88,10 @@ MATRIX: Mapping[Action, Mapping[Role, Access]] = MappingProxyType(
 )
 
 # The verifier must be a different user from the one who proposed or recorded what is verified.
+# A physician may confirm a program they wrote themselves (it is their prescription); a change of drug or
+# concentration, and every refill, then gets a second user's check.
 SECOND_PERSON: frozenset[Action] = frozenset(
-    {"confirm-program", "verify-concentration-change", "verify-refill", "verify-compounded-refill"}
+    {"verify-concentration-change", "verify-refill", "verify-compounded-refill"}
 )
 # Actions on one patient's record (the others are clinic-wide).
 PATIENT_SCOPED: frozenset[Action] = frozenset(ACTIONS) - {

@@ -294,6 +294,11 @@ class PumpTwin:
         return used + Fraction(self.t - at, DAY_US) / self._life_days
 
     @property
+    def eri_due(self) -> int | None:
+        """When ERI will fall due at the current program (None: already raised, or a pump without a battery)."""
+        return None if self._eri_due >= NEVER else self._eri_due
+
+    @property
     def mode(self) -> Mode:
         self._settle()
         if self.end_of_service:

@@ -1,0 +1,81 @@
+"""The clinic service's HTTP API (FastAPI). `create_app()` wires the database, the clock and the errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from openidds.api.routes import router
+from openidds.db import make_engine, migrate, sessions
+from openidds.errors import InputError
+from openidds.service.errors import ServiceError
+
+API_VERSION = "1"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    engine: Engine | None = None, clock: Callable[[], datetime] = utc_now, migrate_db: bool = True
+) -> FastAPI:
+    engine = engine or make_engine()
+    if migrate_db:
+        migrate(engine)
+    app = FastAPI(
+        title="OpenIDDS clinic service",
+        version=API_VERSION,
+        description="Intrathecal drug-delivery therapy: the care pathway, pump twins, roles and audit. "
+        "Not a certified medical device.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+    )
+    app.state.engine = engine
+    app.state.sessions = sessions(engine)
+    app.state.clock = clock
+    app.include_router(router)
+
+    @app.exception_handler(InputError)
+    def _input(_: Request, exc: InputError) -> JSONResponse:
+        return _error(422, str(exc), field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
+        return _error(422, f"{field}: {first['msg']}", field=field, errors=exc.errors())
+
+    @app.exception_handler(ServiceError)
+    def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.message, headers=headers)
+
+    @app.exception_handler(StaleDataError)
+    def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        return _error(409, "the record changed while you were editing it: reload and try again")
+
+    @app.exception_handler(IntegrityError)
+    def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        return _error(409, "that conflicts with a record already there (a duplicate, or written at the same time)")
+
+    return app
+
+
+def _error(
+    status: int, message: str, field: str | None = None, errors: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": message}
+    if field is not None:
+        body["field"] = field
+    if errors is not None:
+        body["errors"] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,342 @@
+"""The REST API under /api/v1. Thin: validate, call one use case, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+
+from fastapi import APIRouter, Header, Query
+from sqlalchemy import inspect, select
+
+from openidds.api.deps import Actor, Now, Tx
+from openidds.api.schemas import (
+    ConfirmIn,
+    EvaluationIn,
+    FollowUpIn,
+    ImplantIn,
+    InterrogationIn,
+    Login,
+    NewPatient,
+    NewUser,
+    PatientChanges,
+    ProgramIn,
+    RefillIn,
+    TrialIn,
+)
+from openidds.clinic.evaluation import Candidate
+from openidds.clinic.followup import AdverseEvent, FollowUpVisit
+from openidds.clinic.roles import matrix_markdown
+from openidds.clinic.trial import SideEffect, TrialDose
+from openidds.clinic.trial import Trial as TrialInput
+from openidds.db.models import (
+    Base,
+    Evaluation,
+    FollowUp,
+    Implant,
+    Interrogation,
+    ProgramVersion,
+    Refill,
+    RemoteRequest,
+    Trial,
+    User,
+)
+from openidds.errors import InputError
+from openidds.quantities.units import format_number
+from openidds.service import audit, auth, pathway
+from openidds.service.access import actor_name, require
+from openidds.service.errors import Conflict
+from openidds.service.pump import pump_state, refresh_status
+
+router = APIRouter(prefix="/api/v1")
+
+
+def row(obj: Base) -> dict[str, Any]:
+    """A record as JSON: exact numbers as text, instants in ISO 8601 UTC."""
+    out: dict[str, Any] = {}
+    for column in inspect(obj).mapper.column_attrs:
+        value = getattr(obj, column.key)
+        if column.key in ("password_hash", "document") or column.key == "token_hash":
+            continue
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, Fraction):
+            value = format_number(value, 9)
+        out[column.key] = value
+    return out
+
+
+# --- logging in ---------------------------------------------------------------------------------------------------
+@router.post("/auth/login", tags=["auth"])
+def login(body: Login, s: Tx, at: Now) -> dict[str, Any]:
+    user, token, expires = auth.log_in(s, body.username, body.password, at)
+    return {"token": token, "expires_at": expires.isoformat(), "user": user_json(user)}
+
+
+@router.post("/auth/logout", tags=["auth"])
+def logout(s: Tx, at: Now, actor: Actor, authorization: str = Header()) -> dict[str, str]:
+    auth.revoke(s, authorization.removeprefix("Bearer ").strip(), at)
+    return {"status": "token revoked"}
+
+
+@router.get("/auth/me", tags=["auth"])
+def me(actor: Actor) -> dict[str, Any]:
+    return user_json(actor)
+
+
+def user_json(u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "full_name": u.full_name, "role": u.role, "patient_id": u.patient_id}
+
+
+@router.get("/roles", tags=["auth"])
+def roles() -> dict[str, str]:
+    """The role × action matrix, as the README shows it."""
+    return {"markdown": matrix_markdown()}
+
+
+@router.post("/users", status_code=201, tags=["auth"])
+def create_user(body: NewUser, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    require(actor, "manage-users")
+    if s.scalar(select(User.id).where(User.username == body.username)) is not None:
+        raise Conflict(f"user {body.username} already exists")
+    if (body.role == "patient") != (body.patient_id is not None):
+        raise InputError("patient_id", "a patient login needs its patient_id, and only a patient login has one")
+    user = User(
+        username=body.username,
+        full_name=body.full_name,
+        role=body.role,
+        password_hash=auth.hash_password(body.password),
+        patient_id=body.patient_id,
+        created_at=at,
+    )
+    s.add(user)
+    s.flush()
+    audit.record(s, actor_name(actor), "create-user", f"user/{user.id}", at, None, user_json(user))
+    return user_json(user)
+
+
+# --- patients -----------------------------------------------------------------------------------------------------
+@router.get("/patients", tags=["patients"])
+def list_patients(s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return [pathway.patient_json(p) for p in pathway.list_patients(s, actor)]
+
+
+@router.post("/patients", status_code=201, tags=["patients"])
+def create_patient(body: NewPatient, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    data = body.model_dump()
+    data["oral_mme_per_day"] = None if body.oral_mme_per_day is None else Fraction(body.oral_mme_per_day)
+    return pathway.patient_json(pathway.create_patient(s, actor, data, at))
+
+
+@router.get("/patients/{patient_id}", tags=["patients"])
+def read_patient(patient_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+    return pathway.patient_json(pathway.read_patient(s, actor, patient_id))
+
+
+@router.patch("/patients/{patient_id}", tags=["patients"])
+def update_patient(patient_id: int, body: PatientChanges, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    if "oral_mme_per_day" in changes and changes["oral_mme_per_day"] is not None:
+        changes["oral_mme_per_day"] = Fraction(changes["oral_mme_per_day"])
+    return pathway.patient_json(pathway.update_patient(s, actor, patient_id, body.version, changes, at))
+
+
+@router.get("/patients/{patient_id}/pump", tags=["patients"])
+def pump(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    """The patient's pump now, from the twin: reservoir, mode, alarms, and what is projected."""
+    pathway.read_patient(s, actor, patient_id)
+    state = pump_state(s, patient_id, at)
+    status = refresh_status(s, patient_id, at)
+    if state is None:
+        return {"programmed": False, **row(status)}
+    twin = state.twin
+    return {
+        "programmed": True,
+        "mode": twin.mode,
+        "reservoir_ml": format_number(twin.reservoir, 9),
+        "solution": [{"name": i.drug.name, "concentration": str(i.concentration)} for i in twin.solution],
+        "expected_residual_ml": format_number(twin.expected_residual().expected.to("mL"), 9),
+        **{k: v for k, v in row(status).items() if k != "patient_id"},
+    }
+
+
+# --- the pathway --------------------------------------------------------------------------------------------------
+def _records(s: Tx, actor: Actor, patient_id: int, model: Any, order: Any) -> list[dict[str, Any]]:
+    pathway.read_patient(s, actor, patient_id)
+    return [row(r) for r in s.scalars(select(model).where(model.patient_id == patient_id).order_by(order))]
+
+
+@router.get("/patients/{patient_id}/evaluations", tags=["pathway"])
+def evaluations(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, Evaluation, Evaluation.id)
+
+
+@router.post("/patients/{patient_id}/evaluations", status_code=201, tags=["pathway"])
+def record_evaluation(patient_id: int, body: EvaluationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    answers = body.model_dump()
+    fields = {**answers, "planned_drugs": tuple(body.planned_drugs)}
+    if body.allergies is not None:
+        fields["allergies"] = tuple(body.allergies)
+    return row(pathway.record_evaluation(s, actor, patient_id, Candidate(**fields), answers, at))
+
+
+@router.get("/patients/{patient_id}/trials", tags=["pathway"])
+def trials(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, Trial, Trial.id)
+
+
+@router.post("/patients/{patient_id}/trials", status_code=201, tags=["pathway"])
+def record_trial(patient_id: int, body: TrialIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    doses = tuple(
+        TrialDose(
+            dose=d.dose,
+            observation_hours=d.observation_hours,
+            nrs=d.nrs,
+            ashworth=d.ashworth,
+            side_effects=tuple(SideEffect(e.name, e.intolerable) for e in d.side_effects),
+            effect_hours=d.effect_hours,
+        )
+        for d in body.doses
+    )
+    trial = TrialInput(body.method, body.therapy, body.drug, doses, body.baseline_nrs, body.baseline_ashworth)
+    return row(pathway.record_trial(s, actor, patient_id, trial, body.model_dump(), at))
+
+
+@router.get("/patients/{patient_id}/implants", tags=["pathway"])
+def implants(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, Implant, Implant.implanted_at)
+
+
+@router.post("/patients/{patient_id}/implants", status_code=201, tags=["pathway"])
+def record_implant(patient_id: int, body: ImplantIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    data = body.model_dump(exclude={"program"})
+    data["catheter_length_cm"] = Fraction(body.catheter_length_cm)
+    implant, version = pathway.record_implant(s, actor, patient_id, data, body.program, at)
+    return {"implant": row(implant), "program": program_json(version)}
+
+
+def program_json(v: ProgramVersion) -> dict[str, Any]:
+    return {**row(v), "document": v.document}
+
+
+@router.get("/patients/{patient_id}/programs", tags=["programs"])
+def programs(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    pathway.read_patient(s, actor, patient_id)
+    found = s.scalars(select(ProgramVersion).where(ProgramVersion.patient_id == patient_id).order_by("number"))
+    return [program_json(v) for v in found]
+
+
+@router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
+def propose_program(patient_id: int, body: ProgramIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed."""
+    return program_json(pathway.propose_program(s, actor, patient_id, body.document, at, body.bridge))
+
+
+@router.post("/patients/{patient_id}/programs/{number}/confirm", tags=["programs"])
+def confirm_program(patient_id: int, number: int, body: ConfirmIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return program_json(pathway.confirm_program(s, actor, patient_id, number, body.overrides, at))
+
+
+@router.post("/patients/{patient_id}/programs/{number}/verify", tags=["programs"])
+def verify_program(patient_id: int, number: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return program_json(pathway.verify_program(s, actor, patient_id, number, at))
+
+
+@router.get("/patients/{patient_id}/refills", tags=["refills"])
+def refills(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    pathway.read_patient(s, actor, patient_id)
+    found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.at))
+    return [pathway.refill_json(r) for r in found]
+
+
+@router.post("/patients/{patient_id}/refills", status_code=201, tags=["refills"])
+def record_refill(patient_id: int, body: RefillIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    data = body.model_dump()
+    data["solution"] = [d.model_dump() for d in body.solution]
+    return pathway.refill_json(pathway.record_refill(s, actor, patient_id, data, at))
+
+
+@router.post("/patients/{patient_id}/refills/{refill_id}/verify", tags=["refills"])
+def verify_refill(patient_id: int, refill_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return pathway.refill_json(pathway.verify_refill(s, actor, patient_id, refill_id, at))
+
+
+@router.get("/patients/{patient_id}/follow-ups", tags=["follow-ups"])
+def follow_ups(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, FollowUp, FollowUp.at)
+
+
+@router.post("/patients/{patient_id}/follow-ups", status_code=201, tags=["follow-ups"])
+def record_follow_up(patient_id: int, body: FollowUpIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    visit = FollowUpVisit(
+        nrs=body.nrs,
+        baseline_nrs=body.baseline_nrs,
+        oswestry=None if body.oswestry is None else tuple(body.oswestry),
+        phq9=None if body.phq9 is None else tuple(body.phq9),
+        ashworth=body.ashworth,
+        previous_ashworth=body.previous_ashworth,
+        penn_frequency=body.penn_frequency,
+        penn_severity=body.penn_severity,
+        adverse_events=tuple(AdverseEvent(e.item, e.grade) for e in body.adverse_events),
+    )
+    return row(pathway.record_follow_up(s, actor, patient_id, visit, body.model_dump(), at))
+
+
+@router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve", tags=["follow-ups"])
+def resolve_flag(patient_id: int, follow_up_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return row(pathway.resolve_flag(s, actor, patient_id, follow_up_id, at))
+
+
+@router.get("/patients/{patient_id}/interrogations", tags=["pump"])
+def interrogations(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, Interrogation, Interrogation.at)
+
+
+@router.post("/patients/{patient_id}/interrogations", status_code=201, tags=["pump"])
+def record_interrogation(patient_id: int, body: InterrogationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    data = body.model_dump()
+    data["reservoir_ml"] = None if body.reservoir_ml is None else Fraction(body.reservoir_ml)
+    return row(pathway.record_interrogation(s, actor, patient_id, data, at))
+
+
+@router.get("/patients/{patient_id}/remote-requests", tags=["pump"])
+def remote_requests(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    return _records(s, actor, patient_id, RemoteRequest, RemoteRequest.at)
+
+
+@router.post("/patients/{patient_id}/remote-requests", status_code=201, tags=["pump"])
+def request_bolus(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    """The patient presses the remote: the twin decides, with the reason."""
+    return row(pathway.request_bolus(s, actor, patient_id, at))
+
+
+# --- clinic-wide --------------------------------------------------------------------------------------------------
+@router.get("/dashboard", tags=["clinic"])
+def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0)) -> dict[str, Any]:
+    """Every patient, most urgent first."""
+    rows = pathway.dashboard(s, actor, at)
+    return {"at": at.isoformat(), "patients": rows[:limit] if limit else rows, "total": len(rows)}
+
+
+@router.get("/audit", tags=["clinic"])
+def audit_records(
+    s: Tx, actor: Actor, entity: str | None = None, after: int = Query(default=0, ge=0), limit: int = 200
+) -> list[dict[str, Any]]:
+    require(actor, "read-audit")
+    from openidds.db.models import AuditRecord
+
+    q = select(AuditRecord).where(AuditRecord.sequence > after).order_by(AuditRecord.sequence).limit(limit)
+    if entity:
+        q = q.where(AuditRecord.entity.startswith(entity))
+    return [row(r) for r in s.scalars(q)]
+
+
+@router.get("/audit/verify", tags=["clinic"])
+def audit_verify(s: Tx, actor: Actor) -> dict[str, Any]:
+    require(actor, "read-audit")
+    checked, findings = audit.verify(s)
+    return {
+        "records": checked,
+        "intact": not findings,
+        "findings": [{"kind": f.kind, "sequence": f.sequence, "message": f.message} for f in findings],
+    }

@@ -1,0 +1,159 @@
+"""What the API takes in: each field named as the clinician knows it; bad input is a 422 naming the field."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(In):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class NewUser(In):
+    username: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9._-]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "physician", "nurse", "pharmacist", "patient"]
+    password: str = Field(min_length=10, max_length=200)
+    patient_id: int | None = None  # for a patient's own login
+
+
+class NewPatient(In):
+    mrn: str = Field(min_length=1, max_length=40)
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    sex: Literal["female", "male", "other", "unknown"]
+    timezone: str = Field(default="America/Chicago", min_length=1, max_length=64)
+    care_area: str
+    indications: list[str] = Field(default_factory=list)
+    oral_mme_per_day: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    allergies: list[str] = Field(default_factory=list)
+    anticoagulants: list[str] = Field(default_factory=list)
+    psychosis_history: bool | None = None
+    life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
+
+
+class PatientChanges(In):
+    version: int  # the version you read: a concurrent change answers 409
+    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+    given_name: str | None = Field(default=None, min_length=1, max_length=100)
+    indications: list[str] | None = None
+    oral_mme_per_day: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    allergies: list[str] | None = None
+    anticoagulants: list[str] | None = None
+    psychosis_history: bool | None = None
+    life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
+
+
+class EvaluationIn(In):
+    indication: str
+    planned_drugs: list[str] = Field(min_length=1)
+    conservative_therapy_failed: bool | None = None
+    further_surgery_indicated: bool | None = None
+    psychological_evaluation: Literal["cleared", "not-cleared", "not-done"] | None = None
+    active_infection: bool | None = None
+    uncorrected_coagulopathy: bool | None = None
+    on_anticoagulants: bool | None = None
+    anticoagulation_plan: bool | None = None
+    allergies: list[str] | None = None
+    psychosis_history: bool | None = None
+    active_substance_misuse: bool | None = None
+    life_expectancy_3_months_or_more: bool | None = None
+    realistic_expectations: bool | None = None
+    committed_to_refills_and_follow_up: bool | None = None
+    time_since_onset: str | None = None
+
+
+class SideEffectIn(In):
+    name: str = Field(min_length=1)
+    intolerable: bool
+
+
+class TrialDoseIn(In):
+    dose: str  # e.g. "50 mcg"
+    observation_hours: str | int
+    nrs: int | None = Field(default=None, ge=0, le=10)
+    ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
+    side_effects: list[SideEffectIn] = Field(default_factory=list)
+    effect_hours: str | int | None = None
+
+
+class TrialIn(In):
+    method: Literal["single-shot-bolus", "repeated-bolus", "continuous-catheter", "baclofen-screening"]
+    therapy: Literal["pain", "spasticity"]
+    drug: str
+    doses: list[TrialDoseIn] = Field(min_length=1)
+    baseline_nrs: int | None = Field(default=None, ge=0, le=10)
+    baseline_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
+
+
+class ImplantIn(In):
+    kind: Literal["implant", "replacement", "revision"] = "implant"
+    pump_model: str
+    pump_serial: str = Field(min_length=1, max_length=60)
+    catheter_model: str
+    catheter_length_cm: str = Field(pattern=r"^\d+(\.\d+)?$")
+    tip_level: str = Field(min_length=1, max_length=20)  # e.g. "T10"
+    implanted_at: AwareDatetime
+    surgeon: str = Field(min_length=1, max_length=200)
+    notes: str = ""
+    program: str = Field(min_length=1, description="the first program file (TOML); its fill is at the implant")
+
+
+class ProgramIn(In):
+    document: str = Field(min_length=1, description="the proposed program file (TOML)")
+    bridge: bool = False
+
+
+class ConfirmIn(In):
+    overrides: dict[str, str] = Field(default_factory=dict, description="soft finding code → reason")
+
+
+class DrugIn(In):
+    name: str
+    concentration: str
+
+
+class RefillIn(In):
+    drug_lot: str = Field(min_length=1, max_length=60)
+    solution: list[DrugIn] = Field(min_length=1)
+    compounded: bool = False
+    withdrawn_ml: str = Field(pattern=r"^\d+(\.\d+)?$")
+    filled_ml: str = Field(pattern=r"^\d+(\.\d+)?$")
+
+
+class AdverseEventIn(In):
+    item: str  # e.g. "nausea", "respiratory-depression", "catheter-tip-mass" (see the follow-up checklist)
+    grade: int = Field(ge=0, le=5)
+
+
+class FollowUpIn(In):
+    nrs: int | None = Field(default=None, ge=0, le=10)
+    baseline_nrs: int | None = Field(default=None, ge=0, le=10)
+    oswestry: list[int | None] | None = Field(default=None, min_length=10, max_length=10)
+    phq9: list[int] | None = Field(default=None, min_length=9, max_length=9)
+    ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
+    previous_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
+    penn_frequency: int | None = Field(default=None, ge=0, le=4)
+    penn_severity: int | None = Field(default=None, ge=1, le=3)
+    adverse_events: list[AdverseEventIn] = Field(default_factory=list)
+
+
+class InterrogationIn(In):
+    reservoir_ml: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    alarms: list[str] = Field(default_factory=list)
+    eri: bool = False
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

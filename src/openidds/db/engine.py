@@ -1,0 +1,65 @@
+"""Which database, and bringing it up to date (edge: environment, files, connections)."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from platformdirs import user_data_dir
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+DATABASE_ENV = "IDDS_DATABASE_URL"
+
+
+def default_url() -> str:
+    """A SQLite file in the user's data directory: nothing to install for a single clinician or a demo."""
+    folder = Path(user_data_dir("openidds", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'openidds.sqlite3'}"
+
+
+def database_url(url: str | None = None) -> str:
+    chosen = url or os.environ.get(DATABASE_ENV) or default_url()
+    if chosen.startswith(("postgresql://", "postgres://")):  # psycopg 3 is the driver we ship
+        chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+    return chosen
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
+            if ":memory:" not in url:
+                cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("openidds.db").joinpath("migrations")))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration (idempotent)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

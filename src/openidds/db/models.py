@@ -1,0 +1,239 @@
+"""The clinic's records as tables (SQLAlchemy 2). Rules live in the pure core; these only hold what happened.
+
+Program versions, refills, follow-ups and audit records are written once and never updated in place (a new
+program is a new version); patients carry an optimistic version number so two concurrent edits cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from openidds.db.types import ExactNumber, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        Fraction: ExactNumber,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)  # a patient's own login
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Token(Base):
+    """A bearer token: only its SHA-256 is stored, so a copy of the database cannot be used to log in."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(40), unique=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64))  # the clinic's wall clock for this patient's programs
+    care_area: Mapped[str] = mapped_column(String(40))
+    indications: Mapped[list[Any]] = mapped_column(default=list)
+    oral_mme_per_day: Mapped[Fraction | None] = mapped_column(default=None)
+    allergies: Mapped[list[Any]] = mapped_column(default=list)
+    anticoagulants: Mapped[list[Any]] = mapped_column(default=list)
+    psychosis_history: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    life_expectancy_months: Mapped[int | None] = mapped_column(Integer, default=None)
+    stage: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    answers: Mapped[dict[str, Any]]
+    outcome: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[Any]]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    details: Mapped[dict[str, Any]]  # method, drug, doses, hours, scores, side effects: as entered
+    outcome: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Implant(Base):
+    __tablename__ = "implants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # implant, revision, replacement
+    pump_model: Mapped[str] = mapped_column(String(60))
+    pump_serial: Mapped[str] = mapped_column(String(60))
+    catheter_model: Mapped[str] = mapped_column(String(60))
+    catheter_length_cm: Mapped[Fraction]
+    tip_level: Mapped[str] = mapped_column(String(20))
+    implanted_at: Mapped[datetime]
+    surgeon: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class ProgramVersion(Base):
+    """One program, as its program file, through proposed → confirmed (→ superseded) or rejected."""
+
+    __tablename__ = "program_versions"
+    __table_args__ = (UniqueConstraint("patient_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)  # the TOML program file: what the pump is told
+    status: Mapped[str] = mapped_column(String(20))
+    findings: Mapped[list[Any]]
+    overrides: Mapped[dict[str, Any]]  # soft finding code → the prescriber's reason
+    diff: Mapped[list[Any]]  # every setting old beside new
+    needs_second: Mapped[bool] = mapped_column(Boolean)  # concentration or drug change
+    bridge: Mapped[bool] = mapped_column(Boolean, default=False)  # run the old solution out at the old rate first
+    effective_at: Mapped[datetime | None] = mapped_column(default=None)  # when the pump was programmed
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime]
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+
+
+class Refill(Base):
+    __tablename__ = "refills"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    at: Mapped[datetime]
+    drug_lot: Mapped[str] = mapped_column(String(60))
+    solution: Mapped[list[Any]]  # [{name, concentration}] as written on the syringe label
+    compounded: Mapped[bool] = mapped_column(Boolean)
+    expected_ml: Mapped[Fraction]
+    expected_low_ml: Mapped[Fraction]
+    expected_high_ml: Mapped[Fraction]
+    withdrawn_ml: Mapped[Fraction]
+    filled_ml: Mapped[Fraction]
+    reconciliation: Mapped[str] = mapped_column(String(30))
+    discrepancy_ml: Mapped[Fraction]
+    likely_causes: Mapped[list[Any]]
+    next_refill_due: Mapped[datetime | None] = mapped_column(default=None)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+
+
+class FollowUp(Base):
+    __tablename__ = "follow_ups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    at: Mapped[datetime]
+    scores: Mapped[dict[str, Any]]
+    complications: Mapped[list[Any]]
+    flags: Mapped[list[Any]]  # what the rules raised, with reasons
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Interrogation(Base):
+    __tablename__ = "interrogations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    at: Mapped[datetime]
+    reservoir_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    alarms: Mapped[list[Any]]  # alarm names the pump reported
+    eri: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class RemoteRequest(Base):
+    __tablename__ = "remote_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    at: Mapped[datetime]
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class PatientStatus(Base):
+    """What the twin projects for a patient, kept current on every write that changes it: the dashboard reads
+    this one row per patient instead of running thousands of twins per request."""
+
+    __tablename__ = "patient_status"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    reservoir_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    next_refill_due: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    refill_reason: Mapped[str] = mapped_column(Text, default="")
+    active_alarms: Mapped[list[Any]] = mapped_column(default=list)
+    projected_alarms: Mapped[list[Any]] = mapped_column(default=list)  # [{alarm, at}]
+    replacement_due: Mapped[datetime | None] = mapped_column(default=None)
+    urgent_flags: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawal_risk: Mapped[bool] = mapped_column(Boolean, default=False)  # baclofen in the pump
+    updated_at: Mapped[datetime]
+
+
+class AuditRecord(Base):
+    """Append-only; see openidds.clinic.audit for the chain. `at` is integer µs UTC, as the chain hashes it."""
+
+    __tablename__ = "audit"
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(80), index=True)  # e.g. "patient/12", "program/40"
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash. Writers lock it, so appends are strictly one after another."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,30 @@
+"""Who may do what: the core's role × action matrix applied to a logged-in user."""
+
+from __future__ import annotations
+
+from openidds.clinic.roles import Action, Role, allowed
+from openidds.db.models import User
+from openidds.service.errors import Forbidden, NotFound
+
+
+def require(actor: User, action: Action, *, patient_id: int | None = None, recorded_by: int | None = None) -> None:
+    decision = allowed(
+        _role(actor.role),
+        action,
+        user_id=str(actor.id),
+        patient_id=None if patient_id is None else str(patient_id),
+        own_patient_id=None if actor.patient_id is None else str(actor.patient_id),
+        recorded_by=None if recorded_by is None else str(recorded_by),
+    )
+    if not decision.allowed:
+        raise NotFound("no such patient") if decision.not_found else Forbidden(decision.reason)
+
+
+def _role(role: str) -> Role:
+    if role not in ("admin", "physician", "nurse", "pharmacist", "patient"):
+        raise Forbidden(f"unknown role {role!r}")
+    return role  # type: ignore[return-value]
+
+
+def actor_name(actor: User) -> str:
+    return f"{actor.username} ({actor.role})"

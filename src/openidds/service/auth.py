@@ -1,0 +1,60 @@
+"""Passwords (argon2) and bearer tokens that expire and can be revoked. Only token hashes are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openidds.db.models import Token, User
+from openidds.service.errors import Unauthorized
+
+TOKEN_LIFETIME = timedelta(hours=8)  # one clinic shift
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_ok(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def log_in(s: Session, username: str, password: str, now: datetime) -> tuple[User, str, datetime]:
+    """A new token for a user whose password matches. The same message for an unknown user and a wrong password."""
+    user = s.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not password_ok(user.password_hash, password):
+        raise Unauthorized("wrong username or password")
+    raw = secrets.token_urlsafe(32)
+    expires = now + TOKEN_LIFETIME
+    s.add(Token(user_id=user.id, token_hash=_digest(raw), issued_at=now, expires_at=expires))
+    return user, raw, expires
+
+
+def user_for_token(s: Session, raw: str, now: datetime) -> User:
+    token = s.scalar(select(Token).where(Token.token_hash == _digest(raw)))
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        raise Unauthorized("the token is unknown, expired or revoked: log in again")
+    user = s.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the account is disabled")
+    return user
+
+
+def revoke(s: Session, raw: str, now: datetime) -> None:
+    token = s.scalar(select(Token).where(Token.token_hash == _digest(raw)))
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = now

@@ -1,0 +1,154 @@
+"""A patient's pump twin, driven by what the clinic recorded, and the status the dashboard reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openidds.calculations import stability_limit
+from openidds.data import load_catalog, load_library
+from openidds.db.models import FollowUp, Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
+from openidds.programfile import parse_program, program_from_dict
+from openidds.programs.clock import DAY_US, from_us, to_us
+from openidds.programs.program import Ingredient, PumpProgram
+from openidds.twin import Interrogation as InterrogationEvent
+from openidds.twin import ProgramChange, PumpTwin
+from openidds.twin import Refill as RefillEvent
+from openidds.twin import RemoteRequest as RemoteEvent
+from openidds.twin.events import Event
+
+ACTIVE = ("active", "superseded")  # program versions the pump has run
+
+
+@dataclass(frozen=True)
+class PumpState:
+    twin: PumpTwin
+    program: PumpProgram  # the program running now
+    implant: Implant
+
+
+def program_of(version: ProgramVersion) -> PumpProgram:
+    return parse_program(version.document, load_library(), load_catalog())
+
+
+def solution_json(solution: tuple[Ingredient, ...]) -> list[dict[str, str]]:
+    return [{"name": i.drug.name, "concentration": str(i.concentration)} for i in solution]
+
+
+def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None:
+    """Replay the implant, every program the pump ran, refills, interrogations and remote requests to `until`.
+
+    None when the patient has no implanted pump with a program yet. Same records, same twin: to the bit.
+    """
+    implant = s.scalars(
+        select(Implant).where(Implant.patient_id == patient_id).order_by(Implant.implanted_at.desc())
+    ).first()
+    if implant is None:
+        return None
+    versions = list(
+        s.scalars(
+            select(ProgramVersion)
+            .where(ProgramVersion.patient_id == patient_id, ProgramVersion.status.in_(ACTIVE))
+            .where(ProgramVersion.effective_at >= implant.implanted_at)
+            .order_by(ProgramVersion.effective_at, ProgramVersion.number)
+        )
+    )
+    if not versions:
+        return None
+    first = program_of(versions[0])
+    twin = PumpTwin(first, implanted_at=to_us(implant.implanted_at))
+    timed: list[tuple[datetime, int, Event]] = []  # (when, order at equal instants, event)
+    for v in versions[1:]:
+        assert v.effective_at is not None
+        reason = "; ".join(f"{code}: {why}" for code, why in v.overrides.items())
+        timed.append((v.effective_at, 1, ProgramChange(to_us(v.effective_at), program_of(v), reason, v.bridge)))
+    start = versions[0].effective_at
+    assert start is not None
+    for r in s.scalars(select(Refill).where(Refill.patient_id == patient_id, Refill.at > start)):
+        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, first))))
+    for q in s.scalars(select(RemoteRequest).where(RemoteRequest.patient_id == patient_id, RemoteRequest.at > start)):
+        timed.append((q.at, 2, RemoteEvent(to_us(q.at))))
+    for i in s.scalars(select(Interrogation).where(Interrogation.patient_id == patient_id, Interrogation.at > start)):
+        timed.append((i.at, 3, InterrogationEvent(to_us(i.at))))
+    timed.sort(key=lambda x: (x[0], x[1]))
+    end = to_us(until)
+    twin.run([e for when, _, e in timed if to_us(when) <= end], max(end, twin.t))
+    return PumpState(twin, twin.program, implant)
+
+
+def _solution(raw: list[dict[str, str]], program: PumpProgram) -> tuple[Ingredient, ...] | None:
+    """The refill's solution as ingredients (None: the same as the program's), checked by the program parser."""
+    if raw == solution_json(program.solution):
+        return None
+    base = {
+        "pump": {"model": program.pump.id},
+        "reservoir": {
+            "filled_at": program.reservoir.filled_at,
+            "timezone": program.reservoir.zone.key,
+            "volume": str(program.reservoir.volume),
+            "low_alarm": str(program.reservoir.low_alarm),
+        },
+        "drugs": raw,
+        "program": {"mode": "stopped"},
+        "context": {"care_area": program.context.care_area},
+    }
+    return program_from_dict(base, load_library(), load_catalog()).solution
+
+
+def refresh_status(s: Session, patient_id: int, now: datetime) -> PatientStatus:
+    """Work out what the dashboard shows for this patient, from the twin at `now`."""
+    status = s.get(PatientStatus, patient_id)
+    if status is None:
+        status = PatientStatus(patient_id=patient_id, updated_at=now)
+        s.add(status)
+    urgent = s.scalars(
+        select(FollowUp).where(FollowUp.patient_id == patient_id, FollowUp.urgent, FollowUp.resolved_at.is_(None))
+    ).all()
+    status.urgent_flags = len(urgent)
+    status.updated_at = now
+    state = pump_state(s, patient_id, now)
+    if state is None:
+        status.reservoir_ml = None
+        status.next_refill_due = None
+        status.refill_reason = "no pump programmed"
+        status.active_alarms, status.projected_alarms = [], []
+        status.replacement_due = None
+        status.withdrawal_risk = False
+        return status
+    twin, program = state.twin, state.program
+    status.reservoir_ml = twin.reservoir
+    status.active_alarms = [
+        {"alarm": a.name, "priority": a.priority, "raised_at": from_us(a.raised_at).isoformat()}
+        for a in twin.alarms
+        if a.cleared_at is None
+    ]
+    status.withdrawal_risk = any(i.drug.withdrawal_risk is not None for i in twin.solution)
+    due, reason, projected = project_from(twin, program)
+    status.next_refill_due, status.refill_reason, status.projected_alarms = due, reason, projected
+    eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
+    status.replacement_due = None if eri is None else from_us(eri)
+    return status
+
+
+def project_from(twin: PumpTwin, program: PumpProgram) -> tuple[datetime, str, list[dict[str, str]]]:
+    """Next refill due and the projected alarms, from the twin's reservoir now, with every allowed patient bolus
+    (the worst case), capped by the stability of the fill in the pump."""
+    low = program.reservoir.low_alarm.to("mL")
+    left = twin.reservoir
+    worst = program.worst_case_profile
+    projected: list[dict[str, str]] = []
+    low_at = worst.time_when_delivered_us(twin.t, left - low) if left > low else twin.t
+    empty_at = worst.time_when_delivered_us(twin.t, left) if left > 0 else twin.t
+    for name, priority, at in (("low-reservoir", "non-critical", low_at), ("empty-reservoir", "critical", empty_at)):
+        if at is not None and at > twin.t:
+            projected.append({"alarm": name, "priority": priority, "at": from_us(at).isoformat()})
+    fill_at = twin.recorded_fill_at
+    stable_until = fill_at + int(stability_limit(program).value.to("day") * DAY_US)
+    candidates = [(stable_until, "drug stability in the pump runs out")]
+    if low_at is not None:
+        candidates.append((low_at, "worst-case low-reservoir alarm"))
+    at, reason = min(candidates)
+    return from_us(at), reason, projected

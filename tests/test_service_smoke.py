@@ -1,0 +1,98 @@
+"""The clinic service end to end on both databases: a patient from evaluation to a reconciled, verified refill."""
+
+import re
+from pathlib import Path
+
+from tests.clinic_db import Clinic
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = re.sub(
+    r'filled_at = "[^"]+"',
+    'filled_at = "2026-11-21T09:00"',
+    (ROOT / "examples" / "morphine-clonidine-flex.toml").read_text(),
+)
+PATIENT = {
+    "mrn": "A-0001",
+    "family_name": "Doe",
+    "given_name": "Jane",
+    "birth_date": "1960-02-03",
+    "sex": "female",
+    "care_area": "pain-noncancer",
+    "indications": ["failed-back-surgery-syndrome"],
+}
+
+
+def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
+    r = clinic.call("POST", "/patients", "nora", json=PATIENT)
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    r = clinic.call(
+        "POST",
+        f"/patients/{pid}/evaluations",
+        "nora",
+        json={
+            "indication": "failed-back-surgery-syndrome",
+            "planned_drugs": ["morphine"],
+            "conservative_therapy_failed": True,
+            "further_surgery_indicated": False,
+            "psychological_evaluation": "cleared",
+            "active_infection": False,
+            "uncorrected_coagulopathy": False,
+            "on_anticoagulants": False,
+            "allergies": [],
+            "active_substance_misuse": False,
+            "life_expectancy_3_months_or_more": True,
+            "realistic_expectations": True,
+            "committed_to_refills_and_follow_up": True,
+        },
+    )
+    assert (r.status_code, r.json()["outcome"]) == (201, "eligible"), r.text
+    trial = {
+        "method": "single-shot-bolus",
+        "therapy": "pain",
+        "drug": "morphine",
+        "baseline_nrs": 8,
+        "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 3}],
+    }
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=trial)
+    assert (r.status_code, r.json()["outcome"]) == (201, "success"), r.text  # NRS 8 → 3: 62.5 % relief
+    implant = {
+        "pump_model": "programmable-40",
+        "pump_serial": "NGP123",
+        "catheter_model": "intrathecal-one-piece",
+        "catheter_length_cm": "60",
+        "tip_level": "T10",
+        "implanted_at": "2026-11-21T15:00:00Z",
+        "surgeon": "Dr Ada",
+        "program": PROGRAM,
+    }
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant)
+    assert r.status_code == 201, r.text
+    assert clinic.call("GET", f"/patients/{pid}", "nora").json()["stage"] == "implanted"
+
+    clinic.advance(days=30)
+    # The flex program: 0.40 mL/day 00:00-07:00 and 22:00-24:00, 0.60 mL/day 07:00-22:00 → 0.525 mL/day.
+    # 30 days from the fill: 40 - 30 × 0.525 = 24.25 mL expected, ± 10 % of the 15.75 mL delivered.
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert pump["reservoir_ml"] == "24.25" and pump["expected_residual_ml"] == "24.25"
+    refill = {
+        "drug_lot": "L-77",
+        "solution": [
+            {"name": "morphine", "concentration": "10 mg/mL"},
+            {"name": "clonidine", "concentration": "100 mcg/mL"},
+        ],
+        "withdrawn_ml": "25.4",
+        "filled_ml": "40",
+    }
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert (got["expected_ml"], got["withdrawn_ml"], got["discrepancy_ml"]) == ("24.25", "25.4", "1.15")
+    assert got["reconciliation"] == "within-band"  # 1.15 mL is inside ± 1.575 mL
+    same = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "nora")
+    assert same.status_code == 403 and "second person" in same.json()["detail"]
+    other = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "phil")
+    assert other.status_code == 200 and other.json()["verified_by"] is not None
+
+    verify = clinic.call("GET", "/audit/verify", "ada").json()
+    assert verify["intact"] and verify["records"] == 6  # create, evaluation, trial, implant, refill, verify
