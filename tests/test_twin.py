@@ -283,6 +283,8 @@ class TwinMachine(RuleBasedStateMachine):
             assert self.twin.patient_volume == self.last_patient  # empty: nothing more is delivered
         if self.twin.catheter != "ok":
             assert self.twin.patient_volume == self.last_patient  # nothing reaches the patient
+            if self.last_reservoir > 0:
+                assert self.twin.reservoir < self.last_reservoir  # while the pump keeps emptying
 
     @rule(minutes=st.integers(0, 600))
     def remote(self, minutes: int) -> None:
