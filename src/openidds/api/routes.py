@@ -212,7 +212,7 @@ def record_implant(patient_id: int, body: ImplantIn, s: Tx, at: Now, actor: Acto
     data = body.model_dump(exclude={"program"})
     data["catheter_length_cm"] = Fraction(body.catheter_length_cm)
     implant, version = pathway.record_implant(s, actor, patient_id, data, body.program, at)
-    return {"implant": row(implant), "program": program_json(version)}
+    return {"implant": row(implant), "program": None if version is None else program_json(version)}
 
 
 def program_json(v: ProgramVersion) -> dict[str, Any]:

@@ -105,7 +105,9 @@ class ImplantIn(In):
     implanted_at: AwareDatetime
     surgeon: str = Field(min_length=1, max_length=200)
     notes: str = ""
-    program: str = Field(min_length=1, description="the first program file (TOML); its fill is at the implant")
+    program: str | None = Field(
+        default=None, description="the first program file (TOML), its fill at the implant; none for a revision"
+    )
 
 
 class ProgramIn(In):

@@ -191,31 +191,51 @@ def record_trial(
 
 # --- implant and programs -----------------------------------------------------------------------------------------
 def record_implant(
-    s: Session, actor: User, patient_id: int, data: dict[str, Any], first_program: str, now: datetime
-) -> tuple[Implant, ProgramVersion]:
-    """The implant with its first fill and program (the program file's reservoir is the fill at implant)."""
+    s: Session, actor: User, patient_id: int, data: dict[str, Any], first_program: str | None, now: datetime
+) -> tuple[Implant, ProgramVersion | None]:
+    """An implant or pump replacement with its first fill and program (the program file's reservoir is the fill
+    at the implant), or a catheter revision (the pump keeps its program)."""
     patient = _patient(s, actor, patient_id, "record-implant")
     catalog = load_catalog()
     pump = catalog.pump(data["pump_model"], "pump_model")
     catalog.catheter(data["catheter_model"], "catheter_model")
+    if data.get("kind", "implant") == "revision":
+        if first_program:
+            raise InputError("program", "a catheter revision keeps the pump's program: leave the program out")
+        if active_version(s, patient.id) is None:
+            raise Conflict("a revision needs an implanted, programmed pump")
+        implant = Implant(patient_id=patient.id, recorded_by=actor.id, recorded_at=now, **data)
+        s.add(implant)
+        s.flush()
+        _write(s, actor, "record-revision", f"patient/{patient.id}/implant/{implant.id}", now, None, data)
+        return implant, None
+    if not first_program:
+        raise InputError("program", "an implant or pump replacement needs its first program file")
     program = _parse(first_program, "program")
     if program.pump.id != pump.id:
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
     if program.reservoir.filled_at != data["implanted_at"]:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
-    implant = Implant(patient_id=patient.id, recorded_by=actor.id, recorded_at=now, **data)
-    s.add(implant)
-    s.flush()
     findings = [f.as_json() for f in check(program, program.context, None, library=load_library(), starting=True)]
     hard = [f for f in findings if f["severity"] == "hard"]
     if hard:
         raise InputError("program", "; ".join(str(f["message"]) for f in hard))
-    version = _new_version(s, patient.id, first_program, findings, [], False, actor, now)
-    version.status, version.confirmed_by, version.confirmed_at = "active", actor.id, now
-    version.effective_at = data["implanted_at"]
     soft = [f for f in findings if f["severity"] == "soft"]
     if soft:
-        raise InputError("program", "the first program has soft findings: propose it after the implant instead")
+        raise InputError(
+            "program",
+            "the first program needs no override: start within the soft limits, then titrate with a proposed "
+            "program (" + "; ".join(str(f["message"]) for f in soft) + ")",
+        )
+    implant = Implant(patient_id=patient.id, recorded_by=actor.id, recorded_at=now, **data)
+    s.add(implant)
+    s.flush()
+    version = _new_version(s, patient.id, first_program, findings, [], False, actor, now)
+    previous = active_version(s, patient.id)
+    if previous is not None and previous.id != version.id:
+        previous.status = "superseded"  # the old pump's program ends with the old pump
+    version.status, version.confirmed_by, version.confirmed_at = "active", actor.id, now
+    version.effective_at = data["implanted_at"]
     before = patient.stage
     patient.stage = "implanted"
     s.flush()

@@ -19,6 +19,7 @@ from openidds.twin import ProgramChange, PumpTwin
 from openidds.twin import Refill as RefillEvent
 from openidds.twin import RemoteRequest as RemoteEvent
 from openidds.twin.events import Event
+from openidds.twin.pump import ALARMS
 
 ACTIVE = ("active", "superseded")  # program versions the pump has run
 
@@ -43,8 +44,10 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
 
     None when the patient has no implanted pump with a program yet. Same records, same twin: to the bit.
     """
-    implant = s.scalars(
-        select(Implant).where(Implant.patient_id == patient_id).order_by(Implant.implanted_at.desc())
+    implant = s.scalars(  # the pump now in the patient (a catheter revision keeps the pump and its program)
+        select(Implant)
+        .where(Implant.patient_id == patient_id, Implant.kind != "revision")
+        .order_by(Implant.implanted_at.desc())
     ).first()
     if implant is None:
         return None
@@ -125,10 +128,24 @@ def refresh_status(s: Session, patient_id: int, now: datetime) -> PatientStatus:
         for a in twin.alarms
         if a.cleared_at is None
     ]
+    reported = s.scalars(
+        select(Interrogation)
+        .where(Interrogation.patient_id == patient_id, Interrogation.at >= from_us(twin.recorded_fill_at))
+        .order_by(Interrogation.at.desc())
+    ).first()
+    if reported is not None:  # what the pump itself said at the last interrogation since the fill
+        known = {a["alarm"] for a in status.active_alarms}
+        status.active_alarms = status.active_alarms + [
+            {"alarm": name, "priority": ALARMS.get(name, "non-critical"), "raised_at": reported.at.isoformat()}
+            for name in reported.alarms
+            if name not in known
+        ]
     status.withdrawal_risk = any(i.drug.withdrawal_risk is not None for i in twin.solution)
     due, reason, projected = project_from(twin, program)
     status.next_refill_due, status.refill_reason, status.projected_alarms = due, reason, projected
     eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
+    if reported is not None and reported.eri:  # the pump reported ERI: replace it now, whatever the model says
+        eri = min(eri, to_us(reported.at)) if eri is not None else to_us(reported.at)
     status.replacement_due = None if eri is None else from_us(eri)
     return status
 
