@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench bench-twin bench-fleet clean
+.PHONY: run test test-browser lint typecheck unit bench bench-twin bench-fleet bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,9 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@ $(VENV)/.installed
 
+# The clinic service on 127.0.0.1:8000 with a demo clinic (seeded once, into a fresh database); Ctrl+C stops it.
 run: $(VENV)/.installed
-	$(BIN)/idds demo
+	$(BIN)/idds serve --demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
@@ -32,6 +33,11 @@ unit: $(VENV)/.installed-test
 
 test: lint typecheck unit
 
+# Only the browser tests (Playwright with Debian's /usr/bin/chromium; `make test` runs them too): fail, not skip,
+# when the browser is missing. Screenshots in test-output/browser/.
+test-browser: $(VENV)/.installed-test
+	IDDS_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/test_browser.py
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/projection.py
 	$(BIN)/python benchmarks/twin_throughput.py
@@ -43,6 +49,11 @@ bench-twin: $(VENV)/.installed-test
 # A 10,000 pump-year fleet study on 2 workers against the 30 s target.
 bench-fleet: $(VENV)/.installed
 	$(BIN)/python benchmarks/fleet.py --patients 2000 --years 5 --workers 2
+
+# The clinic dashboard for 5,000 patients with two years of history, SQLite and PostgreSQL (127.0.0.1:5432, or
+# $$IDDS_BENCH_POSTGRES_URL), served by uvicorn in one process and loaded from another, against p99 ≤ 100 ms.
+bench-dashboard: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

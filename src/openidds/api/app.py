@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from openidds.api.routes import router
+from openidds.data import load_catalog, load_library
 from openidds.db import make_engine, migrate, sessions
 from openidds.errors import InputError
 from openidds.service.errors import ServiceError
@@ -23,6 +26,17 @@ API_VERSION = "1"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At server start: what the process loads once and keeps (the app, drug library, device catalog) is put out of
+    the cyclic collector's way, so a collection walks only what requests made since (a dashboard read makes
+    thousands of rows; benchmarks/dashboard.py)."""
+    load_library(), load_catalog()
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 def create_app(
@@ -38,11 +52,17 @@ def create_app(
         "Not a certified medical device.",
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        lifespan=_lifespan,
     )
     app.state.engine = engine
     app.state.sessions = sessions(engine)
     app.state.clock = clock
     app.include_router(router)
+
+    # The web app (pages at /, static files at /static): another adapter over the same use cases.
+    from openidds.web import mount_web
+
+    mount_web(app)
 
     @app.exception_handler(InputError)
     def _input(_: Request, exc: InputError) -> JSONResponse:

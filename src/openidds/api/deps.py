@@ -25,12 +25,13 @@ def now(request: Request) -> datetime:
 
 def transaction(request: Request) -> Iterator[Session]:
     """One use case, one transaction: committed if the endpoint returns, rolled back (nothing half-written) if
-    anything raises."""
+    anything raises. Scoped to the endpoint function, so the commit happens before the response is sent: a commit
+    that fails is the client's error response, never a success for something that was not written."""
     with request.app.state.sessions() as session, session.begin():
         yield session
 
 
-Tx = Annotated[Session, Depends(transaction)]
+Tx = Annotated[Session, Depends(transaction, scope="function")]
 Now = Annotated[datetime, Depends(now)]
 
 

@@ -6,7 +6,8 @@ from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from fastapi import APIRouter, Header, Query
+import orjson
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import inspect, select
 
 from openidds.api.deps import Actor, Now, Tx
@@ -45,6 +46,7 @@ from openidds.errors import InputError
 from openidds.quantities.units import format_number
 from openidds.service import audit, auth, pathway
 from openidds.service.access import actor_name, require
+from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict
 from openidds.service.pump import pump_state, refresh_status
 
@@ -312,10 +314,13 @@ def request_bolus(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, An
 
 # --- clinic-wide --------------------------------------------------------------------------------------------------
 @router.get("/dashboard", tags=["clinic"])
-def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0)) -> dict[str, Any]:
-    """Every patient, most urgent first."""
-    rows = pathway.dashboard(s, actor, at)
-    return {"at": at.isoformat(), "patients": rows[:limit] if limit else rows, "total": len(rows)}
+def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0)) -> Response:
+    """Every patient, most urgent first: `{at, patients, total}`; `limit` > 0 answers the first rows only (`total`
+    still counts every patient)."""
+    rows, total = dashboard_page(s, actor, at, limit or None)
+    # Thousands of rows of plain JSON values: written by orjson in one go (a response model would walk them first).
+    body = {"at": at.isoformat(), "patients": rows, "total": total}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("/audit", tags=["clinic"])

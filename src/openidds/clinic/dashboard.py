@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
 from openidds.clinic.citations import Citation, Reason, cite, policy
@@ -112,6 +113,7 @@ def _instant(value: object, field: str) -> int:
     return value
 
 
+@lru_cache(maxsize=1 << 16)  # a dashboard names the same due instants on every read
 def when(us: int) -> str:
     """'2027-01-25 14:05 UTC'."""
     return f"{from_us(us):%Y-%m-%d %H:%M} UTC"
@@ -134,94 +136,170 @@ def span(us: int) -> str:
 
 def refill_status(next_refill_due: int | None, now: int) -> tuple[RefillStatus, str]:
     """Overdue / due within 7 days / later / none, with the reason in words."""
+    refill = _refill(next_refill_due, now)
+    return refill, _refill_text(refill, next_refill_due, now)
+
+
+def _refill(next_refill_due: int | None, now: int) -> RefillStatus:
     now = _instant(now, "now")
     if next_refill_due is None:
-        return "none", "no refill date (no filled pump)"
+        return "none"
     due = _instant(next_refill_due, "next_refill_due")
     if now >= due:
-        return "overdue", f"refill overdue by {span(now - due)} (due {when(due)})"
-    if due - now <= DUE_SOON_US:
-        return "due-soon", f"refill due in {span(due - now)} ({when(due)})"
-    return "later", f"refill due in {span(due - now)} ({when(due)})"
+        return "overdue"
+    return "due-soon" if due - now <= DUE_SOON_US else "later"
 
 
-def concerns(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, tuple[Concern, ...]]:
-    """The refill status and everything that needs the team, most urgent first."""
-    refill, refill_text = refill_status(patient.next_refill_due, now)
-    found: list[Concern] = []
+def _refill_text(refill: RefillStatus, due: int | None, now: int) -> str:
+    if due is None:
+        return "no refill date (no filled pump)"
+    if refill == "overdue":
+        return f"refill overdue by {span(now - due)} (due {when(due)})"
+    return f"refill due in {span(due - now)} ({when(due)})"
+
+
+# A concern before its words: (level, instant, citation, words). The words are a string, or what makes them
+# (a function and its arguments), so that the dashboard words only the rows it shows: ranking 5,000 patients
+# needs each one's levels and instants, not their sentences.
+_Words = str | tuple[Any, ...]
+_Pending = tuple[Urgency, int | None, Citation | None, _Words]
+_RANK: dict[str, int] = {level: i for i, level in enumerate(URGENCY_ORDER)}
+
+
+def _withdrawal_text(overdue: tuple[RefillStatus, int | None, int] | None, critical: tuple[str, ...]) -> str:
+    what = [_refill_text(*overdue)] if overdue is not None else []
+    what += [f"critical alarm: {name}" for name in critical]
+    return f"withdrawal risk (baclofen): {'; '.join(what)}: restore delivery before withdrawal starts"
+
+
+def _replacement_overdue_text(replace: int) -> str:
+    return f"pump replacement overdue since {when(replace)}"
+
+
+def _replacement_soon_text(replace: int, now: int) -> str:
+    return f"pump replacement due in {span(replace - now)} ({when(replace)})"
+
+
+def _projected_text(name: str, at: int, now: int) -> str:
+    text = f"in {span(at - now)}" if at > now else "now"
+    return f"critical alarm {name} projected {text} ({when(at)})"
+
+
+def _words(words: _Words) -> str:
+    if isinstance(words, str):
+        return words
+    text: str = words[0](*words[1:])
+    return text
+
+
+def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pending]]:
+    """The refill status and every concern, most urgent first, checked but not yet in words."""
+    refill = _refill(patient.next_refill_due, now)
+    found: list[_Pending] = []
     if not isinstance(patient.withdrawal_risk, bool):
         raise InputError("withdrawal_risk", f"expected true or false, got {patient.withdrawal_risk!r}")
-    critical = [a for a in _alarms(patient.active_alarms) if a.priority == "critical"]
-    non_critical = [a for a in _alarms(patient.active_alarms) if a.priority == "non-critical"]
+    alarms = _alarms(patient.active_alarms)
+    critical = [a for a in alarms if a.priority == "critical"] if alarms else []
     due = patient.next_refill_due
 
     in_withdrawal_concern = patient.withdrawal_risk and (refill == "overdue" or bool(critical))
     if in_withdrawal_concern:
-        what = [refill_text] if refill == "overdue" else []
-        what += [f"critical alarm: {a.name}" for a in critical]
         found.append(
-            Concern(
+            (
                 "withdrawal-risk",
-                f"withdrawal risk (baclofen): {'; '.join(what)}: restore delivery before withdrawal starts",
                 due if refill == "overdue" else now,
                 WITHDRAWAL,
+                (
+                    _withdrawal_text,
+                    (refill, due, now) if refill == "overdue" else None,
+                    tuple(a.name for a in critical),
+                ),
             )
         )
-    for i, flag in enumerate(patient.urgent_flags):
-        if not isinstance(flag, str) or not flag.strip():
-            raise InputError(f"urgent_flags[{i}]", f"expected the flag in words, got {flag!r}")
-        found.append(Concern("urgent-flag", f"urgent: {flag}", now))
+    if patient.urgent_flags:
+        for i, flag in enumerate(patient.urgent_flags):
+            if not isinstance(flag, str) or not flag.strip():
+                raise InputError(f"urgent_flags[{i}]", f"expected the flag in words, got {flag!r}")
+            found.append(("urgent-flag", now, None, f"urgent: {flag}"))
     if not in_withdrawal_concern:  # otherwise already named in the withdrawal concern
         for a in critical:
-            found.append(Concern("critical-alarm", f"critical alarm: {a.name}", now))
+            found.append(("critical-alarm", now, None, f"critical alarm: {a.name}"))
         if refill == "overdue":
-            found.append(Concern("refill-overdue", refill_text, due))
-    for a in non_critical:
-        found.append(Concern("alarm", f"alarm: {a.name}", now))
+            found.append(("refill-overdue", due, None, (_refill_text, refill, due, now)))
+    for a in alarms:
+        if a.priority == "non-critical":
+            found.append(("alarm", now, None, f"alarm: {a.name}"))
     if patient.replacement_due is not None:
         replace = _instant(patient.replacement_due, "replacement_due")
         if now >= replace:
-            found.append(Concern("replacement-overdue", f"pump replacement overdue since {when(replace)}", replace))
+            found.append(("replacement-overdue", replace, None, (_replacement_overdue_text, replace)))
         elif replace - now <= DUE_SOON_US:
-            found.append(
-                Concern(
-                    "replacement-due-soon",
-                    f"pump replacement due in {span(replace - now)} ({when(replace)})",
-                    replace,
-                    DUE_SOON,
-                )
-            )
+            found.append(("replacement-due-soon", replace, DUE_SOON, (_replacement_soon_text, replace, now)))
     for i, p in enumerate(patient.projected_alarms):
         if not isinstance(p, ProjectedAlarm) or p.priority not in PRIORITIES:
             raise InputError(f"projected_alarms[{i}]", f"expected a name, a priority and an instant, got {p!r}")
-        at = _instant(p.at, f"projected_alarms[{i}].at")
+        at = p.at
+        if isinstance(at, bool) or not isinstance(at, int):
+            _instant(at, f"projected_alarms[{i}].at")  # raises, naming the alarm
         if p.priority == "critical" and at - now <= DUE_SOON_US:
-            text = f"in {span(at - now)}" if at > now else "now"
-            found.append(
-                Concern("projected-critical", f"critical alarm {p.name} projected {text} ({when(at)})", at, DUE_SOON)
-            )
+            found.append(("projected-critical", at, DUE_SOON, (_projected_text, p.name, at, now)))
     if refill == "due-soon":
-        found.append(Concern("refill-due-soon", refill_text, due, DUE_SOON))
+        found.append(("refill-due-soon", due, DUE_SOON, (_refill_text, refill, due, now)))
     if not found:
-        found.append(Concern("later", refill_text, due))
-    found.sort(key=lambda c: URGENCY_ORDER.index(c.level))  # stable: keeps the order within a level
-    return refill, tuple(found)
+        found.append(("later", due, None, (_refill_text, refill, due, now)))
+    elif len(found) > 1:
+        found.sort(key=lambda c: _RANK[c[0]])  # stable: keeps the order within a level
+    return refill, found
 
 
-def _alarms(alarms: Sequence[ActiveAlarm]) -> list[ActiveAlarm]:
-    for i, a in enumerate(alarms):
-        if not isinstance(a, ActiveAlarm) or a.priority not in PRIORITIES:
-            raise InputError(
-                f"active_alarms[{i}]", f"expected a name and a priority (critical or non-critical), got {a!r}"
-            )
-    return list(alarms)
+def concerns(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, tuple[Concern, ...]]:
+    """The refill status and everything that needs the team, most urgent first."""
+    refill, found = _assess(patient, now)
+    return refill, tuple(Concern(level, _words(words), at, citation) for level, at, citation, words in found)
 
 
-def triage(patients: Sequence[PatientSnapshot], now: int) -> list[DashboardRow]:
-    """Every patient with their refill status and concerns, most urgent first (order in the module doc)."""
+def _alarms(alarms: Sequence[ActiveAlarm]) -> Sequence[ActiveAlarm]:
+    if alarms:
+        for i, a in enumerate(alarms):
+            if not isinstance(a, ActiveAlarm) or a.priority not in PRIORITIES:
+                raise InputError(
+                    f"active_alarms[{i}]", f"expected a name and a priority (critical or non-critical), got {a!r}"
+                )
+    return alarms
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The order of a list of patients, worked out at `at`, and the instant `until` which it holds.
+
+    Between two instants the order and every patient's levels change only where a comparison with the instant
+    changes: a refill or replacement falling due or coming within 7 days, a critical alarm projected within 7 days,
+    and (for a withdrawal-risk patient, ranked by the due instant once overdue, against others ranked by the instant
+    itself) the microsecond after a refill falls due. `until` is the first of those after `at`, so `triage` at any
+    instant in [at, until) gives the same rows in the same order; only the words (how long until or since) change,
+    and those are worked out for each call."""
+
+    at: int
+    until: int
+    order: tuple[int, ...]  # positions in the patients list, most urgent first
+
+    def holds(self, now: int) -> bool:
+        return self.at <= now < self.until
+
+
+def rank(patients: Sequence[PatientSnapshot], now: int) -> Ranking:
+    """Check every patient and rank them at `now` (the order in the module doc), with how long the order holds."""
+    return _rank(patients, now, keep=False)[0]
+
+
+def _rank(
+    patients: Sequence[PatientSnapshot], now: int, keep: bool
+) -> tuple[Ranking, list[tuple[RefillStatus, list[_Pending]]]]:
     _instant(now, "now")
-    rows: list[tuple[tuple[int, int, int, str], DashboardRow]] = []
+    kept: list[tuple[RefillStatus, list[_Pending]]] = []
+    keys: list[tuple[int, int, int, str, int]] = []
     seen: set[str] = set()
+    until = 1 << 62
     for i, p in enumerate(patients):
         if not isinstance(p, PatientSnapshot):
             raise InputError(f"patients[{i}]", f"expected a patient snapshot, got {p!r}")
@@ -230,15 +308,49 @@ def triage(patients: Sequence[PatientSnapshot], now: int) -> list[DashboardRow]:
         if p.patient_id in seen:
             raise InputError(f"patients[{i}].patient_id", f"patient {p.patient_id} is listed twice")
         seen.add(p.patient_id)
-        refill, found = concerns(p, now)
-        top = found[0]
-        # no instant (no refill date) sorts last within its level
-        key = (
-            URGENCY_ORDER.index(top.level),
-            0 if p.withdrawal_risk else 1,
-            top.at if top.at is not None else 1 << 62,
-            p.patient_id,
+        assessed = _assess(p, now)  # checks the instants used below
+        level, at = assessed[1][0][:2]
+        # no instant (no refill date) sorts last within its level; the ids are unique, so `i` never decides
+        keys.append((_RANK[level], 0 if p.withdrawal_risk else 1, at if at is not None else 1 << 62, p.patient_id, i))
+        if keep:
+            kept.append(assessed)
+        due, replace = p.next_refill_due, p.replacement_due
+        for t in (
+            () if due is None else (due - DUE_SOON_US, due, due + 1),
+            () if replace is None else (replace - DUE_SOON_US, replace),
+            tuple(a.at - DUE_SOON_US for a in p.projected_alarms if a.priority == "critical"),
+        ):
+            for threshold in t:
+                if now < threshold < until:
+                    until = threshold
+    keys.sort()
+    return Ranking(now, until, tuple(key[4] for key in keys)), kept
+
+
+def triage(
+    patients: Sequence[PatientSnapshot], now: int, limit: int | None = None, ranking: Ranking | None = None
+) -> list[DashboardRow]:
+    """Every patient with their refill status and concerns, most urgent first (order in the module doc); only the
+    first `limit` rows when given: every patient is still checked and ranked, but only those rows are put in words
+    (ranking thousands of patients needs each one's levels and instants, not their sentences).
+
+    `ranking`: a `rank` of these same patients, used when it holds at `now` (else they are ranked again)."""
+    _instant(now, "now")
+    kept: list[tuple[RefillStatus, list[_Pending]]] = []
+    if ranking is None or not ranking.holds(now):
+        ranking, kept = _rank(patients, now, keep=limit is None or limit >= len(patients))
+    order = ranking.order if limit is None else ranking.order[: max(limit, 0)]
+    rows = []
+    for i in order:
+        p = patients[i]
+        refill, found = kept[i] if kept else _assess(p, now)
+        rows.append(
+            DashboardRow(
+                p.patient_id,
+                refill,
+                found[0][0],
+                tuple(Concern(level, _words(words), at, citation) for level, at, citation, words in found),
+                p.withdrawal_risk,
+            )
         )
-        rows.append((key, DashboardRow(p.patient_id, refill, top.level, found, p.withdrawal_risk)))
-    rows.sort(key=lambda r: r[0])
-    return [row for _, row in rows]
+    return rows

@@ -120,7 +120,7 @@ class ProgramVersion(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     document: Mapped[str] = mapped_column(Text)  # the TOML program file: what the pump is told
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
     findings: Mapped[list[Any]]
     overrides: Mapped[dict[str, Any]]  # soft finding code → the prescriber's reason
     diff: Mapped[list[Any]]  # every setting old beside new
@@ -215,13 +215,24 @@ class PatientStatus(Base):
     updated_at: Mapped[datetime]
 
 
+class DashboardVersion(Base):
+    """One row (id 1): a counter that database triggers bump on every insert, update or delete in patients and
+    patient_status, in the writer's own transaction (migration 0003). The dashboard keeps what it read per
+    version, so a write shows on the next read after its commit. Audit appends bump it too, before they lock the
+    audit head: every writer takes this row first, so two writers never wait on each other in opposite orders."""
+
+    __tablename__ = "dashboard_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditRecord(Base):
     """Append-only; see openidds.clinic.audit for the chain. `at` is integer µs UTC, as the chain hashes it."""
 
     __tablename__ = "audit"
     sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger)
-    actor: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     entity: Mapped[str] = mapped_column(String(80), index=True)  # e.g. "patient/12", "program/40"
     before: Mapped[Any] = mapped_column(JSON, nullable=True)

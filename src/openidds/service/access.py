@@ -8,6 +8,10 @@ from openidds.service.errors import Forbidden, NotFound
 
 
 def require(actor: User, action: Action, *, patient_id: int | None = None, recorded_by: int | None = None) -> None:
+    if actor.role == "patient" and patient_id is not None and patient_id != actor.patient_id:
+        # Whatever the action (editing demographics is "create-patient", not a record action in the matrix):
+        # another patient's record answers as if it did not exist.
+        raise NotFound("no such patient")
     decision = allowed(
         _role(actor.role),
         action,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openidds.clinic import audit as chain
-from openidds.db.models import AuditHead, AuditRecord
+from openidds.db.models import AuditHead, AuditRecord, DashboardVersion
 from openidds.programs.clock import to_us
 
 
@@ -30,6 +30,8 @@ def record(
     s: Session, actor: str, action: str, entity: str, now: datetime, before: Any = None, after: Any = None
 ) -> AuditRecord:
     """Append one record after the chain's head, which is locked until the transaction ends."""
+    # The dashboard version first (see DashboardVersion): the lock order every writer keeps.
+    s.execute(update(DashboardVersion).where(DashboardVersion.id == 1).values(version=DashboardVersion.version + 1))
     head = s.get(AuditHead, 1, with_for_update=True)
     previous: chain.AuditRecord | None = None
     if head is not None and head.sequence > 0:
@@ -68,9 +70,31 @@ def _core(row: AuditRecord) -> chain.AuditRecord:
 
 
 def verify(s: Session, anchor: tuple[int, str] | None = None) -> tuple[int, list[chain.AuditFinding]]:
-    """(records checked, findings). Without an anchor given, the stored head serves as one."""
+    """(records checked, findings). Without an anchor given, the stored head serves as one.
+
+    The stored head is moved by every write, so it names the last record: a record after it was inserted there
+    (the chain alone cannot tell a forged record appended at the end), and rows without a head lost their anchor."""
     rows = [_core(r) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.sequence))]
-    if anchor is None:
-        head = s.get(AuditHead, 1)
-        anchor = None if head is None else (head.sequence, head.hash)
-    return len(rows), chain.verify(rows, anchor=anchor)
+    if anchor is not None:
+        return len(rows), chain.verify(rows, anchor=anchor)
+    head = s.get(AuditHead, 1)
+    if head is None:
+        findings = chain.verify(rows)
+        if rows:
+            last = rows[-1].sequence
+            findings.append(
+                chain.AuditFinding("anchor", last, f"the chain's head is missing: record {last} cannot be checked")
+            )
+        return len(rows), findings
+    findings = chain.verify(rows, anchor=(head.sequence, head.hash))
+    findings += [
+        chain.AuditFinding(
+            "inserted",
+            r.sequence,
+            f"record {r.sequence} ({r.hash[:12]}…) was inserted: it comes after the chain's head, record "
+            f"{head.sequence}, which every write moves",
+        )
+        for r in rows
+        if r.sequence > head.sequence
+    ]
+    return len(rows), sorted(findings, key=lambda f: f.sequence)

@@ -6,6 +6,7 @@ Instants come in from the edge (`now`); nothing here reads a clock.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from fractions import Fraction
@@ -15,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds.calculations import reconcile
-from openidds.clinic.dashboard import ActiveAlarm, PatientSnapshot, ProjectedAlarm, triage
 from openidds.clinic.evaluation import Candidate, evaluate_candidate
 from openidds.clinic.followup import FollowUpVisit, assess_follow_up
 from openidds.clinic.roles import Action
@@ -28,7 +28,6 @@ from openidds.db.models import (
     Implant,
     Interrogation,
     Patient,
-    PatientStatus,
     ProgramVersion,
     Refill,
     RemoteRequest,
@@ -45,6 +44,7 @@ from openidds.review import diff as review_diff
 from openidds.safety import check
 from openidds.service import audit
 from openidds.service.access import actor_name, require
+from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.pump import program_of, pump_state, refresh_status, solution_json
 from openidds.twin import RemoteRequest as RemoteEvent
@@ -216,7 +216,10 @@ def record_implant(
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
     if program.reservoir.filled_at != data["implanted_at"]:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
-    findings = [f.as_json() for f in check(program, program.context, None, library=load_library(), starting=True)]
+    # A replacement pump continues the therapy: checked as a step from the old pump's program, not as a start.
+    running = active_version(s, patient.id)
+    old = None if running is None else program_of(running)
+    findings = [f.as_json() for f in check(program, program.context, old, library=load_library(), starting=old is None)]
     hard = [f for f in findings if f["severity"] == "hard"]
     if hard:
         raise InputError("program", "; ".join(str(f["message"]) for f in hard))
@@ -252,11 +255,19 @@ def record_implant(
     return implant, version
 
 
+# "program.steps[1].rate: expected …": the program file's schema errors name the setting inside the message.
+_SETTING = re.compile(r"([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)", re.DOTALL)
+
+
 def _parse(document: str, field: str) -> Any:
     try:
         return parse_program(document, load_library(), load_catalog())
     except InputError as exc:
-        raise InputError(f"{field}.{exc.field}" if exc.field else field, exc.message) from None
+        where, message = exc.field, exc.message
+        named = None if where else _SETTING.fullmatch(message)
+        if named is not None:  # the 422's `field` names the setting, not only the document
+            where, message = named.group(1), named.group(2)
+        raise InputError(f"{field}.{where}" if where else field, message) from None
 
 
 def _new_version(
@@ -376,7 +387,8 @@ def verify_program(s: Session, actor: User, patient_id: int, number: int, now: d
     """The second person for a drug or concentration change: not who proposed it, nor who confirmed it."""
     version = _version(s, patient_id, number)
     for by in (version.proposed_by, version.confirmed_by):
-        require(actor, "verify-concentration-change", patient_id=patient_id, recorded_by=by)
+        if by is not None:  # not confirmed yet: the status check below answers (409), not a missing id (422)
+            require(actor, "verify-concentration-change", patient_id=patient_id, recorded_by=by)
     if version.status != "awaiting-verification":
         raise Conflict(f"program version {number} is {version.status}, not awaiting verification")
     version.verified_by, version.verified_at = actor.id, now
@@ -578,55 +590,9 @@ def request_bolus(s: Session, actor: User, patient_id: int, now: datetime) -> Re
 
 # --- the dashboard --------------------------------------------------------------------------------------------------
 def dashboard(s: Session, actor: User, now: datetime) -> list[dict[str, Any]]:
-    """Every patient, most urgent first: refill overdue / due within 7 days / later, alarms, replacement, flags."""
-    require(actor, "read-dashboard")
-    rows = s.execute(
-        select(Patient.id, Patient.mrn, Patient.family_name, Patient.given_name, Patient.stage, PatientStatus).join(
-            PatientStatus, PatientStatus.patient_id == Patient.id
-        )
-    ).all()
-    by_id: dict[str, Any] = {}
-    snapshots = []
-    for pid, mrn, family, given, stage, st in rows:
-        key = str(pid)
-        by_id[key] = (pid, mrn, family, given, stage, st)
-        snapshots.append(
-            PatientSnapshot(
-                patient_id=key,
-                next_refill_due=None if st.next_refill_due is None else to_us(st.next_refill_due),
-                withdrawal_risk=st.withdrawal_risk,
-                active_alarms=tuple(ActiveAlarm(a["alarm"], a["priority"]) for a in st.active_alarms),
-                projected_alarms=tuple(
-                    ProjectedAlarm(a["alarm"], a["priority"], to_us(datetime.fromisoformat(a["at"])))
-                    for a in st.projected_alarms
-                ),
-                replacement_due=None if st.replacement_due is None else to_us(st.replacement_due),
-                urgent_flags=("an urgent follow-up flag is open",) * min(st.urgent_flags, 1),
-            )
-        )
-    out = []
-    for row in triage(snapshots, to_us(now)):
-        pid, mrn, family, given, stage, st = by_id[row.patient_id]
-        out.append(
-            {
-                "patient_id": pid,
-                "mrn": mrn,
-                "name": f"{family}, {given}",
-                "stage": stage,
-                "urgency": row.urgency,
-                "refill": row.refill,
-                "next_refill_due": None if st.next_refill_due is None else st.next_refill_due.isoformat(),
-                "refill_reason": st.refill_reason,
-                "reservoir_ml": None if st.reservoir_ml is None else format_number(st.reservoir_ml, 9),
-                "withdrawal_risk": row.withdrawal_risk,
-                "active_alarms": st.active_alarms,
-                "projected_alarms": st.projected_alarms,
-                "replacement_due": None if st.replacement_due is None else st.replacement_due.isoformat(),
-                "urgent_flags": st.urgent_flags,
-                "concerns": [c.message for c in row.concerns],
-            }
-        )
-    return out
+    """Every patient, most urgent first: refill overdue / due within 7 days / later, alarms, replacement, flags.
+    (openidds.service.dashboard: `dashboard_page` gives the first rows only.)"""
+    return dashboard_page(s, actor, now)[0]
 
 
 def age(birth: date, now: datetime) -> int:

@@ -64,14 +64,16 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
     first = program_of(versions[0])
     twin = PumpTwin(first, implanted_at=to_us(implant.implanted_at))
     timed: list[tuple[datetime, int, Event]] = []  # (when, order at equal instants, event)
+    programs = [first]
     for v in versions[1:]:
         assert v.effective_at is not None
         reason = "; ".join(f"{code}: {why}" for code, why in v.overrides.items())
-        timed.append((v.effective_at, 1, ProgramChange(to_us(v.effective_at), program_of(v), reason, v.bridge)))
+        programs.append(program_of(v))
+        timed.append((v.effective_at, 1, ProgramChange(to_us(v.effective_at), programs[-1], reason, v.bridge)))
     start = versions[0].effective_at
     assert start is not None
     for r in s.scalars(select(Refill).where(Refill.patient_id == patient_id, Refill.at > start)):
-        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, first))))
+        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, programs))))
     for q in s.scalars(select(RemoteRequest).where(RemoteRequest.patient_id == patient_id, RemoteRequest.at > start)):
         timed.append((q.at, 2, RemoteEvent(to_us(q.at))))
     for i in s.scalars(select(Interrogation).where(Interrogation.patient_id == patient_id, Interrogation.at > start)):
@@ -82,10 +84,16 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
     return PumpState(twin, twin.program, implant)
 
 
-def _solution(raw: list[dict[str, str]], program: PumpProgram) -> tuple[Ingredient, ...] | None:
-    """The refill's solution as ingredients (None: the same as the program's), checked by the program parser."""
-    if raw == solution_json(program.solution):
-        return None
+def _solution(raw: list[dict[str, str]], programs: list[PumpProgram]) -> tuple[Ingredient, ...]:
+    """The refill's solution as ingredients: always given, so a refill back to an earlier solution is one too.
+
+    A refill is recorded only with the solution of the program running then, so it is one of the programs' own;
+    otherwise it is checked by the program parser, with the first program's facts about the patient."""
+    for program in programs:
+        if raw == solution_json(program.solution):
+            return program.solution
+    program = programs[0]
+    context = program.context
     base = {
         "pump": {"model": program.pump.id},
         "reservoir": {
@@ -96,7 +104,13 @@ def _solution(raw: list[dict[str, str]], program: PumpProgram) -> tuple[Ingredie
         },
         "drugs": raw,
         "program": {"mode": "stopped"},
-        "context": {"care_area": program.context.care_area},
+        "context": {
+            "care_area": context.care_area,
+            "opioid_naive": context.opioid_naive,
+            "psychosis_history": context.psychosis_history,
+            "sedatives": context.sedatives,
+            "anticoagulants": context.anticoagulants,
+        },
     }
     return program_from_dict(base, load_library(), load_catalog()).solution
 
@@ -157,7 +171,10 @@ def project_from(twin: PumpTwin, program: PumpProgram) -> tuple[datetime, str, l
     left = twin.reservoir
     worst = program.worst_case_profile
     projected: list[dict[str, str]] = []
-    low_at = worst.time_when_delivered_us(twin.t, left - low) if left > low else twin.t
+    if left > low:
+        low_at = worst.time_when_delivered_us(twin.t, left - low)
+    else:  # already at or below the alarm level: due since the alarm sounded, not since whoever wrote last
+        low_at = next((a.raised_at for a in twin.alarms if a.name == "low-reservoir" and a.cleared_at is None), twin.t)
     empty_at = worst.time_when_delivered_us(twin.t, left) if left > 0 else twin.t
     for name, priority, at in (("low-reservoir", "non-critical", low_at), ("empty-reservoir", "critical", empty_at)):
         if at is not None and at > twin.t:

@@ -1,0 +1,42 @@
+"""The web app for the care team and for patients: server-rendered pages (Jinja2, htmx) served at `/` by the
+same FastAPI app as the API (`/api/v1`). Another thin adapter over the same use cases: it decides nothing itself.
+
+Every file it needs is in this package (templates/, static/ with the vendored htmx): no CDN, so it works offline.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from openidds.web.session import SECURITY_HEADERS, LoginNeeded, WebError, is_htmx, login_redirect, render
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the pages, their static files and their error pages to the service's app."""
+    from openidds.web import pages, patient, workflows
+
+    app.include_router(pages.router)
+    app.include_router(workflows.router)
+    app.include_router(patient.router)
+    static = resources.files("openidds.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.exception_handler(LoginNeeded)
+    def _login(request: Request, exc: LoginNeeded) -> Response:
+        return login_redirect(request)
+
+    @app.exception_handler(WebError)
+    def _refused(request: Request, exc: WebError) -> Response:
+        if is_htmx(request):  # a fragment for the page's alert region (base.html lets htmx swap 4xx answers)
+            html = render(request, "_error.html", exc.status, error=exc)
+            html.headers["HX-Retarget"] = "#page-error"
+            html.headers["HX-Reswap"] = "innerHTML"
+            return html
+        return render(request, "error.html", exc.status, error=exc)
+
+
+__all__ = ["SECURITY_HEADERS", "mount_web"]

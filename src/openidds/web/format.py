@@ -1,0 +1,116 @@
+"""How the pages write instants, durations and numbers: on the patient's wall clock, with the zone named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from openidds.quantities.units import format_number
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def instant(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def when(value: datetime | str | None, tz: str | None = None) -> str:
+    """'2027-01-25 08:05 CST'."""
+    at = instant(value)
+    if at is None:
+        return "—"
+    local = at.astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def day(value: datetime | str | None, tz: str | None = None) -> str:
+    """'Mon 25 Jan 2027'."""
+    at = instant(value)
+    if at is None:
+        return "—"
+    local = at.astimezone(zone(tz))
+    return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def iso(value: datetime | str | None) -> str:
+    at = instant(value)
+    return "" if at is None else at.astimezone(UTC).isoformat()
+
+
+def span(delta: timedelta) -> str:
+    """'3 days 4 h', '45 min', 'less than a minute' (never negative: the caller says before or after)."""
+    seconds = abs(int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = []
+    if days:
+        parts.append("1 day" if days == 1 else f"{days} days")
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes and not days:
+        parts.append(f"{minutes} min")
+    return " ".join(parts) or "less than a minute"
+
+
+def relative(value: datetime | str | None, now: datetime) -> str:
+    """'in 3 days 4 h' or '2 days ago'."""
+    at = instant(value)
+    if at is None:
+        return "—"
+    words = span(at - now)
+    return f"in {words}" if at >= now else f"{words} ago"
+
+
+def number(value: Fraction | int | float | str | None, significant: int = 4) -> str:
+    """For reading: `significant` digits at most (24.25, 11.38, 0.525), but whole numbers in full (1250)."""
+    if value is None or value == "":
+        return "—"
+    exact = Fraction(value) if not isinstance(value, float) else Fraction(value).limit_denominator(10**6)
+    if exact == 0:
+        return "0"
+    digits = max(significant, len(str(abs(int(exact)))))  # never round away whole units
+    with localcontext() as ctx:
+        ctx.prec = digits
+        rounded = Decimal(exact.numerator) / Decimal(exact.denominator)
+    return format_number(Fraction(rounded), digits)
+
+
+def words(value: str) -> str:
+    """A stable code ('not-eligible', 'within-band') as words."""
+    return value.replace("-", " ").replace("_", " ")
+
+
+def options(values: Any) -> list[tuple[str, str]]:
+    """Codes as (value, words) pairs for a <select>."""
+    return [(str(v), words(str(v))) for v in values]
+
+
+def choices(items: Any, value: str, text: str) -> list[tuple[str, str]]:
+    """Catalog entries as (value, text) pairs for a <select>."""
+    return [(str(getattr(i, value)), str(getattr(i, text))) for i in items]
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "when": when,
+    "day": day,
+    "iso": iso,
+    "number": number,
+    "words": words,
+    "relative_to": relative,
+    "options": options,
+    "choices": choices,
+}

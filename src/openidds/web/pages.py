@@ -1,0 +1,257 @@
+"""Logging in and out, the clinic dashboard, the patient list, a new patient, and the patient chart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from openidds.api.schemas import NewPatient
+from openidds.clinic.roles import Action
+from openidds.data import load_indications
+from openidds.db.models import FollowUp, User
+from openidds.drugs import CARE_AREAS
+from openidds.errors import InputError
+from openidds.service import audit, auth, pathway
+from openidds.service.access import require
+from openidds.service.errors import ServiceError, Unauthorized
+from openidds.web import views
+from openidds.web.forms import listed, parse_in, tri
+from openidds.web.session import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginPosted,
+    Posted,
+    WebError,
+    clear_session_cookie,
+    is_https,
+    new_login_token,
+    now_of,
+    redirect,
+    render,
+    safe_next,
+    set_session_cookie,
+    unit_of_work,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def home_of(user: User) -> str:
+    if user.role == "patient" and user.patient_id is not None:
+        return f"/patients/{user.patient_id}/pump"
+    if user.role == "admin":
+        return "/admin"
+    return "/clinic"
+
+
+def may(user: User, action: Action, patient_id: int | None = None) -> bool:
+    """Whether to offer an action on the page (the use case checks again when it is done). A second-person action
+    is offered to anyone of a role that may do it; who recorded it is checked by the use case."""
+    try:
+        require(user, action, patient_id=patient_id, recorded_by=0)  # 0: no user has this id
+    except (ServiceError, InputError):
+        return False
+    return True
+
+
+# --- logging in -------------------------------------------------------------------------------------------------------
+def _login_page(request: Request, next_url: str, error: str | None = None, status: int = 200) -> Response:
+    token = new_login_token()
+    response = render(request, "login.html", status, next_url=safe_next(next_url), login_csrf=token, error=error)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return _login_page(request, next)
+
+
+@router.post("/login")
+def login(request: Request, form: LoginPosted) -> Response:
+    now = now_of(request)
+    try:
+        with request.app.state.sessions() as s, s.begin():
+            user, token, expires = auth.log_in(s, form.get("username"), form.raw("password"), now)
+            target = home_of(user)
+            previous = request.cookies.get(SESSION_COOKIE)
+            if previous:  # a new login ends the session this browser had
+                auth.revoke(s, previous, now)
+    except Unauthorized as exc:
+        return _login_page(request, form.get("next", "/"), exc.message, 401)
+    wanted = safe_next(form.get("next", "/"))
+    response = redirect(wanted if wanted not in ("/", "/login") else target)
+    set_session_cookie(response, request, token, expires, now)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, form: Posted) -> Response:
+    now = now_of(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with request.app.state.sessions() as s, s.begin():
+        auth.revoke(s, token, now)
+    response = redirect("/login")
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        return redirect(home_of(w.user))
+
+
+@router.get("/admin")
+def admin(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        require(w.user, "read-audit")
+        checked, findings = audit.verify(w.s)
+        users = list(w.s.scalars(select(User).order_by(User.role, User.username)))
+        return render(request, "admin.html", user=w.user, checked=checked, findings=findings, users=users)
+
+
+# --- the clinic -------------------------------------------------------------------------------------------------------
+@router.get("/clinic")
+def dashboard(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        rows = pathway.dashboard(w.s, w.user, w.now)
+        sections = views.dashboard_sections(w.s, rows, w.now)
+        return render(request, "dashboard.html", user=w.user, now=w.now, **sections)
+
+
+@router.get("/patients")
+def patients(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        found = pathway.list_patients(w.s, w.user)
+        if w.user.role == "patient":
+            return redirect(home_of(w.user))
+        return render(request, "patients.html", user=w.user, patients=found, can_create=may(w.user, "create-patient"))
+
+
+def _new_patient_page(request: Request, user: User, values: dict[str, Any], error: WebError | None) -> Response:
+    return render(
+        request,
+        "patient_new.html",
+        status=error.status if error else 200,
+        user=user,
+        values=values,
+        error=error,
+        care_areas=CARE_AREAS,
+        indications=load_indications().indications,
+    )
+
+
+@router.get("/patients/new")
+def new_patient_page(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        require(w.user, "create-patient")
+        return _new_patient_page(request, w.user, {"timezone": "America/Chicago", "indications": []}, None)
+
+
+@router.post("/patients/new")
+def new_patient(request: Request, form: Posted) -> Response:
+    values: dict[str, Any] = {**form.as_dict(), "indications": form.getlist("indications")}
+    try:
+        with unit_of_work(request) as w:
+            life = form.get("life_expectancy_months")
+            body = parse_in(
+                NewPatient,
+                {
+                    "mrn": form.get("mrn"),
+                    "family_name": form.get("family_name"),
+                    "given_name": form.get("given_name"),
+                    "birth_date": form.get("birth_date") or None,
+                    "sex": form.get("sex") or None,
+                    "timezone": form.get("timezone") or "America/Chicago",
+                    "care_area": form.get("care_area"),
+                    "indications": form.getlist("indications"),
+                    "oral_mme_per_day": form.get("oral_mme_per_day") or None,
+                    "allergies": listed(form, "allergies"),
+                    "anticoagulants": listed(form, "anticoagulants"),
+                    "psychosis_history": tri(form, "psychosis_history"),
+                    "life_expectancy_months": int(life) if life.isdigit() else (life or None),
+                },
+            )
+            data = body.model_dump()
+            data["oral_mme_per_day"] = None if body.oral_mme_per_day is None else Fraction(body.oral_mme_per_day)
+            patient = pathway.create_patient(w.s, w.user, data, w.now)
+            pid = patient.id
+    except WebError as err:
+        if err.status in (401, 403, 404):
+            raise
+        with unit_of_work(request) as w:
+            return _new_patient_page(request, w.user, values, err)
+    return redirect(f"/patients/{pid}")
+
+
+# --- the patient chart ------------------------------------------------------------------------------------------------
+@router.get("/patients/{patient_id}")
+def chart(request: Request, patient_id: int) -> Response:
+    with unit_of_work(request) as w:
+        patient = pathway.read_patient(w.s, w.user, patient_id)
+        if w.user.role == "patient":
+            return redirect(f"/patients/{patient_id}/pump")
+        done = request.query_params.get("done", "")
+        return render(request, "chart.html", user=w.user, done=done, **chart_context(w.s, w.user, patient, w.now))
+
+
+def chart_context(s: Any, user: User, patient: Any, now: datetime) -> dict[str, Any]:
+    tz = patient.timezone
+    pump = views.pump_now(s, patient.id, now)
+    follow_ups = list(s.scalars(select(FollowUp).where(FollowUp.patient_id == patient.id).order_by(FollowUp.at)))
+    pain, function = views.score_charts(follow_ups, tz)
+    entries = views.timeline(s, patient)
+    return {
+        "patient": patient,
+        "tz": tz,
+        "now": now,
+        "age": pathway.age(patient.birth_date, now),
+        "program": views.current_program(s, patient.id),
+        "pump": pump,
+        "expected": None if pump is None else pump.state.twin.expected_residual(),
+        "reservoir_chart": None if pump is None else views.reservoir_chart(pump, tz, now),
+        "dose_charts": views.dose_charts(s, patient.id, tz, now),
+        "pain_chart": pain,
+        "odi_chart": function,
+        "side_effects": views.side_effects(follow_ups),
+        "timeline": entries,
+        "days_until": views.days_until,
+        "actions": _actions(user, patient, pump is not None),
+    }
+
+
+def _actions(user: User, patient: Any, programmed: bool) -> list[tuple[str, str, str]]:
+    """(id, label, url) of the workflows this user may start for this patient now."""
+    pid, stage = patient.id, patient.stage
+    base = f"/patients/{pid}"
+    out = []
+    if may(user, "record-evaluation", pid):
+        out.append(("action-evaluation", "Candidate evaluation", f"{base}/evaluation"))
+    if may(user, "record-trial", pid) and stage in ("trial", "trial-failed", "evaluation", "awaiting-implant"):
+        out.append(("action-trial", "Record a trial", f"{base}/trial"))
+    if may(user, "record-implant", pid):
+        out.append(("action-implant", "Implant, replacement or revision", f"{base}/implant"))
+    if programmed and may(user, "propose-program", pid):
+        out.append(("action-program", "Change the program", f"{base}/program"))
+    if programmed and may(user, "record-refill", pid):
+        out.append(("action-refill", "Refill", f"{base}/refill"))
+    if may(user, "record-follow-up", pid):
+        out.append(("action-follow-up", "Follow-up visit", f"{base}/follow-up"))
+        if programmed:
+            out.append(("action-interrogation", "Record an interrogation", f"{base}/interrogation"))
+    return out

@@ -1,0 +1,241 @@
+"""Shared pieces for the clinic API tests (tests/test_api_*.py): patients, program files, and counting records.
+
+Every test uses the `clinic` fixture, so it runs on SQLite and on PostgreSQL. Password hashing is made cheap
+(still argon2id, with minimal cost parameters) for the users the fixture creates, so the whole set stays fast;
+tests/test_api_auth.py checks the service's real hashing separately.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+
+from openidds.db.models import AuditRecord, Base
+from openidds.service import auth
+from tests.clinic_db import PASSWORD, START, Clinic
+
+__all__ = ["PASSWORD", "START", "Clinic"]
+
+
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its lowest cost (the same code path, about a thousandth of the time), and logins reused until
+    the token's own expiry instead of asking /auth/me before every call."""
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(Clinic, "as_", _as)
+
+
+def _as(self: Clinic, username: str) -> dict[str, str]:
+    expires: dict[str, datetime] = self.__dict__.setdefault("expires", {})
+    token = self.tokens.get(username)
+    if token is None or username not in expires or self.now >= expires[username]:
+        r = self.client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        token = self.tokens[username] = r.json()["token"]
+        expires[username] = datetime.fromisoformat(r.json()["expires_at"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- program files ------------------------------------------------------------------------------------------------
+# The README's worked example: morphine 10 mg/mL + clonidine 100 mcg/mL, 0.40 mL/day 00:00-07:00 and 22:00-24:00,
+# 0.60 mL/day 07:00-22:00 → 0.525 mL/day; remote 0.02 mL, 10 min, lockout 4 h, at most 3 a day (worst case
+# 0.585 mL/day). Filled with 40 mL at START (2026-11-21 09:00 CST).
+FLEX_STEPS = """mode = "flex"
+period = "day"
+steps = [ { at = "00:00", rate = "0.40 mL/day" },
+          { at = "07:00", rate = "0.60 mL/day" },
+          { at = "22:00", rate = "0.40 mL/day" } ]"""
+
+
+def flex_program(
+    filled_at: str = "2026-11-21T09:00",
+    morphine: str = "10 mg/mL",
+    clonidine: str = "100 mcg/mL",
+    program: str = FLEX_STEPS,
+    bolus: str = 'volume = "0.02 mL"',
+) -> str:
+    return f"""[pump]
+model = "programmable-40"
+catheter = {{ model = "intrathecal-one-piece", length = "60 cm" }}
+
+[reservoir]
+filled_at = "{filled_at}"
+timezone = "America/Chicago"
+volume = "40 mL"
+low_alarm = "2 mL"
+
+[[drugs]]
+name = "morphine"
+concentration = "{morphine}"
+
+[[drugs]]
+name = "clonidine"
+concentration = "{clonidine}"
+
+[program]
+{program}
+
+[patient_bolus]
+{bolus}
+duration = "10 min"
+lockout = "4 h"
+max_per_day = 3
+
+[context]
+care_area = "pain-noncancer"
+opioid_naive = false
+"""
+
+
+FLEX = flex_program()
+FLEX_SOLUTION = [
+    {"name": "morphine", "concentration": "10 mg/mL"},
+    {"name": "clonidine", "concentration": "100 mcg/mL"},
+]
+# Both drugs doubled, rates a little over half: morphine 5.25 → 5.775 mg/day (+10 %, under the 20 % soft limit).
+CONCENTRATED_STEPS = """mode = "flex"
+period = "day"
+steps = [ { at = "00:00", rate = "0.22 mL/day" },
+          { at = "07:00", rate = "0.33 mL/day" },
+          { at = "22:00", rate = "0.22 mL/day" } ]"""
+CONCENTRATED = flex_program(
+    morphine="20 mg/mL", clonidine="200 mcg/mL", program=CONCENTRATED_STEPS, bolus='dose = "0.2 mg"'
+)
+CONCENTRATED_SOLUTION = [
+    {"name": "morphine", "concentration": "20 mg/mL"},
+    {"name": "clonidine", "concentration": "200 mcg/mL"},
+]
+
+
+def continuous_flex(rate: str) -> str:
+    """The flex example's solution and remote, at one continuous rate."""
+    return flex_program(program=f'mode = "continuous"\nrate = "{rate}"')
+
+
+def morphine_program(filled_at: datetime, rate: str) -> str:
+    """Morphine 10 mg/mL alone, continuous, no remote (the worst case is the program), 40 mL, alarm at 2 mL."""
+    return f"""[pump]
+model = "programmable-40"
+catheter = {{ model = "intrathecal-one-piece", length = "60 cm" }}
+
+[reservoir]
+filled_at = "{filled_at.isoformat()}"
+timezone = "America/Chicago"
+volume = "40 mL"
+low_alarm = "2 mL"
+
+[[drugs]]
+name = "morphine"
+concentration = "10 mg/mL"
+
+[program]
+mode = "continuous"
+rate = "{rate}"
+
+[context]
+care_area = "pain-noncancer"
+opioid_naive = false
+"""
+
+
+def baclofen_program(filled_at: datetime) -> str:
+    """Baclofen 500 mcg/mL at 100 mcg/day = 0.2 mL/day in a 20 mL pump, the alarm raised to 4 mL."""
+    return f"""[pump]
+model = "programmable-20"
+
+[reservoir]
+filled_at = "{filled_at.isoformat()}"
+timezone = "America/Chicago"
+volume = "20 mL"
+low_alarm = "4 mL"
+
+[[drugs]]
+name = "baclofen"
+concentration = "500 mcg/mL"
+
+[program]
+mode = "continuous"
+dose = "100 mcg/day"
+
+[context]
+care_area = "spasticity-spinal"
+"""
+
+
+# --- patients -----------------------------------------------------------------------------------------------------
+def patient_body(mrn: str, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "mrn": mrn,
+        "family_name": f"Doe-{mrn}",
+        "given_name": "Jane",
+        "birth_date": "1960-02-03",
+        "sex": "female",
+        "care_area": "pain-noncancer",
+        "indications": ["failed-back-surgery-syndrome"],
+    }
+    body.update(changes)
+    return body
+
+
+def new_patient(clinic: Clinic, mrn: str, who: str = "nora", **changes: Any) -> int:
+    r = clinic.call("POST", "/patients", who, json=patient_body(mrn, **changes))
+    assert r.status_code == 201, r.text
+    pid: int = r.json()["id"]
+    return pid
+
+
+def implant_body(program: str, implanted_at: datetime | str, model: str = "programmable-40") -> dict[str, Any]:
+    at = implanted_at if isinstance(implanted_at, str) else implanted_at.isoformat()
+    body: dict[str, Any] = {
+        "pump_model": model,
+        "pump_serial": "SN-1",
+        "catheter_model": "intrathecal-one-piece",
+        "catheter_length_cm": "60",
+        "tip_level": "T10",
+        "implanted_at": at,
+        "surgeon": "Dr Ada",
+        "program": program,
+    }
+    return body
+
+
+def implant(
+    clinic: Clinic,
+    pid: int,
+    program: str = FLEX,
+    implanted_at: datetime | str = START,
+    model: str = "programmable-40",
+) -> dict[str, Any]:
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(program, implanted_at, model))
+    assert r.status_code == 201, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def implanted_patient(clinic: Clinic, mrn: str, program: str = FLEX, implanted_at: datetime | str = START) -> int:
+    pid = new_patient(clinic, mrn)
+    implant(clinic, pid, program, implanted_at)
+    return pid
+
+
+def refill_body(withdrawn: str, filled: str = "40", solution: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {
+        "drug_lot": "L-1",
+        "solution": FLEX_SOLUTION if solution is None else solution,
+        "withdrawn_ml": withdrawn,
+        "filled_ml": filled,
+    }
+
+
+# --- counting what was written ------------------------------------------------------------------------------------
+def count(clinic: Clinic, model: type[Base]) -> int:
+    with clinic.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def audit_actions(clinic: Clinic) -> list[str]:
+    with clinic.sessions() as s:
+        return list(s.scalars(select(AuditRecord.action).order_by(AuditRecord.sequence)))

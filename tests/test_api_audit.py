@@ -1,0 +1,253 @@
+"""The audit trail through the API and the service, on SQLite and PostgreSQL: one chained record per write, and
+tampering directly in the database (an edited, deleted, inserted or removed last record) found and named by its
+sequence number."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, cast
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from openidds.clinic import audit as chain
+from openidds.db.models import AuditHead, AuditRecord
+from openidds.service import audit
+from tests.api_support import (
+    CONCENTRATED,
+    START,
+    Clinic,
+    audit_actions,
+    fast_argon2,
+    implant,
+    new_patient,
+    patient_body,
+    refill_body,
+)
+from tests.clinic_db import PASSWORD
+
+TABLE = cast(sa.Table, AuditRecord.__table__)
+HEAD = cast(sa.Table, AuditHead.__table__)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_argon2(monkeypatch)
+
+
+def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
+    pid = new_patient(clinic, "A-1")  # 1
+    version = clinic.call("GET", f"/patients/{pid}", "nora").json()["version"]
+    assert (
+        clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": version, "given_name": "Janet"}).status_code
+        == 200
+    )  # 2
+    evaluation = {"indication": "failed-back-surgery-syndrome", "planned_drugs": ["morphine"]}
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "nora", json=evaluation).status_code == 201  # 3
+    implant(clinic, pid)  # 4
+    user = {"username": "jane", "full_name": "Jane Doe", "role": "patient", "password": PASSWORD, "patient_id": pid}
+    assert clinic.call("POST", "/users", "root", json=user).status_code == 201  # 5
+    clinic.advance(hours=1)
+    assert clinic.call("POST", f"/patients/{pid}/remote-requests", "jane").status_code == 201  # 6
+    assert clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"nrs": 3}).status_code == 201  # 7
+    assert (
+        clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "39.9"}).status_code == 201
+    )  # 8
+    assert (
+        clinic.call("POST", f"/patients/{pid}/programs", "bo", json={"document": CONCENTRATED}).status_code == 201
+    )  # 9
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={}).status_code == 200  # 10
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").status_code == 200  # 11
+    clinic.advance(days=20)
+    r = clinic.call(
+        "POST",
+        f"/patients/{pid}/refills",
+        "nora",
+        json=refill_body(
+            "30",
+            solution=[
+                {"name": "morphine", "concentration": "20 mg/mL"},
+                {"name": "clonidine", "concentration": "200 mcg/mL"},
+            ],
+        ),
+    )
+    assert r.status_code == 201, r.text  # 12
+    assert clinic.call("POST", f"/patients/{pid}/refills/{r.json()['id']}/verify", "phil").status_code == 200  # 13
+    # Reads, logins, logouts and refused writes append nothing.
+    for path in ("", "/pump", "/programs", "/refills", "/follow-ups", "/remote-requests", "/interrogations"):
+        assert clinic.call("GET", f"/patients/{pid}{path}", "phil").status_code == 200
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "nora", json={}).status_code == 403
+    assert clinic.call("POST", "/patients", "nora", json=patient_body("A-1")).status_code == 409  # the MRN exists
+    assert clinic.call("GET", "/dashboard", "nora").status_code == 200
+
+    records = clinic.call("GET", "/audit", "root").json()
+    assert [(r["sequence"], r["action"], r["actor"]) for r in records] == [
+        (1, "create-patient", "nora (nurse)"),
+        (2, "update-patient", "nora (nurse)"),
+        (3, "record-evaluation", "nora (nurse)"),
+        (4, "record-implant", "ada (physician)"),
+        (5, "create-user", "root (admin)"),
+        (6, "request-bolus", "jane (patient)"),
+        (7, "record-follow-up", "nora (nurse)"),
+        (8, "record-interrogation", "nora (nurse)"),
+        (9, "propose-program", "bo (physician)"),
+        (10, "confirm-program", "ada (physician)"),
+        (11, "verify-program", "phil (pharmacist)"),
+        (12, "record-refill", "nora (nurse)"),
+        (13, "verify-refill", "phil (pharmacist)"),
+    ]
+    assert records[0]["previous_hash"] == chain.GENESIS
+    assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(records))
+    update = records[1]
+    assert (update["entity"], update["before"]["given_name"], update["after"]["given_name"]) == (
+        f"patient/{pid}",
+        "Jane",
+        "Janet",
+    )
+    assert (update["before"]["version"], update["after"]["version"]) == (1, 2)
+    assert update["at"] == int(START.timestamp()) * 1_000_000  # µs UTC, as hashed
+    assert records[5]["after"] == {"accepted": True, "reason": "dose given"}
+    assert records[9]["after"] == {"status": "awaiting-verification", "overrides": {}}
+    assert [r["sequence"] for r in clinic.call("GET", f"/audit?entity=patient/{pid}/program", "ada").json()] == [
+        9,
+        10,
+        11,
+    ]
+    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=11", "ada").json()] == [12, 13]
+    assert [r["sequence"] for r in clinic.call("GET", "/audit?limit=2", "ada").json()] == [1, 2]
+
+    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 13, "intact": True, "findings": []}
+
+
+# --- tampering directly in the database -----------------------------------------------------------------------------
+def snapshot(clinic: Clinic) -> list[dict[str, Any]]:
+    with clinic.engine.connect() as c:
+        return [dict(r._mapping) for r in c.execute(sa.select(TABLE).order_by(TABLE.c.sequence))]
+
+
+def restore(clinic: Clinic, rows: list[dict[str, Any]]) -> None:
+    with clinic.engine.begin() as c:
+        c.execute(sa.delete(TABLE))
+        c.execute(sa.insert(TABLE), rows)
+
+
+def tamper(clinic: Clinic, *statements: Any) -> None:
+    with clinic.engine.begin() as c:
+        for statement in statements:
+            c.execute(statement)
+
+
+def findings(clinic: Clinic) -> list[tuple[str, int, str]]:
+    body = clinic.call("GET", "/audit/verify", "ada").json()
+    assert body["intact"] is not body["findings"]
+    return [(f["kind"], f["sequence"], f["message"]) for f in body["findings"]]
+
+
+def forged_after(row: dict[str, Any]) -> dict[str, Any]:
+    """A well-formed record after `row`, hashed as the service would: only the chain's links can give it away."""
+    prev = chain.AuditRecord(**{k: row[k] for k in (*chain.FIELDS, "previous_hash", "hash")})
+    new = chain.append(
+        prev,
+        at=row["at"],
+        actor="mallory (admin)",
+        action="update-patient",
+        entity="patient/1",
+        before={"allergies": ["penicillin"]},
+        after={"allergies": []},
+    )
+    return dict(new.as_json())
+
+
+def test_tampering_in_the_database_is_found_and_named(clinic: Clinic) -> None:
+    for k in range(1, 7):
+        new_patient(clinic, f"T-{k}")  # records 1-6
+    good = snapshot(clinic)
+    assert clinic.call("GET", "/audit/verify", "ada").json() == {"records": 6, "intact": True, "findings": []}
+
+    # An edited record: MRN T-3 rewritten in record 3's `after`.
+    edited = {**good[2]["after"], "mrn": "T-33"}
+    tamper(clinic, sa.update(TABLE).where(TABLE.c.sequence == 3).values(after=edited))
+    assert findings(clinic) == [("edited", 3, "record 3 was edited: its contents no longer match its hash")]
+    restore(clinic, good)
+
+    # The same edit with the record's hash recomputed: record 4 still links to the original.
+    rehashed = {**good[2], "after": edited}
+    rehashed["hash"] = chain.record_hash(rehashed["previous_hash"], {k: rehashed[k] for k in chain.FIELDS})
+    tamper(clinic, sa.update(TABLE).where(TABLE.c.sequence == 3).values(after=edited, hash=rehashed["hash"]))
+    assert findings(clinic) == [
+        ("edited", 3, "record 3 was edited: its hash was recomputed, but record 4 still links to the original")
+    ]
+    restore(clinic, good)
+
+    # A deleted middle record.
+    tamper(clinic, sa.delete(TABLE).where(TABLE.c.sequence == 4))
+    assert findings(clinic) == [("missing", 4, "record 4 is missing (between records 3 and 5)")]
+    restore(clinic, good)
+
+    # A forged record with a copied sequence number: the database itself refuses a second record 4 …
+    with pytest.raises(IntegrityError), clinic.engine.begin() as c:
+        c.execute(sa.insert(TABLE), [forged_after(good[2])])  # links to record 3, claims number 4
+    # … so the forger slips it in as record 4, moves records 4-6 up one, re-hashes and re-links them, and moves
+    # the head to the new last record. Only the first seam is left: the original record 4 (now 5) still links to
+    # record 3, past the forged one.
+    moved = [{**r, "sequence": r["sequence"] + 1} for r in good[3:]]
+    for before, r in zip([None, *moved], moved, strict=False):
+        if before is not None:
+            r["previous_hash"] = before["hash"]
+        r["hash"] = chain.record_hash(r["previous_hash"], {k: r[k] for k in chain.FIELDS})
+    tamper(
+        clinic,
+        sa.delete(TABLE).where(TABLE.c.sequence >= 4),
+        sa.insert(TABLE).values([forged_after(good[2]), *moved]),
+        sa.update(HEAD).values(sequence=7, hash=moved[-1]["hash"]),
+    )
+    (f,) = findings(clinic)
+    assert f[:2] == ("inserted", 4)
+    assert f[2].endswith("was inserted: record 5 links past it to the record before")
+    restore(clinic, good)
+    tamper(clinic, sa.update(HEAD).values(sequence=6, hash=good[5]["hash"]))
+
+    # A forged record appended after the last, perfectly linked: the chain alone cannot tell, the head can.
+    tamper(clinic, sa.insert(TABLE).values(forged_after(good[5])))
+    (f,) = findings(clinic)
+    assert f[:2] == ("inserted", 7)
+    assert f[2].endswith("was inserted: it comes after the chain's head, record 6, which every write moves")
+    restore(clinic, good)
+
+    # The last record deleted: invisible inside the chain, caught by the anchor (audit_head).
+    tamper(clinic, sa.delete(TABLE).where(TABLE.c.sequence == 6))
+    assert findings(clinic) == [("missing", 6, "record 6 is missing: the anchor says the chain reached record 6")]
+    restore(clinic, good)
+
+    assert clinic.call("GET", "/audit/verify", "ada").json() == {"records": 6, "intact": True, "findings": []}
+    new_patient(clinic, "T-7")  # the chain goes on from the restored head
+    assert clinic.call("GET", "/audit/verify", "root").json()["records"] == 7
+
+
+def test_service_verify_reads_the_chain_and_its_head(clinic: Clinic) -> None:
+    with clinic.sessions() as s:
+        assert audit.verify(s) == (0, [])
+    for k in range(1, 4):
+        new_patient(clinic, f"S-{k}")
+    with clinic.sessions() as s:
+        checked, found = audit.verify(s)
+        head = s.get(AuditHead, 1)
+        assert head is not None and (head.sequence, checked, found) == (3, 3, [])
+        last = s.get(AuditRecord, 3)
+        assert last is not None and head.hash == last.hash
+        # An anchor kept elsewhere (e.g. printed in yesterday's report) can be given instead of the head.
+        assert audit.verify(s, anchor=(2, s.get(AuditRecord, 2).hash)) == (3, [])  # type: ignore[union-attr]
+        assert [(f.kind, f.sequence) for f in audit.verify(s, anchor=(2, "0" * 64))[1]] == [("anchor", 2)]
+
+    tamper(clinic, sa.update(TABLE).where(TABLE.c.sequence == 2).values(actor="mallory (admin)"))
+    with clinic.sessions() as s:
+        checked, found = audit.verify(s)
+    assert checked == 3 and [(f.kind, f.sequence, f.message) for f in found] == [
+        ("edited", 2, "record 2 was edited: its contents no longer match its hash")
+    ]
+    # Without its head the chain's end cannot be checked: that is a finding too.
+    tamper(clinic, sa.update(TABLE).where(TABLE.c.sequence == 2).values(actor="nora (nurse)"), sa.delete(HEAD))
+    with clinic.sessions() as s:
+        assert [(f.kind, f.sequence) for f in audit.verify(s)[1]] == [("anchor", 3)]
+    assert audit_actions(clinic) == ["create-patient"] * 3

@@ -1,0 +1,196 @@
+"""Programming sessions through the API, on SQLite and PostgreSQL: propose → findings and diff → overrides →
+confirm (→ second user's verification for a new solution) → the pump twin runs it. Versions are immutable.
+
+The patient is the README's flex example, filled with 40 mL at START (2026-11-21 09:00 CST): 0.525 mL/day.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api_support import (
+    CONCENTRATED,
+    CONCENTRATED_SOLUTION,
+    FLEX,
+    FLEX_SOLUTION,
+    START,
+    Clinic,
+    audit_actions,
+    continuous_flex,
+    fast_argon2,
+    implanted_patient,
+    refill_body,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_argon2(monkeypatch)
+
+
+def ids(clinic: Clinic) -> dict[str, int]:
+    return {name: clinic.call("GET", "/auth/me", name).json()["id"] for name in ("ada", "bo", "nora", "phil")}
+
+
+def test_propose_override_confirm_and_a_refused_program(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic, "P-1")
+    clinic.advance(days=2)  # 2026-11-23 09:00 CST: 2 × 0.525 = 1.05 mL delivered
+
+    # 0.7 mL/day continuous: morphine 7 mg/day, (7 - 5.25) / 5.25 = +33.3 % (soft limit 20 %, hard 50 %);
+    # clonidine 52.5 → 70 mcg/day, the same step.
+    r = clinic.call("POST", f"/patients/{pid}/programs", "nora", json={"document": continuous_flex("0.7 mL/day")})
+    assert r.status_code == 201, r.text
+    proposed = r.json()
+    assert (proposed["number"], proposed["status"], proposed["needs_second"]) == (2, "proposed", False)
+    assert [(f["severity"], f["code"]) for f in proposed["findings"]] == [
+        ("soft", "titration.soft-max"),
+        ("soft", "titration.soft-max"),
+    ]
+    assert proposed["findings"][0]["message"].startswith("morphine rises from 5.25 mg/day to 7 mg/day (+33.3 %)")
+    assert proposed["findings"][1]["message"].startswith("clonidine rises from 52.5 mcg/day to 70 mcg/day (+33.3 %)")
+    diff = {d["setting"]: (d["old"], d["new"], d["changed"]) for d in proposed["diff"]}
+    assert diff["mode"] == ("flex (period: day)", "continuous", True)
+    assert diff["rate"] == ("—", "0.7 mL/day (7 mg/day morphine)", True)
+    assert diff["rate from 07:00"] == ("0.6 mL/day (6 mg/day morphine)", "—", True)
+    assert diff["daily volume"] == ("0.525 mL/day", "0.7 mL/day", True)
+    assert diff["daily volume, worst case"] == ("0.585 mL/day", "0.76 mL/day", True)  # + 3 × 0.02 mL
+    assert diff["morphine daily dose"] == ("5.25 mg/day", "7 mg/day", True)
+    assert diff["morphine concentration"] == ("10 mg/mL", "10 mg/mL", False)
+    assert diff["patient boluses per day"] == ("3", "3", False)
+
+    path = f"/patients/{pid}/programs/2/confirm"
+    writes = len(audit_actions(clinic))
+    r = clinic.call("POST", path, "nora", json={"overrides": {"titration.soft-max": "reviewed"}})
+    assert r.status_code == 403
+    assert r.json()["detail"] == "a nurse cannot confirm a proposed pump program (allowed: a physician)"
+    for overrides in ({}, {"titration.soft-max": "   "}):
+        r = clinic.call("POST", path, "ada", json={"overrides": overrides})
+        assert r.status_code == 422 and r.json()["field"] == "overrides", r.text
+        assert r.json()["detail"] == "overrides: each soft finding needs a reason: titration.soft-max"
+    r = clinic.call("POST", path, "ada", json={"overrides": {"titration.soft-max": "ok", "daily-dose.soft-max": "x"}})
+    assert (r.status_code, r.json()["field"]) == (422, "overrides")
+    assert r.json()["detail"] == "overrides: not soft findings of this program: daily-dose.soft-max"
+    assert len(audit_actions(clinic)) == writes  # refused: nothing written
+
+    reason = "breakthrough pain on the flex program, reviewed with the patient"
+    r = clinic.call("POST", path, "ada", json={"overrides": {"titration.soft-max": reason}})
+    assert r.status_code == 200, r.text
+    confirmed = r.json()
+    assert confirmed["status"] == "active" and confirmed["overrides"] == {"titration.soft-max": reason}
+    assert confirmed["confirmed_by"] == ids(clinic)["ada"]
+    assert confirmed["effective_at"] == "2026-11-23T15:00:00+00:00"
+    assert audit_actions(clinic)[writes:] == ["confirm-program"]
+    versions = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
+    assert [(v["number"], v["status"]) for v in versions] == [(1, "superseded"), (2, "active")]
+
+    # Immutable: a confirmed version cannot be confirmed again, and there is no way to edit one.
+    again = clinic.call("POST", path, "bo", json={"overrides": {"titration.soft-max": "again"}})
+    assert again.status_code == 409 and again.json()["detail"] == "program version 2 is active, not proposed"
+    for method in ("PUT", "PATCH", "DELETE"):
+        assert clinic.call(method, f"/patients/{pid}/programs/2", "ada", json={"document": FLEX}).status_code in (
+            404,
+            405,
+        )
+    paths = clinic.client.get("/api/v1/openapi.json").json()["paths"]
+    assert {m for p, ops in paths.items() if "/programs" in p for m in ops} == {"get", "post"}
+
+    # The twin runs it: 1.05 mL under the flex program, then 1 day at 0.7 mL/day → 40 - 1.75 = 38.25 mL.
+    clinic.advance(days=1)
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert (pump["reservoir_ml"], pump["expected_residual_ml"]) == ("38.25", "38.25")
+
+    # 2.5 mL/day = 25 mg/day of morphine: above the 20 mg/day hard maximum for non-cancer pain. Kept, refused.
+    r = clinic.call("POST", f"/patients/{pid}/programs", "ada", json={"document": continuous_flex("2.5 mL/day")})
+    assert r.status_code == 201, r.text
+    refused = r.json()
+    assert (refused["number"], refused["status"]) == (3, "refused")
+    assert "morphine daily dose 25 mg/day is above the hard maximum 20 mg/day" in refused["closed_reason"]
+    assert ("hard", "daily-dose.hard-max") in [(f["severity"], f["code"]) for f in refused["findings"]]
+    r = clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={"overrides": {}})
+    assert r.status_code == 409 and r.json()["detail"] == "program version 3 is refused, not proposed"
+    clinic.advance(days=1)  # still the 0.7 mL/day program: 38.25 - 0.7 = 37.55 mL
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert pump["reservoir_ml"] == "37.55"
+    versions = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
+    assert [(v["number"], v["status"]) for v in versions] == [(1, "superseded"), (2, "active"), (3, "refused")]
+    assert versions[1]["document"] == continuous_flex("0.7 mL/day")  # exactly what was confirmed
+
+
+def test_a_concentration_change_needs_a_second_users_verification(clinic: Clinic) -> None:
+    who = ids(clinic)
+    pid = implanted_patient(clinic, "P-2")
+    clinic.advance(days=2)  # 1.05 mL delivered: 38.95 mL left
+
+    r = clinic.call("POST", f"/patients/{pid}/programs", "bo", json={"document": CONCENTRATED})
+    assert r.status_code == 201, r.text
+    proposed = r.json()
+    assert (proposed["status"], proposed["needs_second"]) == ("proposed", True)
+    assert {f["severity"] for f in proposed["findings"]} == {"info"}  # nothing to override
+    assert [f["message"] for f in proposed["findings"] if f["code"] == "concentration.changed"] == [
+        "morphine concentration changes from 10 mg/mL to 20 mg/mL: a second clinician must verify, and the old "
+        "solution in pump and catheter needs a bridge bolus",
+        "clonidine concentration changes from 100 mcg/mL to 200 mcg/mL: a second clinician must verify, and the old "
+        "solution in pump and catheter needs a bridge bolus",
+    ]
+    diff = {d["setting"]: (d["old"], d["new"]) for d in proposed["diff"]}
+    assert diff["morphine concentration"] == ("10 mg/mL", "20 mg/mL")
+    assert diff["morphine daily dose"] == ("5.25 mg/day", "5.775 mg/day")  # 0.28875 mL/day × 20 mg/mL
+
+    verify = f"/patients/{pid}/programs/2/verify"
+    r = clinic.call("POST", verify, "phil")  # not confirmed yet: out of order, not an input error
+    assert r.status_code == 409 and r.json()["detail"] == "program version 2 is proposed, not awaiting verification"
+
+    r = clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={})
+    assert r.status_code == 200 and r.json()["status"] == "awaiting-verification", r.text
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert pump["reservoir_ml"] == "38.95"  # the flex program still runs
+
+    for name in ("bo", "ada"):  # the proposer, the confirmer
+        r = clinic.call("POST", verify, name)
+        assert r.status_code == 403, r.text
+        assert r.json()["detail"] == (
+            "a second person must verify a change of drug concentration: it was proposed or recorded by the same "
+            f"user ({who[name]})"
+        )
+    r = clinic.call("POST", verify, "nora")
+    assert r.status_code == 403
+    assert (
+        r.json()["detail"]
+        == "a nurse cannot verify a change of drug concentration (allowed: a physician, a pharmacist)"
+    )
+
+    r = clinic.call("POST", verify, "phil")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["verified_by"]) == ("active", who["phil"])
+    assert clinic.call("POST", verify, "phil").status_code == 409  # once
+
+    # The same visit: the old solution is withdrawn and the new one filled.
+    r = clinic.call(
+        "POST", f"/patients/{pid}/refills", "nora", json=refill_body("38.9", solution=CONCENTRATED_SOLUTION)
+    )
+    assert r.status_code == 201, r.text
+    refill = r.json()
+    assert (refill["expected_ml"], refill["reconciliation"]) == ("38.95", "within-band")
+    # Worst case 0.31875 mL/day: 38 mL last 119 days, so the 90-day stability of morphine decides:
+    # 2026-11-23 15:00 UTC + 90 days.
+    assert refill["next_refill_due"] == "2027-02-21T15:00:00+00:00"
+
+    clinic.advance(days=10)  # 10 × (0.22 × 9 + 0.33 × 15) / 24 = 10 × 0.28875 = 2.8875 mL
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert pump["reservoir_ml"] == "37.1125"
+    assert pump["solution"] == CONCENTRATED_SOLUTION
+
+    # Back to the first solution: a second change, verified by the other physician, refilled at the same visit.
+    r = clinic.call("POST", f"/patients/{pid}/programs", "nora", json={"document": FLEX})
+    assert r.status_code == 201 and r.json()["needs_second"], r.text
+    assert clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={}).status_code == 200
+    assert clinic.call("POST", f"/patients/{pid}/programs/3/verify", "ada").status_code == 403
+    assert clinic.call("POST", f"/patients/{pid}/programs/3/verify", "bo").status_code == 200
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill_body("37"))
+    assert r.status_code == 201, r.text
+    clinic.advance(days=2)  # 2 × 0.525 = 1.05 mL of the refilled 40 mL
+    pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
+    assert (pump["reservoir_ml"], pump["solution"]) == ("38.95", FLEX_SOLUTION)
+    versions = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
+    assert [(v["number"], v["status"]) for v in versions] == [(1, "superseded"), (2, "superseded"), (3, "active")]
+    assert START.isoformat() == versions[0]["effective_at"]

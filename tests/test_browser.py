@@ -1,0 +1,393 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright against `idds serve --demo`, started as a
+subprocess on a free loopback port with a fresh SQLite database (one server and one browser for the module; each
+test has its own browser context and its own demo patient, so the tests do not depend on their order).
+
+Each test saves screenshots of its key moment under test-output/browser/ (and one named FAILED-… when it fails).
+Without /usr/bin/chromium or the playwright package the tests are skipped, unless CI=true or IDDS_REQUIRE_BROWSER=1:
+then they fail, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "browser"
+# Loopback only: never through an http_proxy from the environment.
+_URLS = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+SERVER_START_TIMEOUT = 90.0  # seconds: migrating and seeding the demo clinic takes ~5 s on a laptop
+TIMEOUT_MS = 15_000  # for every Playwright wait and expect
+
+
+def _browser_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("IDDS_REQUIRE_BROWSER") == "1"
+
+
+def _missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing (pip install -e '.[test]')"
+    return None
+
+
+# --- the server ---------------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _idds_command() -> list[str]:
+    script = Path(sys.executable).with_name("idds")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from openidds.cli.app import main; main()"]
+
+
+class Server:
+    def __init__(self, tmp: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "server.log"
+        command = [*_idds_command(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--database", f"sqlite:///{tmp / 'x.sqlite3'}"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+
+    def log(self, tail: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:]
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"idds serve exited with {self.process.returncode}:\n{self.log()}")
+            # bound to the port: not someone else answering on it
+            if "Uvicorn running on" not in self.log(tail=1_000_000):
+                time.sleep(0.2)
+                continue
+            try:
+                with _URLS.open(f"{self.base}/login", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"idds serve did not answer on {self.base} in {SERVER_START_TIMEOUT:.0f} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.base}/api/v1{path}", data=data, headers=headers, method=method)
+        with _URLS.open(request, timeout=10) as r:
+            return json.load(r)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    why = _missing()
+    if why is not None:
+        if _browser_required():
+            pytest.fail(f"browser tests required (CI=true or IDDS_REQUIRE_BROWSER=1) but {why}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {why}")
+    for attempt in range(3):  # a free port can be taken by someone else before the server binds it: try another
+        srv = Server(tmp_path_factory.mktemp("browser-server"))
+        try:
+            srv.wait_until_up()
+        except RuntimeError:
+            srv.stop()
+            if attempt == 2 or "address already in use" not in srv.log().lower():
+                raise
+            continue
+        break
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def patient_ids(server: Server) -> dict[str, int]:
+    """The demo's patients by MRN (read through the API as the demo nurse)."""
+    token = server.api("POST", "/auth/login", {"username": "nurse.garcia", "password": "nurse.garcia-demo"})["token"]
+    return {p["mrn"]: p["id"] for p in server.api("GET", "/patients", token=token)}
+
+
+# --- the browser --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context (its own cookies) per test; a screenshot named FAILED-<test> when the test fails."""
+    context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    failed_before = request.session.testsfailed
+    try:
+        yield pg
+    finally:
+        if request.session.testsfailed > failed_before and not pg.is_closed():
+            shot(pg, f"FAILED-{request.node.name}")
+        context.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(page: Page, username: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", f"{username}-demo")
+    page.click("#login-submit")
+    expect(page.locator("#logout")).to_be_visible()
+
+
+def logout(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.click("#logout")
+    expect(page.locator("#login-submit")).to_be_visible()
+
+
+def open_patient(page: Page, name: str) -> None:
+    """From the patient list to the chart, as a user would."""
+    from playwright.sync_api import expect
+
+    page.click("#nav-patients")
+    page.locator("a.patient-link[data-patient-id]", has_text=name).click()
+    expect(page.locator("#patient-name")).to_have_text(name)
+
+
+# --- the tests ----------------------------------------------------------------------------------------------------
+def test_a_nurse_records_a_refill_with_a_discrepancy_and_sees_the_flag(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "nurse.garcia")
+    open_patient(page, "Nguyen, Peter")
+    page.click("#action-refill")
+    expected = float(re.sub(r"[^0-9.]", "", page.locator("#expected-ml").inner_text()))
+    assert expected > 10
+    withdrawn = f"{expected - 8:.1f}"  # 8 mL less than the twin expects: far outside the pump's accuracy band
+
+    page.fill("#withdrawn_ml", withdrawn)  # the live check (htmx, as you type)
+    live = page.locator("#refill-check")
+    expect(live.locator("#discrepancy-flag")).to_be_visible()
+    expect(live.locator("#reconciliation-status")).to_have_text("Discrepancy: less than expected")
+    expect(live.locator("#likely-causes")).to_contain_text("over-infusion")
+    shot(page, "a-refill-discrepancy-live")
+
+    page.fill("#f-drug_lot", "LOT-B-2031")
+    page.fill("#f-filled_ml", "40")
+    page.click("#refill-save")
+    expect(page.locator("#next-refill-due")).to_be_visible()
+    expect(page.locator("#discrepancy-flag")).to_be_visible()
+    expect(page.locator("#reconciliation-status")).to_have_text("Discrepancy: less than expected")
+    expect(page.locator("#discrepancy-flag")).to_contain_text(f"withdrawn {withdrawn.rstrip('0').rstrip('.')} mL")
+    expect(page.locator("#refill-verify")).to_be_visible()  # a second person checks it
+    shot(page, "a-refill-discrepancy-saved")
+
+    # the flag is on the clinic dashboard, linked to the patient
+    page.click("#nav-dashboard")
+    expect(page.locator("#dash-urgent")).to_contain_text("Nguyen, Peter")
+
+
+def test_a_program_above_a_hard_limit_is_refused_and_a_soft_one_needs_a_reason(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "dr.okafor")
+    open_patient(page, "Jensen, Lars")  # morphine 10 mg/mL at 0.4 mL/day: 4 mg/day
+    page.click("#action-program")
+    page.check("#mode-continuous")
+    page.fill("#dose", "")
+    page.fill("#rate", "2.5 mL/day")  # 25 mg/day
+    check = page.locator("#program-check")
+    expect(check.locator("#program-check-findings li[data-code='titration.hard-max']")).to_be_visible()
+    expect(check).to_contain_text("Refused")
+    page.click("#program-propose")
+    expect(page.locator("#version-status")).to_have_text("refused")
+    expect(page.locator("#refused-reason")).to_contain_text("above the hard maximum")
+    expect(page.locator("#confirm-program")).to_have_count(0)  # nothing to confirm
+    shot(page, "b-program-hard-limit-refused")
+
+    page.goto(page.url.rsplit("/programs/", 1)[0])  # back to the chart
+    page.click("#action-program")
+    page.check("#mode-continuous")
+    page.fill("#dose", "")
+    page.fill("#rate", "0.5 mL/day")  # 4 → 5 mg/day: a 25 % step, above the soft titration limit
+    expect(check.locator("#program-check-findings li[data-code='titration.soft-max']")).to_be_visible()
+    expect(check.locator("#program-check-findings li[data-code='titration.hard-max']")).to_have_count(0)
+    page.click("#program-propose")
+    expect(page.locator("#version-status")).to_have_text("proposed")
+    expect(page.locator("#review-diff tr.changed").first).to_be_visible()
+    expect(page.locator("#review-findings")).to_contain_text("titration.soft-max")
+    reason = page.locator('textarea[data-code="titration.soft-max"]')
+    expect(reason).to_be_visible()
+
+    page.click("#confirm-program")  # without a reason
+    expect(page.locator("#review-error")).to_contain_text("each soft finding needs a reason: titration.soft-max")
+    expect(page.locator("#version-status")).to_have_text("proposed")
+    shot(page, "b-program-soft-limit-needs-reason")
+
+    why = "NRS 7/10 at two visits on the current dose, no sedation: a 25 % step agreed with the patient"
+    page.locator('textarea[data-code="titration.soft-max"]').fill(why)
+    page.click("#confirm-program")
+    expect(page.locator("#version-status")).to_have_text("active")
+    expect(page.locator("#review-overrides")).to_contain_text(why)
+    shot(page, "b-program-soft-limit-confirmed")
+
+
+def test_a_concentration_change_is_not_confirmed_and_verified_by_the_same_user(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "dr.okafor")
+    open_patient(page, "Costa, Beatriz")  # morphine 10 mg/mL at 0.25 mL/day: 2.5 mg/day
+    page.click("#action-program")
+    page.check("#mode-continuous")
+    page.fill("#drug-0-concentration", "20 mg/mL")
+    page.fill("#dose", "")
+    page.fill("#rate", "0.125 mL/day")  # the same 2.5 mg/day at the double concentration
+    expect(page.locator("#program-check-summary")).to_contain_text("No hard or soft finding")
+    page.click("#program-propose")
+    expect(page.locator("#version-status")).to_have_text("proposed")
+    expect(page.locator("#needs-second")).to_contain_text("needed")
+    expect(page.locator("#review-diff tr.changed", has_text="morphine concentration")).to_contain_text("20 mg/mL")
+    review_url = page.url
+
+    page.click("#confirm-program")
+    expect(page.locator("#version-status")).to_have_text("awaiting verification")
+    expect(page.locator("#verify-blocked")).to_be_visible()
+    page.click("#verify-program")  # the physician who confirmed it tries to verify it too
+    expect(page.locator("#review-error")).to_contain_text("a second person must")
+    expect(page.locator("#version-status")).to_have_text("awaiting verification")
+    shot(page, "c-concentration-same-user-refused")
+
+    logout(page)
+    login(page, "pharm.chen")
+    page.goto(review_url)
+    expect(page.locator("#verify-program")).to_be_visible()
+    expect(page.locator("#verify-blocked")).to_have_count(0)
+    page.click("#verify-program")
+    expect(page.locator("#version-status")).to_have_text("active")
+    expect(page.locator("#review-status")).to_contain_text("Wei Chen")
+    shot(page, "c-concentration-verified-by-pharmacist")
+
+
+def test_a_patient_gets_a_dose_then_the_lockout_refuses_with_a_countdown(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.clock.install()  # the page's timers run in real time until fast-forwarded below
+    login(page, "t.hale")
+    page.click("#nav-remote")
+    expect(page.locator("#bolus-settings")).to_contain_text("At least 4 h between doses")
+
+    page.click("#request-dose")
+    expect(page.locator("#remote-decision")).to_contain_text("Dose given")
+    page.click("#request-dose")
+    expect(page.locator("#remote-decision")).to_contain_text("No dose given")
+    expect(page.locator("#remote-reason")).to_contain_text("lockout: next dose possible in")
+    countdown = page.locator("#lockout-countdown[data-countdown-seconds]")
+    expect(countdown).to_be_visible()
+    assert 0 < int(countdown.get_attribute("data-countdown-seconds") or "0") <= 4 * 3600
+    text = countdown.locator(".countdown-text")
+    first = _minutes(text.inner_text())
+    assert 235 <= first <= 240, first
+    shot(page, "d-remote-lockout-countdown")
+
+    # Read it again a couple of seconds later: it never goes up (it shows whole minutes, refreshed every 5 s) ...
+    page.wait_for_timeout(2_000)
+    assert _minutes(text.inner_text()) <= first
+    # ... and it counts down with the page's clock: two minutes on, it shows at least two fewer.
+    page.clock.fast_forward("02:00")
+    expect(text).to_have_text(re.compile(r"^\d+ min$"))
+    page.wait_for_function(
+        "limit => parseInt(document.querySelector('#lockout-countdown .countdown-text').textContent, 10) <= limit",
+        arg=first - 2,
+    )
+    later = _minutes(text.inner_text())
+    assert later <= first - 2, (first, later)
+    expect(countdown).to_contain_text("Next dose possible in")
+    shot(page, "d-remote-lockout-countdown-later")
+
+
+def _minutes(text: str) -> int:
+    found = re.fullmatch(r"\s*(\d+) min\s*", text)
+    assert found is not None, text
+    return int(found.group(1))
+
+
+def test_a_patient_cannot_open_another_patients_pages(page: Page, patient_ids: dict[str, int]) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "m.rossi")
+    own = page.locator("#nav-my-pump")
+    assert own.get_attribute("href") == f"/patients/{patient_ids['DEMO-0015']}/pump"
+    own.click()
+    expect(page.locator("#current-drugs")).to_contain_text("Morphine")  # her own pump: allowed
+    expect(page.locator("#error-message")).to_have_count(0)
+
+    other = patient_ids["DEMO-0014"]  # Thomas Hale
+    for path in (f"/patients/{other}", f"/patients/{other}/remote", f"/patients/{other}/pump"):
+        response = page.goto(path)
+        assert response is not None and response.status == 404, (path, response and response.status)
+        expect(page.locator("#error-title")).to_have_text("Not found")
+        expect(page.locator("#error-message")).to_be_visible()
+        expect(page.locator("body")).not_to_contain_text("Hale")
+    shot(page, "e-other-patient-not-found")

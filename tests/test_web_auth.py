@@ -1,0 +1,193 @@
+"""The web app's sessions, CSRF protection, roles and page hygiene, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import APIRoute
+
+from openidds.web import pages, patient, workflows
+from tests.web_support import Browser, Clinic, fast_argon2, implanted_patient, new_patient, patient_login
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    fast_argon2(monkeypatch)
+    yield
+
+
+def test_login_sets_a_safe_session_cookie_and_logout_revokes_it(clinic: Clinic) -> None:
+    browser = Browser(clinic)
+    r = browser.get("/clinic")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/clinic")
+    wrong = browser.login("ada", "not the password")
+    assert wrong.status_code == 401 and "wrong username or password" in wrong.text
+    r = browser.login("ada", next_url="/clinic")
+    assert (r.status_code, r.headers["location"]) == (303, "/clinic")
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("idds_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
+    assert browser.get("/clinic").status_code == 200
+    token = browser.client.cookies.get("idds_session")
+
+    r = browser.post("/logout")
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    browser.client.cookies.set("idds_session", token or "")  # the old cookie, replayed
+    r = browser.get("/clinic")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/clinic")
+
+
+def test_the_session_cookie_is_secure_over_https(clinic: Clinic) -> None:
+    browser = Browser(clinic, https=True)
+    r = browser.login("ada")
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("idds_session="))
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_login_redirects_only_within_the_site(clinic: Clinic) -> None:
+    browser = Browser(clinic)
+    r = browser.login("ada", next_url="https://evil.example/steal")
+    assert r.headers["location"] == "/steal"
+    browser = Browser(clinic)
+    assert browser.login("nora", next_url="//evil.example").headers["location"] == "/clinic"
+
+
+def test_a_post_without_the_csrf_token_is_refused(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    ada = Browser(clinic, "ada")
+    for path in ("/logout", f"/patients/{pid}/follow-up", f"/patients/{pid}/programs/1/confirm"):
+        r = ada.post(path, {"nrs": "3"}, csrf=False)
+        assert r.status_code == 403 and "security token" in r.text, path
+    assert ada.post(f"/patients/{pid}/follow-up", {"csrf_token": "0" * 64, "nrs": "3"}).status_code == 403
+    nora = Browser(clinic, "nora")  # another session's token does not work in this one
+    assert ada.post(f"/patients/{pid}/follow-up", {"csrf_token": nora.csrf, "nrs": "3"}).status_code == 403
+    # htmx sends it in a header instead
+    r = ada.client.post(
+        f"/patients/{pid}/follow-up/preview",
+        data={"nrs": "3"},
+        headers={"X-CSRF-Token": ada.csrf, "HX-Request": "true"},
+    )
+    assert r.status_code == 200 and "NRS 3" in r.text
+    # nothing was written by the refused posts
+    assert clinic.call("GET", f"/patients/{pid}/follow-ups", "ada").json() == []
+    # the login form has its own token (a double-submit cookie)
+    fresh = Browser(clinic)
+    r = fresh.client.post("/login", data={"username": "ada", "password": "x", "csrf_token": "forged"})
+    assert r.status_code == 403
+
+
+def test_every_post_route_checks_the_csrf_token(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    ada = Browser(clinic, "ada")
+    posts = [
+        route.path
+        for router in (pages.router, workflows.router, patient.router)
+        for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods and route.path != "/login"
+    ]
+    assert len(posts) >= 20
+    for path in posts:
+        url = re.sub(r"\{[a-z_]+\}", "1", path).replace("/patients/1", f"/patients/{pid}")
+        assert ada.post(url, {}, csrf=False).status_code == 403, path
+
+
+def test_roles_are_the_apis(clinic: Clinic) -> None:
+    mine = implanted_patient(clinic)
+    other = implanted_patient(clinic, mrn="W-0002", family="Roe")
+    me = patient_login(clinic, mine, "jane")
+    for path in ("", "/pump", "/remote", "/diary", "/alarms", "/follow-up", "/programs/1", "/refill"):
+        r = me.get(f"/patients/{other}{path}")
+        assert r.status_code == 404, path
+        assert "Roe" not in r.text
+    assert me.post(f"/patients/{other}/remote").status_code == 404
+    assert me.post(f"/patients/{other}/diary", {"nrs": "4"}).status_code == 404
+    assert me.get(f"/patients/{mine}").headers["location"] == f"/patients/{mine}/pump"
+    assert me.get(f"/patients/{mine}/pump").status_code == 200
+    assert me.get("/").headers["location"] == f"/patients/{mine}/pump"
+    assert me.get("/clinic").status_code == 403
+    assert me.get(f"/patients/{mine}/programs/1").status_code == 404  # the care team's pages are not the patient's
+
+    root = Browser(clinic, "root")  # the admin reads the audit trail, not clinical records
+    assert root.get("/").headers["location"] == "/admin"
+    assert "intact" in root.get("/admin").text
+    assert root.get("/clinic").status_code == 403
+    assert root.get(f"/patients/{mine}").status_code == 403
+
+    nora = Browser(clinic, "nora")
+    assert nora.get(f"/patients/{mine}/implant").status_code == 403  # only a physician records an implant
+    assert nora.get(f"/patients/{mine}/program").status_code == 200  # a nurse proposes programs…
+    r = nora.post(f"/patients/{mine}/programs/1/confirm")  # …but cannot confirm them
+    assert r.status_code == 403 and "a nurse cannot confirm a proposed pump program" in r.text
+
+
+def test_an_expired_session_sends_htmx_to_the_login_page(clinic: Clinic) -> None:
+    pid = new_patient(clinic)
+    ada = Browser(clinic, "ada")
+    clinic.advance(hours=9)  # the token lives 8 h (one shift)
+    r = ada.post(f"/patients/{pid}/evaluation/preview", {}, htmx=True)
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def _pages(clinic: Clinic) -> list[tuple[Browser, str]]:
+    pid = implanted_patient(clinic)
+    clinic.advance(days=1)
+    ada = Browser(clinic, "ada")
+    me = patient_login(clinic, pid, "jane")
+    staff = [
+        "/login",
+        "/clinic",
+        "/patients",
+        "/patients/new",
+        f"/patients/{pid}",
+        f"/patients/{pid}/evaluation",
+        f"/patients/{pid}/trial",
+        f"/patients/{pid}/implant",
+        f"/patients/{pid}/program",
+        f"/patients/{pid}/programs/1",
+        f"/patients/{pid}/refill",
+        f"/patients/{pid}/follow-up",
+        f"/patients/{pid}/interrogation",
+    ]
+    own = [f"/patients/{pid}/pump", f"/patients/{pid}/remote", f"/patients/{pid}/diary", f"/patients/{pid}/alarms"]
+    return [(ada, p) for p in staff] + [(me, p) for p in own]
+
+
+def test_no_page_loads_anything_from_another_site(clinic: Clinic) -> None:
+    """Offline: every script, style and image is ours. The only off-site links are citations (class="source"),
+    which the reader may follow, never loaded by the page."""
+    for browser, path in _pages(clinic):
+        r = browser.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+        html = r.text
+        for tag in re.finditer(r"<([a-zA-Z]+)\b[^>]*\b(?:src|href|action|data|poster)\s*=\s*\"(?:https?:)?//", html):
+            element = tag.group(0)
+            assert tag.group(1) == "a" and 'class="source"' in element, (path, element)
+        assert "url(" not in html and "@import" not in html, path
+        for script in re.findall(r"<script\b[^>]*>", html):
+            assert re.search(r'src="/static/[a-z.]+\.js"', script), (path, script)  # no inline script (CSP)
+        assert not re.search(r"\son[a-z]+\s*=", html), path  # no inline event handlers
+        assert not re.search(r"\sstyle\s*=", html), path  # no inline style (CSP)
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (path, sorted({i for i in ids if ids.count(i) > 1}))  # stable selectors
+
+
+def test_pages_carry_the_security_headers(clinic: Clinic) -> None:
+    ada = Browser(clinic, "ada")
+    r = ada.get("/clinic")
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    static = ada.get("/static/htmx.min.js")
+    assert static.status_code == 200 and "Zero-Clause BSD" in static.text[:800]
+    assert ada.get("/static/openidds.css").status_code == 200
+    assert ada.get("/static/openidds.js").status_code == 200
+
+
+def test_the_api_is_unchanged_beside_the_pages(clinic: Clinic) -> None:
+    assert clinic.client.get("/api/v1/roles").status_code == 200
+    assert clinic.call("GET", "/dashboard", "ada").status_code == 200
+    # a web session cookie does not authenticate the API (no CSRF there: it reads only its bearer header)
+    ada = Browser(clinic, "ada")
+    assert ada.get("/api/v1/auth/me").status_code == 401
