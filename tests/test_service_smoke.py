@@ -96,3 +96,22 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
 
     verify = clinic.call("GET", "/audit/verify", "ada").json()
     assert verify["intact"] and verify["records"] == 6  # create, evaluation, trial, implant, refill, verify
+
+
+def test_every_record_can_be_read_alone_and_only_by_whom_may(clinic: Clinic) -> None:
+    pid = clinic.call("POST", "/patients", "nora", json=PATIENT).json()["id"]
+    other = clinic.call("POST", "/patients", "nora", json={**PATIENT, "mrn": "A-0002"}).json()["id"]
+    trial = {
+        "method": "single-shot-bolus",
+        "therapy": "pain",
+        "drug": "morphine",
+        "baseline_nrs": 6,
+        "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 4}],
+    }
+    made = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=trial).json()
+    got = clinic.call("GET", f"/patients/{pid}/trials/{made['id']}", "nora")
+    assert got.status_code == 200 and got.json()["outcome"] == "failure"  # NRS 6 → 4: 33 % relief < 50 %
+    assert clinic.call("GET", f"/patients/{other}/trials/{made['id']}", "nora").status_code == 404
+    assert clinic.call("GET", f"/patients/{pid}/gadgets/1", "nora").status_code == 404
+    assert clinic.call("GET", f"/patients/{pid}/programs/1", "nora").status_code == 404  # none yet
+    assert clinic.call("GET", f"/patients/{pid}/refills/1", "nora").status_code == 404

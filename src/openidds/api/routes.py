@@ -47,7 +47,7 @@ from openidds.quantities.units import format_number
 from openidds.service import audit, auth, pathway
 from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
-from openidds.service.errors import Conflict
+from openidds.service.errors import Conflict, NotFound
 from openidds.service.pump import pump_state, refresh_status
 
 router = APIRouter(prefix="/api/v1")
@@ -168,6 +168,25 @@ def _records(s: Tx, actor: Actor, patient_id: int, model: Any, order: Any) -> li
     return [row(r) for r in s.scalars(select(model).where(model.patient_id == patient_id).order_by(order))]
 
 
+def _record(s: Tx, actor: Actor, patient_id: int, model: Any, record_id: int) -> Any:
+    """One of a patient's records; another patient's record answers 404 like a missing one."""
+    pathway.read_patient(s, actor, patient_id)
+    found = s.get(model, record_id)
+    if found is None or found.patient_id != patient_id:
+        raise NotFound(f"no such record: {record_id}")
+    return found
+
+
+RECORDS: dict[str, Any] = {
+    "evaluations": Evaluation,
+    "trials": Trial,
+    "implants": Implant,
+    "follow-ups": FollowUp,
+    "interrogations": Interrogation,
+    "remote-requests": RemoteRequest,
+}
+
+
 @router.get("/patients/{patient_id}/evaluations", tags=["pathway"])
 def evaluations(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, Evaluation, Evaluation.id)
@@ -228,6 +247,17 @@ def programs(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return [program_json(v) for v in found]
 
 
+@router.get("/patients/{patient_id}/programs/{number}", tags=["programs"])
+def read_program(patient_id: int, number: int, s: Tx, actor: Actor) -> dict[str, Any]:
+    pathway.read_patient(s, actor, patient_id)
+    found = s.scalars(
+        select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.number == number)
+    ).first()
+    if found is None:
+        raise NotFound(f"no program version {number}")
+    return program_json(found)
+
+
 @router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
 def propose_program(patient_id: int, body: ProgramIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed."""
@@ -249,6 +279,11 @@ def refills(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.at))
     return [pathway.refill_json(r) for r in found]
+
+
+@router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
+def read_refill(patient_id: int, refill_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+    return pathway.refill_json(_record(s, actor, patient_id, Refill, refill_id))
 
 
 @router.post("/patients/{patient_id}/refills", status_code=201, tags=["refills"])
@@ -345,3 +380,13 @@ def audit_verify(s: Tx, actor: Actor) -> dict[str, Any]:
         "intact": not findings,
         "findings": [{"kind": f.kind, "sequence": f.sequence, "message": f.message} for f in findings],
     }
+
+
+# Last: the generic path must not shadow the specific ones above.
+@router.get("/patients/{patient_id}/{kind}/{record_id}", tags=["pathway"])
+def read_record(patient_id: int, kind: str, record_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+    """One evaluation, trial, implant, follow-up, interrogation or remote request."""
+    model = RECORDS.get(kind)
+    if model is None:
+        raise NotFound(f"no such kind of record: {kind}")
+    return row(_record(s, actor, patient_id, model, record_id))
