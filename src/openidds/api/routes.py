@@ -148,7 +148,7 @@ def pump(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """The patient's pump now, from the twin: reservoir, mode, alarms, and what is projected."""
     pathway.read_patient(s, actor, patient_id)
     state = pump_state(s, patient_id, at)
-    status = refresh_status(s, patient_id, at)
+    status = refresh_status(s, patient_id, at, state)
     if state is None:
         return {"programmed": False, **row(status)}
     twin = state.twin

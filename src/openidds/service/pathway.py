@@ -49,8 +49,6 @@ from openidds.service.errors import Conflict, NotFound
 from openidds.service.pump import program_of, pump_state, refresh_status, solution_json
 from openidds.twin import RemoteRequest as RemoteEvent
 
-STAGES = ("evaluation", "not-eligible", "trial", "trial-failed", "awaiting-implant", "implanted", "explanted")
-
 
 def _patient(s: Session, actor: User, patient_id: int, action: Action) -> Patient:
     require(actor, action, patient_id=patient_id)
@@ -584,7 +582,7 @@ def request_bolus(s: Session, actor: User, patient_id: int, now: datetime) -> Re
         None,
         {"accepted": accepted, "reason": reason},
     )
-    refresh_status(s, patient.id, now)
+    refresh_status(s, patient.id, now, state)  # the twin that decided already holds this request
     return row
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +13,8 @@ from sqlalchemy.orm import Session
 from openidds.calculations import stability_limit
 from openidds.data import load_catalog, load_library
 from openidds.db.models import FollowUp, Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
+from openidds.devices import DeviceCatalog
+from openidds.drugs import DrugLibrary
 from openidds.programfile import parse_program, program_from_dict
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.programs.program import Ingredient, PumpProgram
@@ -31,8 +35,22 @@ class PumpState:
     implant: Implant
 
 
+_PARSED: OrderedDict[str, tuple[DrugLibrary, DeviceCatalog, PumpProgram]] = OrderedDict()
+_PARSED_MAX = 4096
+
+
 def program_of(version: ProgramVersion) -> PumpProgram:
-    return parse_program(version.document, load_library(), load_catalog())
+    """The version's program file, parsed once per text (versions never change; every replay reads them all)."""
+    library, catalog = load_library(), load_catalog()
+    hit = _PARSED.get(version.document)
+    if hit is not None and hit[0] is library and hit[1] is catalog:
+        _PARSED.move_to_end(version.document)
+        return hit[2]
+    program = parse_program(version.document, library, catalog)
+    _PARSED[version.document] = (library, catalog, program)
+    if len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return program
 
 
 def solution_json(solution: tuple[Ingredient, ...]) -> list[dict[str, str]]:
@@ -115,8 +133,12 @@ def _solution(raw: list[dict[str, str]], programs: list[PumpProgram]) -> tuple[I
     return program_from_dict(base, load_library(), load_catalog()).solution
 
 
-def refresh_status(s: Session, patient_id: int, now: datetime) -> PatientStatus:
-    """Work out what the dashboard shows for this patient, from the twin at `now`."""
+def refresh_status(
+    s: Session, patient_id: int, now: datetime, state: PumpState | Literal["replay"] | None = "replay"
+) -> PatientStatus:
+    """Work out what the dashboard shows for this patient, from the twin at `now`.
+
+    `state`: the twin already replayed to `now` by the caller (None: no pump), so it is not replayed twice."""
     status = s.get(PatientStatus, patient_id)
     if status is None:
         status = PatientStatus(patient_id=patient_id, updated_at=now)
@@ -126,7 +148,8 @@ def refresh_status(s: Session, patient_id: int, now: datetime) -> PatientStatus:
     ).all()
     status.urgent_flags = len(urgent)
     status.updated_at = now
-    state = pump_state(s, patient_id, now)
+    if state == "replay":
+        state = pump_state(s, patient_id, now)
     if state is None:
         status.reservoir_ml = None
         status.next_refill_due = None

@@ -120,7 +120,6 @@ class PumpTwin:
         path = self.pump.dead_volume.value.to("mL")
         if program.catheter is not None and program.catheter_length is not None:
             path += (program.catheter_length * program.catheter.volume_per_cm.value).to("mL")
-        self.pathway_ml = path
         # Pump dead space and catheter, first in first out: [units, solution id] from the pump end to the tip.
         self._path: deque[list[int]] = deque()
         self._out: dict[int, int] = {}  # units that left the catheter tip, per solution
@@ -395,13 +394,17 @@ class PumpTwin:
             by_use = min(by_use, by_age)
         return by_use
 
+    def _eos_due(self) -> int:
+        """End of service: the catalog's ERI-to-EOS gap after ERI was raised."""
+        if self.eri_at is None or self.end_of_service:
+            return NEVER
+        return self.eri_at + int(self._gap_days * DAY_US)
+
     def _retime(self) -> None:
         """After any change of state: the next instant at which something happens by itself, and whether the
         pump is halted (stalled, stopped, latched or out of service)."""
         self._halted = self.stalled or self.latched or self.end_of_service or self.mri_until is not None
-        nxt = self._eri_due
-        if self.eri_at is not None and not self.end_of_service:
-            nxt = min(nxt, self.eri_at + int(self._gap_days * DAY_US))
+        nxt = min(self._eri_due, self._eos_due())
         for until in (self.mri_until, self.stall_until):
             if until is not None:
                 nxt = min(nxt, until)
@@ -539,7 +542,7 @@ class PumpTwin:
             self.eri_at = self.t
             self._eri_due = NEVER
             self.raise_alarm("eri")
-        if self.eri_at is not None and not self.end_of_service and self.eri_at + int(self._gap_days * DAY_US) <= self.t:
+        if self._eos_due() <= self.t:
             self.end_of_service = True
             self.raise_alarm("end-of-service")
         self._retime()
