@@ -40,4 +40,9 @@ class ExactNumber(TypeDecorator[Fraction]):
         return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Fraction | None:
-        return None if value is None else Fraction(value)
+        return None if value is None else exact_from_text(value)
+
+
+def exact_from_text(stored: str) -> Fraction:
+    """What ExactNumber stores ('43/20' or '7') back as the exact number."""
+    return Fraction(stored)

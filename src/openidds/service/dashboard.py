@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from openidds.clinic.dashboard import ActiveAlarm, PatientSnapshot, ProjectedAlarm, Ranking, rank, triage
 from openidds.db.models import DashboardVersion, Patient, PatientStatus, User
+from openidds.db.types import exact_from_text
 from openidds.programs.clock import to_us
 from openidds.quantities.units import format_number
 from openidds.service.access import require
@@ -192,7 +192,7 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "refill": None,
         "next_refill_due": None if due is None else due.isoformat(),
         "refill_reason": reason,
-        "reservoir_ml": None if reservoir is None else format_number(_exact(reservoir), 9),
+        "reservoir_ml": None if reservoir is None else format_number(exact_from_text(reservoir), 9),
         "withdrawal_risk": None,
         "active_alarms": active,
         "projected_alarms": projected,
@@ -210,9 +210,3 @@ def _utc(stored: datetime | str | None) -> datetime | None:
     if stored is None:
         return None
     return (datetime.fromisoformat(stored) if isinstance(stored, str) else stored).replace(tzinfo=UTC)
-
-
-def _exact(stored: str) -> Fraction:
-    """An exact number as db.types.ExactNumber stores it ('43/20' or '7')."""
-    numerator, _, denominator = stored.partition("/")
-    return Fraction(int(numerator), int(denominator or 1))
