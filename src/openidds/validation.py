@@ -24,6 +24,12 @@ def _loc(err: Any) -> tuple[int | str, ...]:
 
 def format_validation_error(exc: ValidationError) -> str:
     """One line a user can act on: a misspelt key first (it usually explains a "missing" one), else the first."""
+    where, message = validation_error(exc)
+    return f"{where}: {message}" if where else message
+
+
+def validation_error(exc: ValidationError) -> tuple[str, str]:
+    """(the field, what is wrong with it) for the error a user should fix first; see format_validation_error."""
     errors = exc.errors(include_url=False)
     typos = [e for e in errors if e["type"] == "extra_forbidden"]
     err = typos[0] if typos else errors[0]
@@ -40,5 +46,4 @@ def format_validation_error(exc: ValidationError) -> str:
         message = "missing (required)"
     elif err["type"] == "literal_error":
         message = f"{message}, got {err.get('input')!r}"
-    where = dotted(loc)
-    return f"{where}: {message}" if where else message
+    return dotted(loc), message

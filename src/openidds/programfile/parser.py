@@ -27,7 +27,7 @@ from openidds.programs.program import (
 )
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, MASS, RATE, TIME, VOLUME, Kind, Quantity
 from openidds.quantities import parse_quantity as _parse
-from openidds.validation import format_validation_error
+from openidds.validation import validation_error
 
 
 def _of(kind: Kind) -> Callable[[Any], Quantity]:
@@ -182,7 +182,7 @@ def program_from_dict(raw: dict[str, Any], library: DrugLibrary, catalog: Device
     try:
         doc = ProgramFileIn.model_validate(raw)
     except ValidationError as exc:
-        raise InputError("", format_validation_error(exc)) from None
+        raise InputError(*validation_error(exc)) from None
     return _build(doc, library, catalog)
 
 

@@ -6,7 +6,6 @@ Instants come in from the edge (`now`); nothing here reads a clock.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, datetime
 from fractions import Fraction
@@ -254,18 +253,13 @@ def record_implant(
 
 
 # "program.steps[1].rate: expected …": the program file's schema errors name the setting inside the message.
-_SETTING = re.compile(r"([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)", re.DOTALL)
 
 
 def _parse(document: str, field: str) -> Any:
     try:
         return parse_program(document, load_library(), load_catalog())
     except InputError as exc:
-        where, message = exc.field, exc.message
-        named = None if where else _SETTING.fullmatch(message)
-        if named is not None:  # the 422's `field` names the setting, not only the document
-            where, message = named.group(1), named.group(2)
-        raise InputError(f"{field}.{where}" if where else field, message) from None
+        raise InputError(f"{field}.{exc.field}" if exc.field else field, exc.message) from None
 
 
 def _new_version(
