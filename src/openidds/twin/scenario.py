@@ -36,7 +36,7 @@ from openidds.twin.events import (
     Refill,
     RemoteRequest,
 )
-from openidds.validation import format_validation_error
+from openidds.validation import validation_error
 
 When = str | datetime
 
@@ -185,12 +185,9 @@ def parse_scenario(text: str | bytes, library: DrugLibrary, catalog: DeviceCatal
         doc = ScenarioIn.model_validate({k: v for k, v in raw.items() if k in SCENARIO_KEYS})
     except ValidationError as exc:
         # pydantic names the union member in the path (events[0].mri.duration); users wrote events[0].duration.
-        message = re.sub(
-            r"(events\[\d+\])\.(?:" + "|".join(map(re.escape, EVENT_TYPES)) + r")\b",
-            r"\1",
-            format_validation_error(exc),
-        )
-        raise InputError("", message) from None
+        where, message = validation_error(exc)
+        where = re.sub(r"(events\[\d+\])\.(?:" + "|".join(map(re.escape, EVENT_TYPES)) + r")\b", r"\1", where)
+        raise InputError(where, message) from None
     zone = program.reservoir.zone
     fill = to_us(program.reservoir.filled_at)
     start = (
