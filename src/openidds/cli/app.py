@@ -696,7 +696,7 @@ def _open_database(database: str | None, create: bool) -> Engine:
     """The engine for the clinic database, created and migrated (`create`) or required to exist already."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
     from openidds.db import database_url, make_engine, migrate
 
@@ -704,11 +704,21 @@ def _open_database(database: str | None, create: bool) -> Engine:
     try:
         parsed = make_url(url)
     except Exception:  # SQLAlchemy raises several kinds for a malformed URL
-        raise InputError("--database", f"not a database URL: '{url}'") from None
+        import re
+
+        shown = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)  # a password, as _shown_url hides it
+        raise InputError("--database", f"not a database URL: '{shown}'") from None
     file = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if not create and file not in (None, "", ":memory:") and not Path(str(file)).exists():
         raise InputError("--database", f"no clinic database at {_shown_url(url)} (start it once: idds serve)")
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url)
+    except (NoSuchModuleError, ImportError):  # a kind of database, or a driver, that this installation lacks
+        raise InputError(
+            "--database",
+            f"cannot open {_shown_url(url)}: no driver for '{parsed.drivername}' "
+            "(use sqlite:///FILE or postgresql://USER@HOST/DATABASE)",
+        ) from None
     try:
         if create:
             migrate(engine)
@@ -886,6 +896,17 @@ def audit_anchor(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None
     )
 
 
+def _new_password() -> tuple[str, str]:
+    """The new user's password and where it came from: $IDDS_PASSWORD, else a hidden prompt (typed twice)."""
+    password = os.environ.get("IDDS_PASSWORD")
+    if password:
+        return password, "IDDS_PASSWORD"
+    try:
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True), "password"
+    except typer.Abort:  # no terminal to type it at (or Ctrl+C)
+        raise InputError("IDDS_PASSWORD", "not set, and no password was typed at the prompt") from None
+
+
 USER_OPTION = {"username": "USERNAME", "role": "--role", "full_name": "--name", "patient_id": "--patient-id"}
 
 
@@ -903,13 +924,9 @@ def user_add(
     from openidds.clinic.roles import ROLES
 
     with guarded():
-        if role not in ROLES:
+        if role not in ROLES:  # before asking for a password
             raise InputError("--role", f"expected one of {', '.join(ROLES)}, got '{role}'")
-    password = os.environ.get("IDDS_PASSWORD")
-    source = "IDDS_PASSWORD"
-    if not password:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        source = "password"
+        password, source = _new_password()
     with guarded():
         engine = _open_database(database, create=True)
         from openidds.db import sessions

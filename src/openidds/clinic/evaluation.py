@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from openidds.clinic.citations import Citation, cite, from_cited, policy
+from openidds.clinic.followup import psychiatric_risk_drugs, withdrawal_risk_drugs
 from openidds.clinic.indications import Indication, IndicationCatalog
 from openidds.drugs import Drug, DrugLibrary
 from openidds.errors import InputError
@@ -151,8 +152,8 @@ def evaluate_candidate(candidate: Candidate, *, indications: IndicationCatalog, 
     allergies = _allergies(candidate.allergies)
 
     by_allergy = _excluded_by_allergy(drugs, allergies) if allergies is not None else {}
-    psychosis_drugs = [d for d in drugs if _psychosis_caution(d)]
-    by_psychosis = [d.name for d in psychosis_drugs] if candidate.psychosis_history is True else []
+    psychosis_drugs = psychiatric_risk_drugs(drugs)
+    by_psychosis = psychosis_drugs if candidate.psychosis_history is True else ()
     left = [d.name for d in drugs if d.name not in by_allergy and d.name not in by_psychosis]
 
     items = [
@@ -252,11 +253,27 @@ def _excluded_by_allergy(drugs: list[Drug], allergies: tuple[str, ...]) -> dict[
     return found
 
 
-def _psychosis_caution(drug: Drug) -> bool:
-    return any(c.when == "psychosis_history" and c.severity == "hard" for c in drug.cautions)
-
-
 # --- items --------------------------------------------------------------------------------------------------------
+
+
+def _yes_no(
+    item: str,
+    question: str,
+    value: bool | None,
+    citation: Citation,
+    *,
+    met_when: bool,
+    met: str,
+    not_met: str,
+    unknown: str,
+    not_met_status: ItemStatus = "needs-review",
+) -> ChecklistItem:
+    """A yes/no item: met when the answer is `met_when`, `not_met_status` on the other answer, unknown: review."""
+    if value is None:
+        return ChecklistItem(item, question, "unknown", "needs-review", unknown, citation)
+    if value is met_when:
+        return ChecklistItem(item, question, _words(value), "met", met, citation)
+    return ChecklistItem(item, question, _words(value), not_met_status, not_met, citation)
 
 
 def _conservative(value: bool | None, ind: Indication) -> ChecklistItem:
@@ -266,17 +283,17 @@ def _conservative(value: bool | None, ind: Indication) -> ChecklistItem:
     else:
         question = "Have conservative treatments failed to relieve the pain or caused intolerable side effects?"
         citation, what = SELECTION, "pain"
-    if value is True:
-        return ChecklistItem(
-            "conservative-therapy-failed", question, "yes", "met", "conservative treatment failed", citation
-        )
-    message = (
-        f"conservative treatment has not failed: intrathecal therapy is for {what} it cannot control; "
-        "record why intrathecal therapy is needed now"
-        if value is False
-        else "unknown: record whether conservative treatment failed"
+    return _yes_no(
+        "conservative-therapy-failed",
+        question,
+        value,
+        citation,
+        met_when=True,
+        met="conservative treatment failed",
+        not_met=f"conservative treatment has not failed: intrathecal therapy is for {what} it cannot control; "
+        "record why intrathecal therapy is needed now",
+        unknown="unknown: record whether conservative treatment failed",
     )
-    return ChecklistItem("conservative-therapy-failed", question, _words(value), "needs-review", message, citation)
 
 
 def _surgery(value: bool | None, ind: Indication) -> ChecklistItem:
@@ -290,16 +307,16 @@ def _surgery(value: bool | None, ind: Indication) -> ChecklistItem:
             "asked for pain; the selection criterion comes from pain practice",
             SELECTION,
         )
-    if value is False:
-        return ChecklistItem(
-            "further-surgery-indicated", question, "no", "met", "no further surgery is indicated", SELECTION
-        )
-    message = (
-        "a surgical option remains: the team and the surgeon decide before intrathecal therapy"
-        if value is True
-        else "unknown: record whether further surgery is indicated"
+    return _yes_no(
+        "further-surgery-indicated",
+        question,
+        value,
+        SELECTION,
+        met_when=False,
+        met="no further surgery is indicated",
+        not_met="a surgical option remains: the team and the surgeon decide before intrathecal therapy",
+        unknown="unknown: record whether further surgery is indicated",
     )
-    return ChecklistItem("further-surgery-indicated", question, _words(value), "needs-review", message, SELECTION)
 
 
 def _psych(value: PsychEvaluation | None, ind: Indication) -> ChecklistItem:
@@ -337,38 +354,31 @@ def _psych(value: PsychEvaluation | None, ind: Indication) -> ChecklistItem:
 
 
 def _infection(value: bool | None, ind: Indication) -> ChecklistItem:
-    question = "Active infection (systemic, or at the trial or implant site)?"
-    citation = ITB_ELIGIBILITY if ind.therapy == "spasticity" else INFECTION
-    if value is False:
-        return ChecklistItem("active-infection", question, "no", "met", "no active infection", citation)
-    if value is True:
-        return ChecklistItem(
-            "active-infection",
-            question,
-            "yes",
-            "contraindication",
-            "active infection: no trial or implant until it has been treated and has cleared",
-            citation,
-        )
-    return ChecklistItem(
-        "active-infection", question, "unknown", "needs-review", "unknown: screen for infection", citation
+    return _yes_no(
+        "active-infection",
+        "Active infection (systemic, or at the trial or implant site)?",
+        value,
+        ITB_ELIGIBILITY if ind.therapy == "spasticity" else INFECTION,
+        met_when=False,
+        met="no active infection",
+        not_met="active infection: no trial or implant until it has been treated and has cleared",
+        not_met_status="contraindication",
+        unknown="unknown: screen for infection",
     )
 
 
 def _coagulopathy(value: bool | None) -> ChecklistItem:
-    question = "Uncorrected coagulopathy (bleeding disorder)?"
-    if value is False:
-        return ChecklistItem("coagulopathy", question, "no", "met", "no uncorrected coagulopathy", BLEEDING)
-    if value is True:
-        return ChecklistItem(
-            "coagulopathy",
-            question,
-            "yes",
-            "contraindication",
-            "uncorrected bleeding disorder: correct it before any intrathecal procedure",
-            BLEEDING,
-        )
-    return ChecklistItem("coagulopathy", question, "unknown", "needs-review", "unknown: check coagulation", BLEEDING)
+    return _yes_no(
+        "coagulopathy",
+        "Uncorrected coagulopathy (bleeding disorder)?",
+        value,
+        BLEEDING,
+        met_when=False,
+        met="no uncorrected coagulopathy",
+        not_met="uncorrected bleeding disorder: correct it before any intrathecal procedure",
+        not_met_status="contraindication",
+        unknown="unknown: check coagulation",
+    )
 
 
 def _anticoagulation(on: bool | None, plan: bool | None) -> ChecklistItem:
@@ -450,9 +460,9 @@ def _allergy(allergies: tuple[str, ...] | None, excluded: dict[str, str], left: 
     )
 
 
-def _psychosis(value: bool | None, drugs: list[Drug], left: list[str]) -> ChecklistItem:
+def _psychosis(value: bool | None, drugs: tuple[str, ...], left: list[str]) -> ChecklistItem:
     question = "Any history of psychosis?"
-    names = ", ".join(d.name for d in drugs)
+    names = ", ".join(drugs)
     if not drugs:
         return ChecklistItem(
             "psychosis-history",
@@ -512,81 +522,59 @@ def _fit(drugs: list[Drug], ind: Indication) -> ChecklistItem:
 
 
 def _substance_misuse(value: bool | None) -> ChecklistItem:
-    question = "Active substance misuse (e.g. intravenous drug use) or untreated chemical dependency?"
-    if value is False:
-        return ChecklistItem("substance-misuse", question, "no", "met", "no active substance misuse", SUBSTANCE_MISUSE)
-    if value is True:
-        return ChecklistItem(
-            "substance-misuse",
-            question,
-            "yes",
-            "contraindication",
-            "active substance misuse contraindicates an implanted drug system",
-            SUBSTANCE_MISUSE,
-        )
-    return ChecklistItem(
+    return _yes_no(
         "substance-misuse",
-        question,
-        "unknown",
-        "needs-review",
-        "unknown: record substance use",
+        "Active substance misuse (e.g. intravenous drug use) or untreated chemical dependency?",
+        value,
         SUBSTANCE_MISUSE,
+        met_when=False,
+        met="no active substance misuse",
+        not_met="active substance misuse contraindicates an implanted drug system",
+        not_met_status="contraindication",
+        unknown="unknown: record substance use",
     )
 
 
 def _life_expectancy(value: bool | None) -> ChecklistItem:
-    question = "Life expectancy at least 3 months (for an implanted pump)?"
-    if value is True:
-        return ChecklistItem(
-            "life-expectancy", question, "yes", "met", "life expectancy at least 3 months", LIFE_EXPECTANCY
-        )
-    if value is False:
-        return ChecklistItem(
-            "life-expectancy",
-            question,
-            "no",
-            "contraindication",
-            "life expectancy under 3 months: an implanted pump is not advised; consider an external system",
-            LIFE_EXPECTANCY,
-        )
-    return ChecklistItem(
+    return _yes_no(
         "life-expectancy",
-        question,
-        "unknown",
-        "needs-review",
-        "unknown: record whether life expectancy is at least 3 months",
+        "Life expectancy at least 3 months (for an implanted pump)?",
+        value,
         LIFE_EXPECTANCY,
+        met_when=True,
+        met="life expectancy at least 3 months",
+        not_met="life expectancy under 3 months: an implanted pump is not advised; consider an external system",
+        not_met_status="contraindication",
+        unknown="unknown: record whether life expectancy is at least 3 months",
     )
 
 
 def _expectations(value: bool | None) -> ChecklistItem:
-    question = "Realistic expectations of the therapy (less pain or spasticity, not none)?"
-    if value is True:
-        return ChecklistItem(
-            "realistic-expectations", question, "yes", "met", "expectations are realistic", EXPECTATIONS
-        )
-    message = (
-        "expectations are not realistic: discuss the goals of therapy before going on"
-        if value is False
-        else "unknown: discuss and record the patient's expectations"
+    return _yes_no(
+        "realistic-expectations",
+        "Realistic expectations of the therapy (less pain or spasticity, not none)?",
+        value,
+        EXPECTATIONS,
+        met_when=True,
+        met="expectations are realistic",
+        not_met="expectations are not realistic: discuss the goals of therapy before going on",
+        unknown="unknown: discuss and record the patient's expectations",
     )
-    return ChecklistItem("realistic-expectations", question, _words(value), "needs-review", message, EXPECTATIONS)
 
 
 def _commitment(value: bool | None, drugs: list[Drug]) -> ChecklistItem:
-    question = "Committed to refills and follow-up visits?"
-    if value is True:
-        return ChecklistItem(
-            "committed-to-follow-up", question, "yes", "met", "committed to refills and follow-up", COMMITMENT
-        )
-    risky = [d.name for d in drugs if d.withdrawal_risk is not None]
+    risky = withdrawal_risk_drugs(drugs)
     danger = f"; a missed refill of {', '.join(risky)} can cause life-threatening withdrawal" if risky else ""
-    message = (
-        f"not committed to refills and follow-up{danger}"
-        if value is False
-        else f"unknown: ask whether the patient can keep refill and follow-up visits{danger}"
+    return _yes_no(
+        "committed-to-follow-up",
+        "Committed to refills and follow-up visits?",
+        value,
+        COMMITMENT,
+        met_when=True,
+        met="committed to refills and follow-up",
+        not_met=f"not committed to refills and follow-up{danger}",
+        unknown=f"unknown: ask whether the patient can keep refill and follow-up visits{danger}",
     )
-    return ChecklistItem("committed-to-follow-up", question, _words(value), "needs-review", message, COMMITMENT)
 
 
 def _wait(value: Quantity | str | None, ind: Indication, catalog: IndicationCatalog) -> ChecklistItem:

@@ -93,7 +93,6 @@ ASHWORTH_RISE_POLICY = policy(
     "Returning spasticity is a withdrawal sign (baclofen-withdrawal-signs); treating a rise of at least 1 Modified "
     "Ashworth point as urgent, and a smaller rise as a review, is an OpenIDDS choice (the trial uses the same point)."
 )
-BACLOFEN_WITHDRAWAL = cite("baclofen-label", "label")
 PSYCHIATRIC = cite("prialt-fda-label", "label")
 
 Kind = Literal["drug-effect", "device-complication"]
@@ -177,7 +176,7 @@ ADVERSE_EVENTS: dict[str, AdverseEventType] = {
             1,
             "abrupt baclofen withdrawal progresses over 24-72 h to rhabdomyolysis, organ failure and death: "
             "restore intrathecal delivery now",
-            BACLOFEN_WITHDRAWAL,
+            WITHDRAWAL,  # the signs and the 24-72 h course are in this source
         ),
         # --- device complications ---
         _event("catheter-migration", "catheter migration", "device-complication", withdrawal=_SUPPLY_CUT),

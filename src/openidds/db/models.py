@@ -1,7 +1,8 @@
 """The clinic's records as tables (SQLAlchemy 2). Rules live in the pure core; these only hold what happened.
 
 Program versions, refills, follow-ups and audit records are written once and never updated in place (a new
-program is a new version); patients carry an optimistic version number so two concurrent edits cannot both win.
+program is a new version); patients, program versions and refills carry an optimistic version number (Versioned)
+so two concurrent edits cannot both win.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from fractions import Fraction
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from openidds.db.types import ExactNumber, UTCDateTime
 
@@ -23,6 +24,17 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
+
+
+class Versioned:
+    """An optimistic version number, the table's last column: the ORM checks and bumps it on every UPDATE, so of
+    two concurrent edits of the same row the second fails (StaleDataError) instead of silently winning."""
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
 
 
 class User(Base):
@@ -49,7 +61,7 @@ class Token(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Patient(Base):
+class Patient(Versioned, Base):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(40), unique=True)
@@ -67,9 +79,6 @@ class Patient(Base):
     life_expectancy_months: Mapped[int | None] = mapped_column(Integer, default=None)
     stage: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime]
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
 
 
 class Evaluation(Base):
@@ -111,7 +120,7 @@ class Implant(Base):
     recorded_at: Mapped[datetime]
 
 
-class ProgramVersion(Base):
+class ProgramVersion(Versioned, Base):
     """One program, as its program file, through proposed → confirmed (→ superseded) or rejected."""
 
     __tablename__ = "program_versions"
@@ -134,12 +143,9 @@ class ProgramVersion(Base):
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_reason: Mapped[str] = mapped_column(Text, default="")
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
 
 
-class Refill(Base):
+class Refill(Versioned, Base):
     __tablename__ = "refills"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -159,9 +165,6 @@ class Refill(Base):
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
 
 
 class FollowUp(Base):

@@ -390,6 +390,11 @@ def _program(days: float, rx: Rx, *overrides: tuple[str, str], at_refill: bool =
     return Step("program", days, rx=rx, overrides=overrides, at_refill=at_refill)
 
 
+def _remotes(*days_ago: float) -> tuple[Step, ...]:
+    """Presses of the patient remote, each so many days before now."""
+    return tuple(Step("remote", days, ago=True) for days in days_ago)
+
+
 _TITRATION_REASON = (
     "titration.soft-max",
     "NRS 7/10 at two visits on the current dose, no sedation or constipation: a 25 % step agreed with the patient",
@@ -410,6 +415,8 @@ SILVA_RX = Rx(
 )
 WEBER_RX = Rx("constant-flow-30-0.5", (("baclofen", "300 mcg/mL"),), rate="0.5 mL/day", low_alarm="3 mL")
 IBRAHIM_RX = Rx("programmable-40", (("baclofen", "2000 mcg/mL"),), rate="0.075 mL/day", low_alarm="4 mL")
+TAYLOR_RX = Rx("programmable-20", (("fentanyl", "500 mcg/mL"),), rate="0.1 mL/day", bolus=BOLUS_002)
+ORTIZ_RX = Rx("programmable-40", (("baclofen", "500 mcg/mL"),), rate="0.3 mL/day", low_alarm="4 mL")
 PRICE_RX = Rx(
     "programmable-40",
     (("hydromorphone", "2 mg/mL"),),
@@ -422,14 +429,7 @@ IMPLANTED: tuple[Implanted, ...] = (
         _p(14, "Hale", "Thomas", "male", "1964-03-03", PAIN, "failed-back-surgery-syndrome", mme=120),
         HALE_RX,
         420,
-        steps=(
-            Step("remote", 3.4, ago=True),
-            Step("remote", 3.2, ago=True),
-            Step("remote", 2.5, ago=True),
-            Step("remote", 2.45, ago=True),
-            Step("remote", 1.6, ago=True),
-            Step("remote", 0.5, ago=True),
-        ),
+        steps=_remotes(3.4, 3.2, 2.5, 2.45, 1.6, 0.5),
     ),
     # Morphine + clonidine: a 25 % dose step needs an override reason (soft titration limit).
     Implanted(
@@ -438,9 +438,7 @@ IMPLANTED: tuple[Implanted, ...] = (
         540,
         steps=(
             _program(63, replace(ROSSI_RX, rate="0.375 mL/day"), _TITRATION_REASON),
-            Step("remote", 2.3, ago=True),
-            Step("remote", 2.2, ago=True),
-            Step("remote", 1.3, ago=True),
+            *_remotes(2.3, 2.2, 1.3),
         ),
     ),
     # Morphine 10 → 20 mg/mL (compounded) at a refill: half the rate, fewer refills; a pharmacist verifies.
@@ -494,12 +492,12 @@ IMPLANTED: tuple[Implanted, ...] = (
     # Fentanyl for cancer pain: a 50 % step past the soft titration limit, with the reason.
     Implanted(
         _p(23, "Taylor", "Simon", "male", "1961-10-31", CANCER, "cancer-pain", mme=400, life_months=12),
-        Rx("programmable-20", (("fentanyl", "500 mcg/mL"),), rate="0.1 mL/day", bolus=BOLUS_002),
+        TAYLOR_RX,
         120,
         steps=(
             _program(
                 40,
-                Rx("programmable-20", (("fentanyl", "500 mcg/mL"),), rate="0.15 mL/day", bolus=BOLUS_002),
+                replace(TAYLOR_RX, rate="0.15 mL/day"),
                 ("titration.soft-max", "progressing bone metastases, NRS 8/10 with three boluses a day"),
             ),
             Step("follow-up", 41),
@@ -543,9 +541,7 @@ IMPLANTED: tuple[Implanted, ...] = (
             _program(3, replace(SILVA_RX, rate="0.39 mL/day")),
             _program(6, replace(SILVA_RX, rate="0.5 mL/day")),
             Step("spasm-flag", 400),
-            Step("remote", 4.3, ago=True),
-            Step("remote", 4.25, ago=True),
-            Step("remote", 1.4, ago=True),
+            *_remotes(4.3, 4.25, 1.4),
         ),
     ),
     # Baclofen on a constant-flow pump: the dose changes only with the concentration, at refills.
@@ -574,13 +570,11 @@ IMPLANTED: tuple[Implanted, ...] = (
     ),
     Implanted(
         _p(30, "Ortiz", "Daniel", "male", "1994-09-17", CEREBRAL, "traumatic-brain-injury-spasticity"),
-        Rx("programmable-40", (("baclofen", "500 mcg/mL"),), rate="0.3 mL/day", low_alarm="4 mL"),
+        ORTIZ_RX,
         365,
         surgeon="lindqvist",
         tip="T6",
-        steps=(
-            _program(3, Rx("programmable-40", (("baclofen", "500 mcg/mL"),), rate="0.345 mL/day", low_alarm="4 mL")),
-        ),
+        steps=(_program(3, replace(ORTIZ_RX, rate="0.345 mL/day")),),
     ),
     # Morphine at a higher daily volume for more than six years: the pump's battery reached ERI a month ago.
     Implanted(
@@ -845,6 +839,14 @@ class Demo:
         )
         return capacity
 
+    def interrogate(
+        self, pid: int, reservoir: Reservoir, at: datetime, alarms: tuple[str, ...] = (), eri: bool = False
+    ) -> None:
+        """The nurse reads the pump: the reservoir as the clinic expects it, to 0.1 mL, and what the pump reports."""
+        level = round(reservoir.expected(at) * 10) / Fraction(10)
+        data = {"reservoir_ml": level, "alarms": list(alarms), "eri": eri}
+        pathway.record_interrogation(self.s, self.user(GARCIA), pid, data, at)
+
     def capacity(self, rx: Rx) -> Fraction:
         return self.catalog.pump(rx.pump, "pump").capacity.to("mL")
 
@@ -1080,9 +1082,7 @@ def _step(
         reservoir.refill(at, capacity)
         reservoir.program(at, step.rx, _rate(step.rx, p, at, capacity))
     elif step.kind == "interrogation":
-        level = reservoir.expected(at)
-        data = {"reservoir_ml": round(level * 10) / Fraction(10), "alarms": list(step.alarms), "eri": step.eri}
-        pathway.record_interrogation(d.s, d.user(GARCIA), pid, data, at)
+        d.interrogate(pid, reservoir, at, step.alarms, step.eri)
     elif step.kind == "follow-up":
         _follow_up(d, pid, p, rng, at)
     elif step.kind == "remote":
@@ -1109,10 +1109,7 @@ def _step(
         )
         at += timedelta(minutes=30)
         yield at
-        level = reservoir.expected(at)
-        pathway.record_interrogation(
-            d.s, d.user(GARCIA), pid, {"reservoir_ml": round(level * 10) / Fraction(10), "alarms": [], "eri": False}, at
-        )
+        d.interrogate(pid, reservoir, at)
         at += timedelta(hours=1)
         yield at
         pathway.resolve_flag(d.s, d.user(LINDQVIST), pid, fid, at)
