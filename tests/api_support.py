@@ -21,10 +21,15 @@ from tests.clinic_db import PASSWORD, START, Clinic
 __all__ = ["PASSWORD", "START", "Clinic"]
 
 
-def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2id at its lowest cost (the same code path, about a thousandth of the time), and logins reused until
-    the token's own expiry instead of asking /auth/me before every call."""
+def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its lowest cost: the same code path, about a thousandth of the time."""
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cheap hasher, and logins reused until the token's own expiry instead of asking /auth/me before every
+    call."""
+    cheap_hasher(monkeypatch)
     monkeypatch.setattr(Clinic, "as_", _as)
 
 
@@ -166,6 +171,16 @@ care_area = "spasticity-spinal"
 
 
 # --- patients -----------------------------------------------------------------------------------------------------
+# A morphine single-shot trial: NRS 8 → 3 is 5/8 = 62.5 % relief, a success.
+TRIAL: dict[str, Any] = {
+    "method": "single-shot-bolus",
+    "therapy": "pain",
+    "drug": "morphine",
+    "baseline_nrs": 8,
+    "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 3}],
+}
+
+
 def patient_body(mrn: str, **changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "mrn": mrn,

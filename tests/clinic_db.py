@@ -2,7 +2,7 @@
 
 PostgreSQL is the server at 127.0.0.1:5432 (user postgres, database test), or $IDDS_TEST_POSTGRES_URL. Each test
 gets its own schema, dropped afterwards. Without a server the PostgreSQL tests skip with the reason, unless
-IDDS_REQUIRE_POSTGRES=1 (CI), where they fail.
+IDDS_REQUIRE_POSTGRES=1 or CI=true, where they fail (CI never skips them silently).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def _postgres_or_skip() -> None:
             c.execute(text("select 1"))
         probe.dispose()
     except Exception as exc:  # any failure to connect means "no server here"
-        if os.environ.get("IDDS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"IDDS_REQUIRE_POSTGRES=1 but PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+        if os.environ.get("IDDS_REQUIRE_POSTGRES") == "1" or os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"IDDS_REQUIRE_POSTGRES=1 or CI=true, but PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
         pytest.skip(f"no PostgreSQL server at {POSTGRES_URL} (set IDDS_TEST_POSTGRES_URL, or run where one is)")
 
 

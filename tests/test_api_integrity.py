@@ -195,6 +195,7 @@ def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
     ):
         r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=body)
         assert (r.status_code, r.json().get("field")) == (422, field), r.text
+    assert count(clinic, AuditRecord) == writes  # no refused program or refill was written
     new = new_patient(clinic, "B-3")
     writes = count(clinic, AuditRecord)
     r = clinic.call(

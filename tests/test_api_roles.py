@@ -17,6 +17,7 @@ from openidds.db.models import AuditRecord
 from tests.api_support import (
     CONCENTRATED,
     FLEX,
+    TRIAL,
     Clinic,
     count,
     fast_argon2,
@@ -67,6 +68,8 @@ EXPECTED: dict[str, dict[str, int]] = {
 }
 # Actions on one patient's record: a patient naming another patient's id gets 404, as if it did not exist.
 ON_A_RECORD = {a for a in EXPECTED if a not in ("create-patient", "read-dashboard", "read-audit", "manage-users")}
+# Reads append nothing to the audit trail; every other action allowed appends exactly one record.
+READ_ACTIONS = {"read-patient", "read-dashboard", "read-audit"}
 
 
 class Matrix:
@@ -102,14 +105,7 @@ class Matrix:
         )
 
     def record_trial(self, who: str, pid: int) -> Any:
-        trial = {
-            "method": "single-shot-bolus",
-            "therapy": "pain",
-            "drug": "morphine",
-            "baseline_nrs": 8,
-            "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 3}],
-        }
-        return self.post(who, f"/patients/{pid}/trials", trial)
+        return self.post(who, f"/patients/{pid}/trials", TRIAL)
 
     def before_record_implant(self, role: str) -> None:
         self.unimplanted = new_patient(self.c, "M-IMPLANT")
@@ -206,6 +202,9 @@ def test_every_role_and_action_through_the_api(clinic: Clinic) -> None:
             if r.status_code == 403:
                 assert r.json()["detail"].startswith(f"{ARTICLE[role]} cannot "), (action, role, r.text)
                 assert count(clinic, AuditRecord) == writes, (action, role)
+            else:
+                appended = 0 if action in READ_ACTIONS else 1
+                assert count(clinic, AuditRecord) == writes + appended, (action, role)
         if action in ON_A_RECORD:
             writes = count(clinic, AuditRecord)
             r = call("pat", m.other)

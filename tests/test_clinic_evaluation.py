@@ -360,6 +360,7 @@ def test_outcome_matches_a_hand_written_oracle(
 
 def test_every_item_but_the_library_check_cites_its_source() -> None:
     for c in (candidate(), Candidate("spinal-cord-injury-spasticity", ("baclofen",))):
+        assert any(i.item == "drugs-fit-indication" for i in evaluate(c).items)
         for item in evaluate(c).items:
             if item.item == "drugs-fit-indication":
                 assert item.citation is None  # the drug library itself is the source

@@ -11,18 +11,10 @@ from sqlalchemy import select, text, update
 
 from openidds.db.models import DashboardVersion, PatientStatus, User
 from openidds.service import dashboard
-from tests.api_support import fast_argon2
+from tests.api_support import fast_argon2, patient_body
 from tests.clinic_db import Clinic
 
-PATIENT = {
-    "mrn": "V-0001",
-    "family_name": "Doe",
-    "given_name": "Jane",
-    "birth_date": "1960-02-03",
-    "sex": "female",
-    "care_area": "pain-noncancer",
-    "indications": ["failed-back-surgery-syndrome"],
-}
+PATIENT = patient_body("V-0001", family_name="Doe")
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +79,8 @@ def test_a_transaction_sees_its_own_writes_and_a_rollback_keeps_nothing(clinic: 
 
 def test_limit_gives_the_first_rows_and_the_total(clinic: Clinic) -> None:
     for i in range(3):
-        clinic.call("POST", "/patients", "nora", json={**PATIENT, "mrn": f"V-{i}", "given_name": f"P{i}"})
+        r = clinic.call("POST", "/patients", "nora", json={**PATIENT, "mrn": f"V-{i}", "given_name": f"P{i}"})
+        assert r.status_code == 201, r.text
     full = clinic.call("GET", "/dashboard", "nora").json()
     top = clinic.call("GET", "/dashboard?limit=2", "nora").json()
     assert (top["total"], top["patients"]) == (3, full["patients"][:2])

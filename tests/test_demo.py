@@ -61,6 +61,19 @@ def _by_mrn(s: Session, mrn: str) -> Patient:
     return patient
 
 
+# The demo's logins, by hand from the README: five staff and three patients with the remote.
+DEMO_ROLES = {
+    "admin": "admin",
+    "dr.okafor": "physician",
+    "dr.lindqvist": "physician",
+    "nurse.garcia": "nurse",
+    "pharm.chen": "pharmacist",
+    "t.hale": "patient",
+    "m.rossi": "patient",
+    "r.silva": "patient",
+}
+
+
 def _solutions(s: Session) -> list[tuple[str, tuple[str, ...]]]:
     """(care area, drugs) of every program a pump has run."""
     found = []
@@ -126,7 +139,8 @@ def test_history(demo: tuple[Engine, str]) -> None:
         assert s.scalar(select(func.count()).select_from(Interrogation)) >= 3
         # the logins: staff and three patients, each patient login tied to its record
         users = {u.username: u for u in s.scalars(select(User))}
-        assert set(users) == {login.username for login in LOGINS.logins}
+        assert {name: u.role for name, u in users.items()} == DEMO_ROLES
+        assert {login.username for login in LOGINS.logins} == set(DEMO_ROLES)
         for login in LOGINS.logins:
             user = users[login.username]
             assert user.role == login.role
@@ -147,6 +161,7 @@ def test_the_audit_chain_is_intact_and_in_time_order(demo: tuple[Engine, str]) -
 
 
 def test_the_demo_passwords_match_their_hashes() -> None:
+    assert set(DEMO_HASHES) == set(DEMO_ROLES)  # a hash for every demo login, and no other
     for login in LOGINS.logins:
         assert password_ok(DEMO_HASHES[login.username], login.password), login.username
 

@@ -203,6 +203,7 @@ def test_groups_add_up_to_the_whole():
         assert sum(g["patients"] for g in groups.values()) == 60
         for key in ("refill_visits", "reconciliation_flags", "remote_requests"):
             assert sum(g["totals"][key] for g in groups.values()) == overall["totals"][key]
+        assert set(overall["totals"]["alarms"]) >= {"low-reservoir", "empty-reservoir"}
         for name, count in overall["totals"]["alarms"].items():
             assert sum(g["totals"]["alarms"][name] for g in groups.values()) == count
     t, r = overall["totals"], overall["per_patient_year"]
@@ -256,7 +257,11 @@ def test_fleet_json_shape():
         "years": 0.25,
         "patient_years": 1.5,
         "seed": 1,
-        "policy": {"name": "alarm-minus:7", "description": doc["fleet"]["policy"]["description"]},
+        "policy": {
+            "name": "alarm-minus:7",
+            "description": "refill 7 days before the projected low-reservoir alarm (worst case); never after the "
+            "drug's stability runs out",
+        },
     }
     per_year = doc["overall"]["per_patient_year"]
     assert set(per_year) == {

@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from tests.api_support import TRIAL, patient_body
 from tests.clinic_db import Clinic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -11,15 +12,7 @@ PROGRAM = re.sub(
     'filled_at = "2026-11-21T09:00"',
     (ROOT / "examples" / "morphine-clonidine-flex.toml").read_text(),
 )
-PATIENT = {
-    "mrn": "A-0001",
-    "family_name": "Doe",
-    "given_name": "Jane",
-    "birth_date": "1960-02-03",
-    "sex": "female",
-    "care_area": "pain-noncancer",
-    "indications": ["failed-back-surgery-syndrome"],
-}
+PATIENT = patient_body("A-0001", family_name="Doe")
 
 
 def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
@@ -47,14 +40,7 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
         },
     )
     assert (r.status_code, r.json()["outcome"]) == (201, "eligible"), r.text
-    trial = {
-        "method": "single-shot-bolus",
-        "therapy": "pain",
-        "drug": "morphine",
-        "baseline_nrs": 8,
-        "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 3}],
-    }
-    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=trial)
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL)
     assert (r.status_code, r.json()["outcome"]) == (201, "success"), r.text  # NRS 8 → 3: 62.5 % relief
     implant = {
         "pump_model": "programmable-40",
@@ -72,7 +58,7 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
 
     clinic.advance(days=30)
     # The flex program: 0.40 mL/day 00:00-07:00 and 22:00-24:00, 0.60 mL/day 07:00-22:00 → 0.525 mL/day.
-    # 30 days from the fill: 40 - 30 × 0.525 = 24.25 mL expected, ± 10 % of the 15.75 mL delivered.
+    # 30 days from the fill: 40 - 30 × 0.525 = 24.25 mL expected, ± 15 % of the 15.75 mL delivered (± 2.3625 mL).
     pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
     assert pump["reservoir_ml"] == "24.25" and pump["expected_residual_ml"] == "24.25"
     refill = {
@@ -88,11 +74,13 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
     assert r.status_code == 201, r.text
     got = r.json()
     assert (got["expected_ml"], got["withdrawn_ml"], got["discrepancy_ml"]) == ("24.25", "25.4", "1.15")
-    assert got["reconciliation"] == "within-band"  # 1.15 mL is inside ± 1.575 mL
+    assert got["expected_band_ml"] == ["21.8875", "26.6125"]  # 24.25 ∓ 2.3625
+    assert got["reconciliation"] == "within-band"  # 25.4 - 24.25 = 1.15 mL is inside ± 2.3625 mL
     same = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "nora")
     assert same.status_code == 403 and "second person" in same.json()["detail"]
     other = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "phil")
-    assert other.status_code == 200 and other.json()["verified_by"] is not None
+    phil = clinic.call("GET", "/auth/me", "phil").json()["id"]
+    assert other.status_code == 200 and other.json()["verified_by"] == phil
 
     verify = clinic.call("GET", "/audit/verify", "ada").json()
     assert verify["intact"] and verify["records"] == 6  # create, evaluation, trial, implant, refill, verify

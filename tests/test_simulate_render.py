@@ -111,6 +111,7 @@ def test_text_rounds_volumes_and_json_keeps_full_floats(name):
     out = run("simulate", SCENARIOS / name)
     assert_no_crash(out)
     assert out.exit_code == 0, out.stderr
+    assert " mL" in out.stdout  # volumes are shown, so the check below has something to check
     assert not LONG_DECIMAL.search(out.stdout), LONG_DECIMAL.findall(out.stdout)[:5]
 
 

@@ -12,20 +12,15 @@ from html.parser import HTMLParser
 from typing import Any
 
 import httpx
-import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from openidds.service import auth
 from openidds.web.programform import from_document
 from openidds.web.session import SESSION_COOKIE, csrf_for
+from tests.api_support import FLEX, TRIAL, implant_body, patient_body
+from tests.api_support import cheap_hasher as fast_argon2
 from tests.clinic_db import PASSWORD, START, Clinic
 
-__all__ = ["PASSWORD", "START", "Browser", "Clinic"]
-
-
-def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+__all__ = ["PASSWORD", "START", "Browser", "Clinic", "fast_argon2"]
 
 
 def hidden(html: str, name: str) -> str:
@@ -74,56 +69,13 @@ class Browser:
 
 
 # --- a patient with a pump (through the API) ---------------------------------------------------------------------
-PATIENT = {
-    "mrn": "W-0001",
-    "family_name": "Doe",
-    "given_name": "Jane",
-    "birth_date": "1960-02-03",
-    "sex": "female",
-    "care_area": "pain-noncancer",
-    "indications": ["failed-back-surgery-syndrome"],
-}
-# The README's worked example: morphine 10 mg/mL + clonidine 100 mcg/mL, 0.40 / 0.60 / 0.40 mL/day (0.525 mL/day);
-# remote 0.02 mL over 10 min, lockout 4 h, at most 3 a day. Filled with 40 mL at START (09:00 CST).
-PROGRAM = """[pump]
-model = "programmable-40"
-catheter = { model = "intrathecal-one-piece", length = "60 cm" }
-
-[reservoir]
-filled_at = "2026-11-21T09:00"
-timezone = "America/Chicago"
-volume = "40 mL"
-low_alarm = "2 mL"
-
-[[drugs]]
-name = "morphine"
-concentration = "10 mg/mL"
-
-[[drugs]]
-name = "clonidine"
-concentration = "100 mcg/mL"
-
-[program]
-mode = "flex"
-period = "day"
-steps = [ { at = "00:00", rate = "0.40 mL/day" },
-          { at = "07:00", rate = "0.60 mL/day" },
-          { at = "22:00", rate = "0.40 mL/day" } ]
-
-[patient_bolus]
-volume = "0.02 mL"
-duration = "10 min"
-lockout = "4 h"
-max_per_day = 3
-
-[context]
-care_area = "pain-noncancer"
-opioid_naive = false
-"""
+# The README's worked example (tests/api_support.py): morphine 10 mg/mL + clonidine 100 mcg/mL, 0.40 / 0.60 /
+# 0.40 mL/day (0.525 mL/day); remote 0.02 mL over 10 min, lockout 4 h, at most 3 a day. 40 mL at START (09:00 CST).
+PROGRAM = FLEX
 
 
 def new_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe") -> int:
-    r = clinic.call("POST", "/patients", "nora", json={**PATIENT, "mrn": mrn, "family_name": family})
+    r = clinic.call("POST", "/patients", "nora", json=patient_body(mrn, family_name=family))
     assert r.status_code == 201, r.text
     pid: int = r.json()["id"]
     return pid
@@ -132,24 +84,8 @@ def new_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe") -> int
 def implanted_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe") -> int:
     """A patient through evaluation and trial, implanted at START with the worked example's program."""
     pid = new_patient(clinic, mrn, family)
-    trial = {
-        "method": "single-shot-bolus",
-        "therapy": "pain",
-        "drug": "morphine",
-        "baseline_nrs": 8,
-        "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 3}],
-    }
-    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=trial).status_code == 201
-    implant = {
-        "pump_model": "programmable-40",
-        "pump_serial": f"S-{mrn}",
-        "catheter_model": "intrathecal-one-piece",
-        "catheter_length_cm": "60",
-        "tip_level": "T10",
-        "implanted_at": START.isoformat(),
-        "surgeon": "Dr Ada",
-        "program": PROGRAM,
-    }
+    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201
+    implant = {**implant_body(PROGRAM, START), "pump_serial": f"S-{mrn}"}
     r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant)
     assert r.status_code == 201, r.text
     return pid
