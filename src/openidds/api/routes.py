@@ -15,6 +15,7 @@ from openidds.api.schemas import (
     ConfirmIn,
     EvaluationIn,
     FollowUpIn,
+    Id,
     ImplantIn,
     InterrogationIn,
     Login,
@@ -25,12 +26,9 @@ from openidds.api.schemas import (
     RefillIn,
     TrialIn,
 )
-from openidds.clinic.evaluation import Candidate
-from openidds.clinic.followup import AdverseEvent, FollowUpVisit
 from openidds.clinic.roles import matrix_markdown
-from openidds.clinic.trial import SideEffect, TrialDose
-from openidds.clinic.trial import Trial as TrialInput
 from openidds.db.models import (
+    AuditRecord,
     Base,
     Evaluation,
     FollowUp,
@@ -48,9 +46,10 @@ from openidds.service import audit, auth, pathway
 from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
-from openidds.service.pump import pump_state, refresh_status
+from openidds.service.pump import pump_state, refresh_status, solution_json
 
 router = APIRouter(prefix="/api/v1")
+SEQUENCE_MAX = 2**63 - 1  # audit sequence numbers are 64-bit
 
 
 def row(obj: Base) -> dict[str, Any]:
@@ -58,7 +57,7 @@ def row(obj: Base) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in inspect(obj).mapper.column_attrs:
         value = getattr(obj, column.key)
-        if column.key in ("password_hash", "document") or column.key == "token_hash":
+        if column.key in ("password_hash", "token_hash", "document"):
             continue
         if isinstance(value, datetime | date):
             value = value.isoformat()
@@ -125,18 +124,16 @@ def list_patients(s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 @router.post("/patients", status_code=201, tags=["patients"])
 def create_patient(body: NewPatient, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    data = body.model_dump()
-    data["oral_mme_per_day"] = None if body.oral_mme_per_day is None else Fraction(body.oral_mme_per_day)
-    return pathway.patient_json(pathway.create_patient(s, actor, data, at))
+    return pathway.patient_json(pathway.create_patient(s, actor, body.to_data(), at))
 
 
 @router.get("/patients/{patient_id}", tags=["patients"])
-def read_patient(patient_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+def read_patient(patient_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     return pathway.patient_json(pathway.read_patient(s, actor, patient_id))
 
 
 @router.patch("/patients/{patient_id}", tags=["patients"])
-def update_patient(patient_id: int, body: PatientChanges, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def update_patient(patient_id: Id, body: PatientChanges, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if "oral_mme_per_day" in changes and changes["oral_mme_per_day"] is not None:
         changes["oral_mme_per_day"] = Fraction(changes["oral_mme_per_day"])
@@ -144,7 +141,7 @@ def update_patient(patient_id: int, body: PatientChanges, s: Tx, at: Now, actor:
 
 
 @router.get("/patients/{patient_id}/pump", tags=["patients"])
-def pump(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def pump(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """The patient's pump now, from the twin: reservoir, mode, alarms, and what is projected."""
     pathway.read_patient(s, actor, patient_id)
     state = pump_state(s, patient_id, at)
@@ -156,7 +153,7 @@ def pump(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
         "programmed": True,
         "mode": twin.mode,
         "reservoir_ml": format_number(twin.reservoir, 9),
-        "solution": [{"name": i.drug.name, "concentration": str(i.concentration)} for i in twin.solution],
+        "solution": solution_json(twin.solution),
         "expected_residual_ml": format_number(twin.expected_residual().expected.to("mL"), 9),
         **{k: v for k, v in row(status).items() if k != "patient_id"},
     }
@@ -188,51 +185,33 @@ RECORDS: dict[str, Any] = {
 
 
 @router.get("/patients/{patient_id}/evaluations", tags=["pathway"])
-def evaluations(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def evaluations(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, Evaluation, Evaluation.id)
 
 
 @router.post("/patients/{patient_id}/evaluations", status_code=201, tags=["pathway"])
-def record_evaluation(patient_id: int, body: EvaluationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    answers = body.model_dump()
-    fields = {**answers, "planned_drugs": tuple(body.planned_drugs)}
-    if body.allergies is not None:
-        fields["allergies"] = tuple(body.allergies)
-    return row(pathway.record_evaluation(s, actor, patient_id, Candidate(**fields), answers, at))
+def record_evaluation(patient_id: Id, body: EvaluationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return row(pathway.record_evaluation(s, actor, patient_id, body.to_candidate(), body.model_dump(), at))
 
 
 @router.get("/patients/{patient_id}/trials", tags=["pathway"])
-def trials(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def trials(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, Trial, Trial.id)
 
 
 @router.post("/patients/{patient_id}/trials", status_code=201, tags=["pathway"])
-def record_trial(patient_id: int, body: TrialIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    doses = tuple(
-        TrialDose(
-            dose=d.dose,
-            observation_hours=d.observation_hours,
-            nrs=d.nrs,
-            ashworth=d.ashworth,
-            side_effects=tuple(SideEffect(e.name, e.intolerable) for e in d.side_effects),
-            effect_hours=d.effect_hours,
-        )
-        for d in body.doses
-    )
-    trial = TrialInput(body.method, body.therapy, body.drug, doses, body.baseline_nrs, body.baseline_ashworth)
-    return row(pathway.record_trial(s, actor, patient_id, trial, body.model_dump(), at))
+def record_trial(patient_id: Id, body: TrialIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return row(pathway.record_trial(s, actor, patient_id, body.to_trial(), body.model_dump(), at))
 
 
 @router.get("/patients/{patient_id}/implants", tags=["pathway"])
-def implants(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def implants(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, Implant, Implant.implanted_at)
 
 
 @router.post("/patients/{patient_id}/implants", status_code=201, tags=["pathway"])
-def record_implant(patient_id: int, body: ImplantIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    data = body.model_dump(exclude={"program"})
-    data["catheter_length_cm"] = Fraction(body.catheter_length_cm)
-    implant, version = pathway.record_implant(s, actor, patient_id, data, body.program, at)
+def record_implant(patient_id: Id, body: ImplantIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    implant, version = pathway.record_implant(s, actor, patient_id, body.to_data(), body.program, at)
     return {"implant": row(implant), "program": None if version is None else program_json(version)}
 
 
@@ -241,14 +220,14 @@ def program_json(v: ProgramVersion) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/programs", tags=["programs"])
-def programs(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def programs(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(ProgramVersion).where(ProgramVersion.patient_id == patient_id).order_by("number"))
     return [program_json(v) for v in found]
 
 
 @router.get("/patients/{patient_id}/programs/{number}", tags=["programs"])
-def read_program(patient_id: int, number: int, s: Tx, actor: Actor) -> dict[str, Any]:
+def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(
         select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.number == number)
@@ -259,90 +238,75 @@ def read_program(patient_id: int, number: int, s: Tx, actor: Actor) -> dict[str,
 
 
 @router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
-def propose_program(patient_id: int, body: ProgramIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def propose_program(patient_id: Id, body: ProgramIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed."""
     return program_json(pathway.propose_program(s, actor, patient_id, body.document, at, body.bridge))
 
 
 @router.post("/patients/{patient_id}/programs/{number}/confirm", tags=["programs"])
-def confirm_program(patient_id: int, number: int, body: ConfirmIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     return program_json(pathway.confirm_program(s, actor, patient_id, number, body.overrides, at))
 
 
 @router.post("/patients/{patient_id}/programs/{number}/verify", tags=["programs"])
-def verify_program(patient_id: int, number: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def verify_program(patient_id: Id, number: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     return program_json(pathway.verify_program(s, actor, patient_id, number, at))
 
 
 @router.get("/patients/{patient_id}/refills", tags=["refills"])
-def refills(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def refills(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.at))
     return [pathway.refill_json(r) for r in found]
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
-def read_refill(patient_id: int, refill_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+def read_refill(patient_id: Id, refill_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     return pathway.refill_json(_record(s, actor, patient_id, Refill, refill_id))
 
 
 @router.post("/patients/{patient_id}/refills", status_code=201, tags=["refills"])
-def record_refill(patient_id: int, body: RefillIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    data = body.model_dump()
-    data["solution"] = [d.model_dump() for d in body.solution]
-    return pathway.refill_json(pathway.record_refill(s, actor, patient_id, data, at))
+def record_refill(patient_id: Id, body: RefillIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return pathway.refill_json(pathway.record_refill(s, actor, patient_id, body.to_data(), at))
 
 
 @router.post("/patients/{patient_id}/refills/{refill_id}/verify", tags=["refills"])
-def verify_refill(patient_id: int, refill_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def verify_refill(patient_id: Id, refill_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     return pathway.refill_json(pathway.verify_refill(s, actor, patient_id, refill_id, at))
 
 
 @router.get("/patients/{patient_id}/follow-ups", tags=["follow-ups"])
-def follow_ups(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def follow_ups(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, FollowUp, FollowUp.at)
 
 
 @router.post("/patients/{patient_id}/follow-ups", status_code=201, tags=["follow-ups"])
-def record_follow_up(patient_id: int, body: FollowUpIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    visit = FollowUpVisit(
-        nrs=body.nrs,
-        baseline_nrs=body.baseline_nrs,
-        oswestry=None if body.oswestry is None else tuple(body.oswestry),
-        phq9=None if body.phq9 is None else tuple(body.phq9),
-        ashworth=body.ashworth,
-        previous_ashworth=body.previous_ashworth,
-        penn_frequency=body.penn_frequency,
-        penn_severity=body.penn_severity,
-        adverse_events=tuple(AdverseEvent(e.item, e.grade) for e in body.adverse_events),
-    )
-    return row(pathway.record_follow_up(s, actor, patient_id, visit, body.model_dump(), at))
+def record_follow_up(patient_id: Id, body: FollowUpIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return row(pathway.record_follow_up(s, actor, patient_id, body.to_visit(), body.model_dump(), at))
 
 
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve", tags=["follow-ups"])
-def resolve_flag(patient_id: int, follow_up_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def resolve_flag(patient_id: Id, follow_up_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     return row(pathway.resolve_flag(s, actor, patient_id, follow_up_id, at))
 
 
 @router.get("/patients/{patient_id}/interrogations", tags=["pump"])
-def interrogations(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def interrogations(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, Interrogation, Interrogation.at)
 
 
 @router.post("/patients/{patient_id}/interrogations", status_code=201, tags=["pump"])
-def record_interrogation(patient_id: int, body: InterrogationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    data = body.model_dump()
-    data["reservoir_ml"] = None if body.reservoir_ml is None else Fraction(body.reservoir_ml)
-    return row(pathway.record_interrogation(s, actor, patient_id, data, at))
+def record_interrogation(patient_id: Id, body: InterrogationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+    return row(pathway.record_interrogation(s, actor, patient_id, body.to_data(), at))
 
 
 @router.get("/patients/{patient_id}/remote-requests", tags=["pump"])
-def remote_requests(patient_id: int, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+def remote_requests(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     return _records(s, actor, patient_id, RemoteRequest, RemoteRequest.at)
 
 
 @router.post("/patients/{patient_id}/remote-requests", status_code=201, tags=["pump"])
-def request_bolus(patient_id: int, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def request_bolus(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """The patient presses the remote: the twin decides, with the reason."""
     return row(pathway.request_bolus(s, actor, patient_id, at))
 
@@ -360,11 +324,13 @@ def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0))
 
 @router.get("/audit", tags=["clinic"])
 def audit_records(
-    s: Tx, actor: Actor, entity: str | None = None, after: int = Query(default=0, ge=0), limit: int = 200
+    s: Tx,
+    actor: Actor,
+    entity: str | None = None,
+    after: int = Query(default=0, ge=0, le=SEQUENCE_MAX),
+    limit: int = Query(default=200, ge=0, le=SEQUENCE_MAX),
 ) -> list[dict[str, Any]]:
     require(actor, "read-audit")
-    from openidds.db.models import AuditRecord
-
     q = select(AuditRecord).where(AuditRecord.sequence > after).order_by(AuditRecord.sequence).limit(limit)
     if entity:
         q = q.where(AuditRecord.entity.startswith(entity))
@@ -384,7 +350,7 @@ def audit_verify(s: Tx, actor: Actor) -> dict[str, Any]:
 
 # Last: the generic path must not shadow the specific ones above.
 @router.get("/patients/{patient_id}/{kind}/{record_id}", tags=["pathway"])
-def read_record(patient_id: int, kind: str, record_id: int, s: Tx, actor: Actor) -> dict[str, Any]:
+def read_record(patient_id: Id, kind: str, record_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     """One evaluation, trial, implant, follow-up, interrogation or remote request."""
     model = RECORDS.get(kind)
     if model is None:

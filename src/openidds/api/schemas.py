@@ -1,11 +1,30 @@
-"""What the API takes in: each field named as the clinician knows it; bad input is a 422 naming the field."""
+"""What the API takes in: each field named as the clinician knows it; bad input is a 422 naming the field.
+
+The web app reads its forms through the same models, and both adapters turn them into what the use cases take
+with the `to_…` methods here, so the two accept, refuse and record the same things.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import date
+from fractions import Fraction
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from openidds.clinic.evaluation import Candidate
+from openidds.clinic.followup import AdverseEvent, FollowUpVisit
+from openidds.clinic.trial import SideEffect, Trial, TrialDose
+
+# A record's id or number (in a path, a query or a body): what the database's integer columns hold (32 bits), so a
+# longer number is a 422 naming it rather than a database error.
+Id = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# An exact, non-negative decimal such as "12.5" (mL, cm, mg/day): read as a Fraction. Short, so reading it is cheap.
+DecimalText = Annotated[str, Field(pattern=r"^\d+(\.\d+)?$", max_length=40)]
+
+
+def _exact(text: str | None) -> Fraction | None:
+    return None if text is None else Fraction(text)
 
 
 class In(BaseModel):
@@ -22,7 +41,7 @@ class NewUser(In):
     full_name: str = Field(min_length=1, max_length=200)
     role: Literal["admin", "physician", "nurse", "pharmacist", "patient"]
     password: str = Field(min_length=10, max_length=200)
-    patient_id: int | None = None  # for a patient's own login
+    patient_id: Id | None = None  # for a patient's own login
 
 
 class NewPatient(In):
@@ -34,11 +53,15 @@ class NewPatient(In):
     timezone: str = Field(default="America/Chicago", min_length=1, max_length=64)
     care_area: str
     indications: list[str] = Field(default_factory=list)
-    oral_mme_per_day: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    oral_mme_per_day: DecimalText | None = None
     allergies: list[str] = Field(default_factory=list)
     anticoagulants: list[str] = Field(default_factory=list)
     psychosis_history: bool | None = None
     life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
+
+    def to_data(self) -> dict[str, Any]:
+        """The new patient as `pathway.create_patient` takes it."""
+        return {**self.model_dump(), "oral_mme_per_day": _exact(self.oral_mme_per_day)}
 
 
 class PatientChanges(In):
@@ -46,7 +69,7 @@ class PatientChanges(In):
     family_name: str | None = Field(default=None, min_length=1, max_length=100)
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
     indications: list[str] | None = None
-    oral_mme_per_day: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    oral_mme_per_day: DecimalText | None = None
     allergies: list[str] | None = None
     anticoagulants: list[str] | None = None
     psychosis_history: bool | None = None
@@ -71,6 +94,13 @@ class EvaluationIn(In):
     committed_to_refills_and_follow_up: bool | None = None
     time_since_onset: str | None = None
 
+    def to_candidate(self) -> Candidate:
+        """The checklist as `evaluate_candidate` reads it (the answers themselves are `model_dump()`)."""
+        fields = {**self.model_dump(), "planned_drugs": tuple(self.planned_drugs)}
+        if self.allergies is not None:
+            fields["allergies"] = tuple(self.allergies)
+        return Candidate(**fields)
+
 
 class SideEffectIn(In):
     name: str = Field(min_length=1)
@@ -94,13 +124,28 @@ class TrialIn(In):
     baseline_nrs: int | None = Field(default=None, ge=0, le=10)
     baseline_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
 
+    def to_trial(self) -> Trial:
+        """The trial as `evaluate_trial` reads it (the details recorded are `model_dump()`)."""
+        doses = tuple(
+            TrialDose(
+                dose=d.dose,
+                observation_hours=d.observation_hours,
+                nrs=d.nrs,
+                ashworth=d.ashworth,
+                side_effects=tuple(SideEffect(e.name, e.intolerable) for e in d.side_effects),
+                effect_hours=d.effect_hours,
+            )
+            for d in self.doses
+        )
+        return Trial(self.method, self.therapy, self.drug, doses, self.baseline_nrs, self.baseline_ashworth)
+
 
 class ImplantIn(In):
     kind: Literal["implant", "replacement", "revision"] = "implant"
     pump_model: str
     pump_serial: str = Field(min_length=1, max_length=60)
     catheter_model: str
-    catheter_length_cm: str = Field(pattern=r"^\d+(\.\d+)?$")
+    catheter_length_cm: DecimalText
     tip_level: str = Field(min_length=1, max_length=20)  # e.g. "T10"
     implanted_at: AwareDatetime
     surgeon: str = Field(min_length=1, max_length=200)
@@ -108,6 +153,10 @@ class ImplantIn(In):
     program: str | None = Field(
         default=None, description="the first program file (TOML), its fill at the implant; none for a revision"
     )
+
+    def to_data(self) -> dict[str, Any]:
+        """The implant record as `pathway.record_implant` takes it (the first program goes beside it)."""
+        return {**self.model_dump(exclude={"program"}), "catheter_length_cm": Fraction(self.catheter_length_cm)}
 
 
 class ProgramIn(In):
@@ -128,8 +177,12 @@ class RefillIn(In):
     drug_lot: str = Field(min_length=1, max_length=60)
     solution: list[DrugIn] = Field(min_length=1)
     compounded: bool = False
-    withdrawn_ml: str = Field(pattern=r"^\d+(\.\d+)?$")
-    filled_ml: str = Field(pattern=r"^\d+(\.\d+)?$")
+    withdrawn_ml: DecimalText
+    filled_ml: DecimalText
+
+    def to_data(self) -> dict[str, Any]:
+        """The refill as `pathway.record_refill` takes it (the solution as name/concentration pairs)."""
+        return self.model_dump()
 
 
 class AdverseEventIn(In):
@@ -148,14 +201,26 @@ class FollowUpIn(In):
     penn_severity: int | None = Field(default=None, ge=1, le=3)
     adverse_events: list[AdverseEventIn] = Field(default_factory=list)
 
+    def to_visit(self) -> FollowUpVisit:
+        """The visit as `assess_follow_up` reads it (what was entered is `model_dump()`)."""
+        return FollowUpVisit(
+            nrs=self.nrs,
+            baseline_nrs=self.baseline_nrs,
+            oswestry=None if self.oswestry is None else tuple(self.oswestry),
+            phq9=None if self.phq9 is None else tuple(self.phq9),
+            ashworth=self.ashworth,
+            previous_ashworth=self.previous_ashworth,
+            penn_frequency=self.penn_frequency,
+            penn_severity=self.penn_severity,
+            adverse_events=tuple(AdverseEvent(e.item, e.grade) for e in self.adverse_events),
+        )
+
 
 class InterrogationIn(In):
-    reservoir_ml: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    reservoir_ml: DecimalText | None = None
     alarms: list[str] = Field(default_factory=list)
     eri: bool = False
 
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+    def to_data(self) -> dict[str, Any]:
+        """The interrogation as `pathway.record_interrogation` takes it."""
+        return {**self.model_dump(), "reservoir_ml": _exact(self.reservoir_ml)}

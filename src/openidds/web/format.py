@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from openidds.clinic.dashboard import span
 from openidds.quantities.units import format_number
 
 
@@ -50,28 +51,12 @@ def iso(value: datetime | str | None) -> str:
     return "" if at is None else at.astimezone(UTC).isoformat()
 
 
-def span(delta: timedelta) -> str:
-    """'3 days 4 h', '45 min', 'less than a minute' (never negative: the caller says before or after)."""
-    seconds = abs(int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = []
-    if days:
-        parts.append("1 day" if days == 1 else f"{days} days")
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes and not days:
-        parts.append(f"{minutes} min")
-    return " ".join(parts) or "less than a minute"
-
-
 def relative(value: datetime | str | None, now: datetime) -> str:
-    """'in 3 days 4 h' or '2 days ago'."""
+    """'in 3 days 4 h' or '2 days ago' (the dashboard's words for a span: `clinic.dashboard.span`)."""
     at = instant(value)
     if at is None:
         return "—"
-    words = span(at - now)
+    words = span((at - now) // timedelta(microseconds=1))
     return f"in {words}" if at >= now else f"{words} ago"
 
 

@@ -34,16 +34,21 @@ def tri(fields: Fields, name: str) -> bool | None:
     return True if value == "yes" else False if value == "no" else None
 
 
-def tri_text(value: bool | None) -> str:
-    return "" if value is None else "yes" if value else "no"
-
-
 def whole(fields: Fields, name: str) -> int | str | None:
     """A whole number as typed (left as text when it is not one, so the schema names the field)."""
     value = fields.get(name)
-    if value == "":
-        return None
-    return int(value) if value.lstrip("-").isdigit() else value
+    return None if value == "" else whole_number(value)
+
+
+def whole_number(text: str) -> int | str:
+    """`text` as an int, or as it is when it is not one ('²' is a digit to `isdigit`, not to `int`; a number longer
+    than `int` reads, 4300 digits, is left as text too)."""
+    if text.lstrip("-").isdecimal():
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    return text
 
 
 def listed(fields: Fields, name: str) -> list[str]:

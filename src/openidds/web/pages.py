@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from openidds.api.schemas import NewPatient
+from openidds.api.schemas import Id, NewPatient
 from openidds.clinic.roles import Action
 from openidds.data import load_indications
 from openidds.db.models import FollowUp, User
@@ -20,13 +19,14 @@ from openidds.service import audit, auth, pathway
 from openidds.service.access import require
 from openidds.service.errors import ServiceError, Unauthorized
 from openidds.web import views
-from openidds.web.forms import listed, parse_in, tri
+from openidds.web.forms import listed, parse_in, tri, whole
 from openidds.web.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     LoginPosted,
     Posted,
     WebError,
+    Work,
     clear_session_cookie,
     is_https,
     new_login_token,
@@ -35,6 +35,7 @@ from openidds.web.session import (
     render,
     safe_next,
     set_session_cookie,
+    submit,
     unit_of_work,
 )
 
@@ -165,43 +166,38 @@ def new_patient_page(request: Request) -> Response:
 
 @router.post("/patients/new")
 def new_patient(request: Request, form: Posted) -> Response:
-    values: dict[str, Any] = {**form.as_dict(), "indications": form.getlist("indications")}
-    try:
-        with unit_of_work(request) as w:
-            life = form.get("life_expectancy_months")
-            body = parse_in(
-                NewPatient,
-                {
-                    "mrn": form.get("mrn"),
-                    "family_name": form.get("family_name"),
-                    "given_name": form.get("given_name"),
-                    "birth_date": form.get("birth_date") or None,
-                    "sex": form.get("sex") or None,
-                    "timezone": form.get("timezone") or "America/Chicago",
-                    "care_area": form.get("care_area"),
-                    "indications": form.getlist("indications"),
-                    "oral_mme_per_day": form.get("oral_mme_per_day") or None,
-                    "allergies": listed(form, "allergies"),
-                    "anticoagulants": listed(form, "anticoagulants"),
-                    "psychosis_history": tri(form, "psychosis_history"),
-                    "life_expectancy_months": int(life) if life.isdigit() else (life or None),
-                },
-            )
-            data = body.model_dump()
-            data["oral_mme_per_day"] = None if body.oral_mme_per_day is None else Fraction(body.oral_mme_per_day)
-            patient = pathway.create_patient(w.s, w.user, data, w.now)
-            pid = patient.id
-    except WebError as err:
-        if err.status in (401, 403, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _new_patient_page(request, w.user, values, err)
-    return redirect(f"/patients/{pid}")
+    def write(w: Work) -> str:
+        body = parse_in(
+            NewPatient,
+            {
+                "mrn": form.get("mrn"),
+                "family_name": form.get("family_name"),
+                "given_name": form.get("given_name"),
+                "birth_date": form.get("birth_date") or None,
+                "sex": form.get("sex") or None,
+                "timezone": form.get("timezone") or "America/Chicago",
+                "care_area": form.get("care_area"),
+                "indications": form.getlist("indications"),
+                "oral_mme_per_day": form.get("oral_mme_per_day") or None,
+                "allergies": listed(form, "allergies"),
+                "anticoagulants": listed(form, "anticoagulants"),
+                "psychosis_history": tri(form, "psychosis_history"),
+                "life_expectancy_months": whole(form, "life_expectancy_months"),
+            },
+        )
+        patient = pathway.create_patient(w.s, w.user, body.to_data(), w.now)
+        return f"/patients/{patient.id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        values: dict[str, Any] = {**form.as_dict(), "indications": form.getlist("indications")}
+        return _new_patient_page(request, w.user, values, err)
+
+    return submit(request, write, show_again)
 
 
 # --- the patient chart ------------------------------------------------------------------------------------------------
 @router.get("/patients/{patient_id}")
-def chart(request: Request, patient_id: int) -> Response:
+def chart(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = pathway.read_patient(w.s, w.user, patient_id)
         if w.user.role == "patient":

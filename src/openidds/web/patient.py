@@ -14,13 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from openidds.api.schemas import Id
 from openidds.clinic.followup import FollowUpVisit
 from openidds.data import load_catalog
 from openidds.db.models import FollowUp, Implant, RemoteRequest
 from openidds.service import pathway
 from openidds.web import alarms, charts, views
 from openidds.web import format as fmt
-from openidds.web.session import Posted, WebError, Work, is_htmx, redirect, render, unit_of_work
+from openidds.web.forms import whole
+from openidds.web.session import Posted, WebError, Work, is_htmx, redirect, render, submit, unit_of_work
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,7 +53,7 @@ def me(request: Request) -> Response:
 
 
 @router.get("/patients/{patient_id}/pump")
-def my_pump(request: Request, patient_id: int) -> Response:
+def my_pump(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         context = _my_pump(w, patient_id)
         pump = context["pump"]
@@ -78,13 +80,13 @@ def _remote_context(w: Work, patient_id: int, shown: int | None) -> dict[str, An
 
 
 @router.get("/patients/{patient_id}/remote")
-def remote(request: Request, patient_id: int, request_id: int | None = None) -> Response:
+def remote(request: Request, patient_id: Id, request_id: Id | None = None) -> Response:
     with unit_of_work(request) as w:
         return render(request, "remote.html", **_remote_context(w, patient_id, request_id))
 
 
 @router.post("/patients/{patient_id}/remote")
-def remote_press(request: Request, patient_id: int, form: Posted) -> Response:
+def remote_press(request: Request, patient_id: Id, form: Posted) -> Response:
     """The patient presses the remote: the twin decides (use case `request_bolus`), and the answer is shown."""
     with unit_of_work(request) as w:
         row = pathway.request_bolus(w.s, w.user, patient_id, w.now)
@@ -117,38 +119,34 @@ def _diary_context(w: Work, patient_id: int) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/diary")
-def diary(request: Request, patient_id: int) -> Response:
+def diary(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         saved = request.query_params.get("saved") == "1"
         return render(request, "diary.html", saved=saved, error=None, **_diary_context(w, patient_id))
 
 
 @router.post("/patients/{patient_id}/diary")
-def diary_save(request: Request, patient_id: int, form: Posted) -> Response:
+def diary_save(request: Request, patient_id: Id, form: Posted) -> Response:
     """A pain score from the patient: the follow-up use case, which a patient may use for their own record
     (`submit-questionnaire`)."""
-    value = form.get("nrs")
-    try:
-        with unit_of_work(request) as w:
-            if not value.isdigit() or not 0 <= int(value) <= 10:
-                raise WebError(422, "choose your pain score, from 0 (no pain) to 10 (the worst pain)", "nrs")
-            nrs = int(value)
-            pathway.record_follow_up(
-                w.s, w.user, patient_id, FollowUpVisit(nrs=nrs), {"nrs": nrs, "diary": True}, w.now
-            )
-    except WebError as err:
-        if err.status in (401, 403, 404):
-            raise
-        with unit_of_work(request) as w:
-            return render(
-                request, "diary.html", err.status, saved=False, error=err.message, **_diary_context(w, patient_id)
-            )
-    return redirect(f"/patients/{patient_id}/diary?saved=1")
+
+    def write(w: Work) -> str:
+        nrs = whole(form, "nrs")
+        if not isinstance(nrs, int) or not 0 <= nrs <= 10:
+            raise WebError(422, "choose your pain score, from 0 (no pain) to 10 (the worst pain)", "nrs")
+        pathway.record_follow_up(w.s, w.user, patient_id, FollowUpVisit(nrs=nrs), {"nrs": nrs, "diary": True}, w.now)
+        return f"/patients/{patient_id}/diary?saved=1"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        context = _diary_context(w, patient_id)
+        return render(request, "diary.html", err.status, saved=False, error=err.message, **context)
+
+    return submit(request, write, show_again)
 
 
 # --- what the alarms mean ---------------------------------------------------------------------------------------------
 @router.get("/patients/{patient_id}/alarms")
-def alarm_sounds(request: Request, patient_id: int) -> Response:
+def alarm_sounds(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = pathway.read_patient(w.s, w.user, patient_id)
         implant = w.s.scalars(

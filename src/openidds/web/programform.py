@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from openidds.programfile import read_toml
+from openidds.web.forms import whole_number
 from openidds.web.session import Fields
 
 MAX_STEPS = 13  # the most rate changes a day the programmable pumps take (devices.md §1.2)
@@ -108,7 +109,7 @@ class ProgramForm:
             _put(bolus, "duration", self.bolus_duration)
             _put(bolus, "lockout", self.bolus_lockout)
             if self.bolus_max:
-                bolus["max_per_day"] = int(self.bolus_max) if self.bolus_max.isdigit() else self.bolus_max
+                bolus["max_per_day"] = whole_number(self.bolus_max)
             doc["patient_bolus"] = bolus
         else:
             doc.pop("patient_bolus", None)

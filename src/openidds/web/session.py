@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,6 +178,31 @@ def unit_of_work(request: Request) -> Iterator[Work]:
         raise WebError(409, "the record changed while you were editing it: reload and try again") from exc
     except IntegrityError as exc:
         raise WebError(409, "that conflicts with a record already there (a duplicate, or written at once)") from exc
+
+
+# Refusals about who may do something (or whether the record exists) are their own page; a form shows the rest.
+NOT_ON_FORM = (401, 403, 404)
+NOT_ON_RECORD = (401, 404)  # a record's page shows a 403 too (e.g. the second person must be someone else)
+
+
+def submit(
+    request: Request,
+    write: Callable[[Work], str],
+    show_again: Callable[[Work, WebError], Response],
+    own_page: tuple[int, ...] = NOT_ON_FORM,
+) -> Response:
+    """A POST: `write` runs the use case in one unit of work and says where to go next, and the browser is sent
+    there once it is committed. Refused, nothing is written and `show_again` shows the page with the refusal (in a
+    new unit of work), unless the status is one of `own_page`: then the refusal is its own page."""
+    try:
+        with unit_of_work(request) as w:
+            url = write(w)
+    except WebError as err:
+        if err.status in own_page:
+            raise
+        with unit_of_work(request) as w:
+            return show_again(w, err)
+    return redirect(url)
 
 
 # --- responses ------------------------------------------------------------------------------------------------------

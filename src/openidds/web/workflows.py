@@ -15,10 +15,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openidds.api.schemas import EvaluationIn, FollowUpIn, ImplantIn, InterrogationIn, RefillIn, TrialIn
+from openidds.api.schemas import (
+    DecimalText,
+    EvaluationIn,
+    FollowUpIn,
+    Id,
+    ImplantIn,
+    InterrogationIn,
+    RefillIn,
+    TrialIn,
+)
 from openidds.calculations import reconcile
 from openidds.clinic.evaluation import PSYCH_EVALUATIONS, Candidate, evaluate_candidate
 from openidds.clinic.followup import (
@@ -27,13 +37,12 @@ from openidds.clinic.followup import (
     ODI_SECTIONS,
     PHQ9_FREQUENCY,
     PHQ9_ITEMS,
-    AdverseEvent,
     FollowUpVisit,
     assess_follow_up,
 )
 from openidds.clinic.roles import Action
 from openidds.clinic.scales import ASHWORTH_GRADES, ASHWORTH_TEXT, PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
-from openidds.clinic.trial import TRIAL_METHODS, SideEffect, TrialDose, evaluate_trial
+from openidds.clinic.trial import TRIAL_METHODS, evaluate_trial
 from openidds.clinic.trial import Trial as TrialInput
 from openidds.data import load_catalog, load_indications, load_library
 from openidds.db.models import FollowUp, Patient, ProgramVersion, Refill, Trial
@@ -51,7 +60,17 @@ from openidds.twin.pump import ALARMS
 from openidds.web import programform, views
 from openidds.web.forms import listed, local_input, local_instant, parse_in, tri, whole
 from openidds.web.pages import may
-from openidds.web.session import Fields, Posted, WebError, Work, is_htmx, redirect, render, unit_of_work
+from openidds.web.session import (
+    NOT_ON_RECORD,
+    Fields,
+    Posted,
+    WebError,
+    Work,
+    is_htmx,
+    render,
+    submit,
+    unit_of_work,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,6 +88,7 @@ EVALUATION_QUESTIONS = (
     ("committed_to_refills_and_follow_up", "Committed to refills and follow-up visits"),
 )
 TRIAL_ROWS = 3
+_DECIMAL = TypeAdapter(DecimalText)
 ODI_SECTION_NAMES = (
     "pain intensity",
     "personal care",
@@ -100,11 +120,6 @@ def _patient(w: Work, patient_id: int, action: Any) -> Patient:
     return patient
 
 
-def _show_form_again(err: WebError) -> bool:
-    """A refusal about the input comes back on the form as typed; one about who may do it is its own page."""
-    return err.status not in (401, 403, 404)
-
-
 # --- candidate evaluation ---------------------------------------------------------------------------------------------
 def _candidate(form: Fields) -> tuple[Candidate, dict[str, Any]]:
     allergies = form.get("allergies")
@@ -119,11 +134,7 @@ def _candidate(form: Fields) -> tuple[Candidate, dict[str, Any]]:
             **{name: tri(form, name) for name, _ in EVALUATION_QUESTIONS},
         },
     )
-    answers = body.model_dump()
-    fields = {**answers, "planned_drugs": tuple(body.planned_drugs)}
-    if body.allergies is not None:
-        fields["allergies"] = tuple(body.allergies)
-    return Candidate(**fields), answers
+    return body.to_candidate(), body.model_dump()
 
 
 def _evaluation_result(form: Fields) -> tuple[dict[str, Any] | None, str | None]:
@@ -162,7 +173,7 @@ def _values(form: Fields, *lists: str) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/evaluation")
-def evaluation_page(request: Request, patient_id: int) -> Response:
+def evaluation_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-evaluation")
         values = {"indication": (patient.indications or [""])[0], "planned_drugs": []}
@@ -170,7 +181,7 @@ def evaluation_page(request: Request, patient_id: int) -> Response:
 
 
 @router.post("/patients/{patient_id}/evaluation/preview")
-def evaluation_preview(request: Request, patient_id: int, form: Posted) -> Response:
+def evaluation_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-evaluation")
         result, error = _evaluation_result(form)
@@ -180,21 +191,18 @@ def evaluation_preview(request: Request, patient_id: int, form: Posted) -> Respo
 
 
 @router.post("/patients/{patient_id}/evaluation")
-def evaluation_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            candidate, answers = _candidate(form)
-            pathway.record_evaluation(w.s, w.user, patient_id, candidate, answers, w.now)
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-evaluation")
-            result, _ = _evaluation_result(form)
-            return _evaluation_page(
-                request, w, patient, _values(form, "planned_drugs"), result, err.message, err.status
-            )
-    return redirect(f"/patients/{patient_id}?done=evaluation")
+def evaluation_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        candidate, answers = _candidate(form)
+        pathway.record_evaluation(w.s, w.user, patient_id, candidate, answers, w.now)
+        return f"/patients/{patient_id}?done=evaluation"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-evaluation")
+        result, _ = _evaluation_result(form)
+        return _evaluation_page(request, w, patient, _values(form, "planned_drugs"), result, err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 # --- trial ------------------------------------------------------------------------------------------------------------
@@ -226,19 +234,7 @@ def _trial(form: Fields) -> tuple[TrialInput, dict[str, Any]]:
             "baseline_ashworth": form.get("baseline_ashworth") or None,
         },
     )
-    trial_doses = tuple(
-        TrialDose(
-            dose=d.dose,
-            observation_hours=d.observation_hours,
-            nrs=d.nrs,
-            ashworth=d.ashworth,
-            side_effects=tuple(SideEffect(e.name, e.intolerable) for e in d.side_effects),
-            effect_hours=d.effect_hours,
-        )
-        for d in body.doses
-    )
-    trial = TrialInput(body.method, body.therapy, body.drug, trial_doses, body.baseline_nrs, body.baseline_ashworth)
-    return trial, body.model_dump()
+    return body.to_trial(), body.model_dump()
 
 
 def _trial_result(form: Fields) -> tuple[dict[str, Any] | None, str | None]:
@@ -269,7 +265,7 @@ def _trial_page(
 
 
 @router.get("/patients/{patient_id}/trial")
-def trial_page(request: Request, patient_id: int) -> Response:
+def trial_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-trial")
         therapy = "spasticity" if patient.care_area.startswith("spasticity") else "pain"
@@ -281,7 +277,7 @@ def trial_page(request: Request, patient_id: int) -> Response:
 
 
 @router.post("/patients/{patient_id}/trial/preview")
-def trial_preview(request: Request, patient_id: int, form: Posted) -> Response:
+def trial_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-trial")
         result, error = _trial_result(form)
@@ -291,19 +287,18 @@ def trial_preview(request: Request, patient_id: int, form: Posted) -> Response:
 
 
 @router.post("/patients/{patient_id}/trial")
-def trial_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            trial, details = _trial(form)
-            pathway.record_trial(w.s, w.user, patient_id, trial, details, w.now)
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-trial")
-            result, _ = _trial_result(form)
-            return _trial_page(request, w, patient, form.as_dict(), result, err.message, err.status)
-    return redirect(f"/patients/{patient_id}?done=trial")
+def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        trial, details = _trial(form)
+        pathway.record_trial(w.s, w.user, patient_id, trial, details, w.now)
+        return f"/patients/{patient_id}?done=trial"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-trial")
+        result, _ = _trial_result(form)
+        return _trial_page(request, w, patient, form.as_dict(), result, err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 # --- program checks (shared by the implant and the programming workflow) ----------------------------------------------
@@ -345,8 +340,7 @@ def _implant(form: Fields, patient: Patient) -> tuple[dict[str, Any], programfor
             "notes": form.get("notes"),
         },
     )
-    data = body.model_dump(exclude={"program"})
-    data["catheter_length_cm"] = Fraction(body.catheter_length_cm)
+    data = body.to_data()
     if kind == "revision":
         return data, None
     context: dict[str, Any] = {"care_area": patient.care_area}
@@ -395,18 +389,18 @@ def _implant_page(
     )
 
 
-def _blank_first_program(patient: Patient) -> programform.ProgramForm:
+def _blank_first_program() -> programform.ProgramForm:
     first = programform.ProgramForm(base={}, drugs=[programform.DrugRow()], fill_volume="", low_alarm="")
     first.opioid_naive = ""
     return first.with_blank_rows()
 
 
 @router.get("/patients/{patient_id}/implant")
-def implant_page(request: Request, patient_id: int) -> Response:
+def implant_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-implant")
         values = {"kind": "implant", "implanted_at": local_input(w.now, patient.timezone), "tip_level": "T10"}
-        return _implant_page(request, w, patient, values, _blank_first_program(patient), None, None, 200)
+        return _implant_page(request, w, patient, values, _blank_first_program(), None, None, 200)
 
 
 def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str, Any] | None, programform.ProgramForm]:
@@ -422,7 +416,7 @@ def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str
 
 
 @router.post("/patients/{patient_id}/implant/preview")
-def implant_preview(request: Request, patient_id: int, form: Posted) -> Response:
+def implant_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-implant")
         result, first = _implant_check(w.s, patient, form)
@@ -432,23 +426,20 @@ def implant_preview(request: Request, patient_id: int, form: Posted) -> Response
 
 
 @router.post("/patients/{patient_id}/implant")
-def implant_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-implant")
-            data, first = _implant(form, patient)
-            pathway.record_implant(w.s, w.user, patient_id, data, None if first is None else first.document(), w.now)
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-implant")
-            result, first = _implant_check(w.s, patient, form)
-            page = _implant_page(
-                request, w, patient, form.as_dict(), first.with_blank_rows(), result, err.message, err.status
-            )
-            return page
-    return redirect(f"/patients/{patient_id}?done=implant")
+def implant_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        patient = _patient(w, patient_id, "record-implant")
+        data, first = _implant(form, patient)
+        pathway.record_implant(w.s, w.user, patient_id, data, None if first is None else first.document(), w.now)
+        return f"/patients/{patient_id}?done=implant"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-implant")
+        result, first = _implant_check(w.s, patient, form)
+        values = form.as_dict()
+        return _implant_page(request, w, patient, values, first.with_blank_rows(), result, err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 # --- programming: edit, with findings as you type ---------------------------------------------------------------------
@@ -484,7 +475,7 @@ def _program_page(
 
 
 @router.get("/patients/{patient_id}/program")
-def program_page(request: Request, patient_id: int) -> Response:
+def program_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "propose-program")
         current = _running(w, patient_id)
@@ -494,7 +485,7 @@ def program_page(request: Request, patient_id: int) -> Response:
 
 
 @router.post("/patients/{patient_id}/program/preview")
-def program_preview(request: Request, patient_id: int, form: Posted) -> Response:
+def program_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "propose-program")
         current = _running(w, patient_id)
@@ -506,23 +497,21 @@ def program_preview(request: Request, patient_id: int, form: Posted) -> Response
 
 
 @router.post("/patients/{patient_id}/programs")
-def program_propose(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            current = _running(w, patient_id)
-            edited = programform.from_fields(form, read_toml(current.document))
-            version = pathway.propose_program(w.s, w.user, patient_id, edited.document(), w.now, edited.bridge)
-            number = version.number
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "propose-program")
-            current = _running(w, patient_id)
-            edited = programform.from_fields(form, read_toml(current.document))
-            result = _check_program(edited.document(), program_of(current), w.now, False)
-            return _program_page(request, w, patient, edited.with_blank_rows(), result, err.message, err.status)
-    return redirect(f"/patients/{patient_id}/programs/{number}")
+def program_propose(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        current = _running(w, patient_id)
+        edited = programform.from_fields(form, read_toml(current.document))
+        version = pathway.propose_program(w.s, w.user, patient_id, edited.document(), w.now, edited.bridge)
+        return f"/patients/{patient_id}/programs/{version.number}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "propose-program")
+        current = _running(w, patient_id)
+        edited = programform.from_fields(form, read_toml(current.document))
+        result = _check_program(edited.document(), program_of(current), w.now, False)
+        return _program_page(request, w, patient, edited.with_blank_rows(), result, err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 # --- programming: the review screen, confirm, verify ------------------------------------------------------------------
@@ -568,7 +557,7 @@ def _review_page(
 
 
 @router.get("/patients/{patient_id}/programs/{number}")
-def program_review(request: Request, patient_id: int, number: int) -> Response:
+def program_review(request: Request, patient_id: Id, number: Id) -> Response:
     with unit_of_work(request) as w:
         if w.user.role == "patient":
             pathway.read_patient(w.s, w.user, patient_id)
@@ -581,33 +570,31 @@ def _overrides(form: Fields) -> dict[str, str]:
 
 
 @router.post("/patients/{patient_id}/programs/{number}/confirm")
-def program_confirm(request: Request, patient_id: int, number: int, form: Posted) -> Response:
+def program_confirm(request: Request, patient_id: Id, number: Id, form: Posted) -> Response:
     overrides = _overrides(form)
-    try:
-        with unit_of_work(request) as w:
-            # an empty reason goes to the use case as missing, so it names the finding that needs one
-            given = {code: why for code, why in overrides.items() if why}
-            version = pathway.confirm_program(w.s, w.user, patient_id, number, given, w.now)
-            done = version.status
-    except WebError as err:
-        if err.status in (401, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _review_page(request, w, patient_id, number, err.message, err.status, overrides)
-    return redirect(f"/patients/{patient_id}/programs/{number}?done={done}")
+
+    def write(w: Work) -> str:
+        # an empty reason goes to the use case as missing, so it names the finding that needs one
+        given = {code: why for code, why in overrides.items() if why}
+        version = pathway.confirm_program(w.s, w.user, patient_id, number, given, w.now)
+        return f"/patients/{patient_id}/programs/{number}?done={version.status}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _review_page(request, w, patient_id, number, err.message, err.status, overrides)
+
+    return submit(request, write, show_again, NOT_ON_RECORD)
 
 
 @router.post("/patients/{patient_id}/programs/{number}/verify")
-def program_verify(request: Request, patient_id: int, number: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            pathway.verify_program(w.s, w.user, patient_id, number, w.now)
-    except WebError as err:
-        if err.status in (401, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _review_page(request, w, patient_id, number, err.message, err.status)
-    return redirect(f"/patients/{patient_id}/programs/{number}?done=verified")
+def program_verify(request: Request, patient_id: Id, number: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        pathway.verify_program(w.s, w.user, patient_id, number, w.now)
+        return f"/patients/{patient_id}/programs/{number}?done=verified"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _review_page(request, w, patient_id, number, err.message, err.status)
+
+    return submit(request, write, show_again, NOT_ON_RECORD)
 
 
 # --- refill -----------------------------------------------------------------------------------------------------------
@@ -636,25 +623,24 @@ def _refill_page(
 
 
 def _reconcile(expected: Any, withdrawn: str) -> dict[str, Any]:
+    """The discrepancy check on the volume as typed: read as the save reads it (`RefillIn.withdrawn_ml`)."""
     try:
-        volume = Fraction(withdrawn)
-        if volume < 0:
-            raise ValueError
-    except (ValueError, ZeroDivisionError):
+        volume = Fraction(_DECIMAL.validate_python(withdrawn))
+    except ValidationError:
         return {"error": f"enter the withdrawn volume in mL (a number such as 12.5), got {withdrawn!r}"}
     result = reconcile(expected, Quantity.of(volume, "mL"))
     return {"error": None, "result": result.value, "notes": result.assumptions, "expected": expected}
 
 
 @router.get("/patients/{patient_id}/refill")
-def refill_page(request: Request, patient_id: int) -> Response:
+def refill_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-refill")
         return _refill_page(request, w, patient, {}, None, 200)
 
 
 @router.post("/patients/{patient_id}/refill/check")
-def refill_check(request: Request, patient_id: int, form: Posted) -> Response:
+def refill_check(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-refill")
         if not is_htmx(request):
@@ -668,32 +654,28 @@ def refill_check(request: Request, patient_id: int, form: Posted) -> Response:
 
 
 @router.post("/patients/{patient_id}/refill")
-def refill_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            state = pump_state(w.s, patient_id, w.now)
-            solution = [] if state is None else solution_json(state.program.solution)
-            body = parse_in(
-                RefillIn,
-                {
-                    "drug_lot": form.get("drug_lot"),
-                    "solution": solution,
-                    "compounded": form.checked("compounded"),
-                    "withdrawn_ml": form.get("withdrawn_ml"),
-                    "filled_ml": form.get("filled_ml"),
-                },
-            )
-            data = body.model_dump()
-            data["solution"] = [d.model_dump() for d in body.solution]
-            refill = pathway.record_refill(w.s, w.user, patient_id, data, w.now)
-            refill_id = refill.id
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-refill")
-            return _refill_page(request, w, patient, form.as_dict(), err.message, err.status)
-    return redirect(f"/patients/{patient_id}/refills/{refill_id}")
+def refill_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        state = pump_state(w.s, patient_id, w.now)  # the solution in the pump: the twin's (a bridge keeps the old)
+        solution = [] if state is None else solution_json(state.program.solution)
+        body = parse_in(
+            RefillIn,
+            {
+                "drug_lot": form.get("drug_lot"),
+                "solution": solution,
+                "compounded": form.checked("compounded"),
+                "withdrawn_ml": form.get("withdrawn_ml"),
+                "filled_ml": form.get("filled_ml"),
+            },
+        )
+        refill = pathway.record_refill(w.s, w.user, patient_id, body.to_data(), w.now)
+        return f"/patients/{patient_id}/refills/{refill.id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-refill")
+        return _refill_page(request, w, patient, form.as_dict(), err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 def _refill_result(
@@ -720,7 +702,7 @@ def _refill_result(
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}")
-def refill_result(request: Request, patient_id: int, refill_id: int) -> Response:
+def refill_result(request: Request, patient_id: Id, refill_id: Id) -> Response:
     with unit_of_work(request) as w:
         if w.user.role == "patient":
             pathway.read_patient(w.s, w.user, patient_id)
@@ -729,16 +711,15 @@ def refill_result(request: Request, patient_id: int, refill_id: int) -> Response
 
 
 @router.post("/patients/{patient_id}/refills/{refill_id}/verify")
-def refill_verify(request: Request, patient_id: int, refill_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            pathway.verify_refill(w.s, w.user, patient_id, refill_id, w.now)
-    except WebError as err:
-        if err.status in (401, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _refill_result(request, w, patient_id, refill_id, err.message, err.status)
-    return redirect(f"/patients/{patient_id}/refills/{refill_id}")
+def refill_verify(request: Request, patient_id: Id, refill_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        pathway.verify_refill(w.s, w.user, patient_id, refill_id, w.now)
+        return f"/patients/{patient_id}/refills/{refill_id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _refill_result(request, w, patient_id, refill_id, err.message, err.status)
+
+    return submit(request, write, show_again, NOT_ON_RECORD)
 
 
 # --- follow-up --------------------------------------------------------------------------------------------------------
@@ -764,18 +745,7 @@ def _visit(form: Fields) -> tuple[FollowUpVisit, dict[str, Any]]:
             "adverse_events": events,
         },
     )
-    visit = FollowUpVisit(
-        nrs=body.nrs,
-        baseline_nrs=body.baseline_nrs,
-        oswestry=None if body.oswestry is None else tuple(body.oswestry),
-        phq9=None if body.phq9 is None else tuple(body.phq9),
-        ashworth=body.ashworth,
-        previous_ashworth=body.previous_ashworth,
-        penn_frequency=body.penn_frequency,
-        penn_severity=body.penn_severity,
-        adverse_events=tuple(AdverseEvent(e.item, e.grade) for e in body.adverse_events),
-    )
-    return visit, body.model_dump()
+    return body.to_visit(), body.model_dump()
 
 
 def _follow_up_result(s: Session, patient_id: int, form: Fields, now: datetime) -> tuple[Any, str | None]:
@@ -826,14 +796,14 @@ def _follow_up_defaults(s: Session, patient_id: int) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/follow-up")
-def follow_up_page(request: Request, patient_id: int) -> Response:
+def follow_up_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-follow-up")
         return _follow_up_page(request, w, patient, _follow_up_defaults(w.s, patient_id), None, None, 200)
 
 
 @router.post("/patients/{patient_id}/follow-up/preview")
-def follow_up_preview(request: Request, patient_id: int, form: Posted) -> Response:
+def follow_up_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-follow-up")
         result, error = _follow_up_result(w.s, patient_id, form, w.now)
@@ -843,20 +813,18 @@ def follow_up_preview(request: Request, patient_id: int, form: Posted) -> Respon
 
 
 @router.post("/patients/{patient_id}/follow-up")
-def follow_up_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            visit, entered = _visit(form)
-            row = pathway.record_follow_up(w.s, w.user, patient_id, visit, entered, w.now)
-            follow_up_id = row.id
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-follow-up")
-            result, _ = _follow_up_result(w.s, patient_id, form, w.now)
-            return _follow_up_page(request, w, patient, form.as_dict(), result, err.message, err.status)
-    return redirect(f"/patients/{patient_id}/follow-ups/{follow_up_id}")
+def follow_up_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        visit, entered = _visit(form)
+        row = pathway.record_follow_up(w.s, w.user, patient_id, visit, entered, w.now)
+        return f"/patients/{patient_id}/follow-ups/{row.id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-follow-up")
+        result, _ = _follow_up_result(w.s, patient_id, form, w.now)
+        return _follow_up_page(request, w, patient, form.as_dict(), result, err.message, err.status)
+
+    return submit(request, write, show_again)
 
 
 def _follow_up_view(
@@ -883,22 +851,21 @@ def _follow_up_view(
 
 
 @router.get("/patients/{patient_id}/follow-ups/{follow_up_id}")
-def follow_up_view(request: Request, patient_id: int, follow_up_id: int) -> Response:
+def follow_up_view(request: Request, patient_id: Id, follow_up_id: Id) -> Response:
     with unit_of_work(request) as w:
         return _follow_up_view(request, w, patient_id, follow_up_id)
 
 
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve")
-def follow_up_resolve(request: Request, patient_id: int, follow_up_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            pathway.resolve_flag(w.s, w.user, patient_id, follow_up_id, w.now)
-    except WebError as err:
-        if err.status in (401, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _follow_up_view(request, w, patient_id, follow_up_id, err.message, err.status)
-    return redirect(f"/patients/{patient_id}/follow-ups/{follow_up_id}")
+def follow_up_resolve(request: Request, patient_id: Id, follow_up_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        pathway.resolve_flag(w.s, w.user, patient_id, follow_up_id, w.now)
+        return f"/patients/{patient_id}/follow-ups/{follow_up_id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _follow_up_view(request, w, patient_id, follow_up_id, err.message, err.status)
+
+    return submit(request, write, show_again, NOT_ON_RECORD)
 
 
 # --- interrogation ----------------------------------------------------------------------------------------------------
@@ -911,31 +878,28 @@ def _interrogation_page(
 
 
 @router.get("/patients/{patient_id}/interrogation")
-def interrogation_page(request: Request, patient_id: int) -> Response:
+def interrogation_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-follow-up")
         return _interrogation_page(request, w, patient, {"alarms": []}, None, 200)
 
 
 @router.post("/patients/{patient_id}/interrogation")
-def interrogation_save(request: Request, patient_id: int, form: Posted) -> Response:
-    try:
-        with unit_of_work(request) as w:
-            body = parse_in(
-                InterrogationIn,
-                {
-                    "reservoir_ml": form.get("reservoir_ml") or None,
-                    "alarms": form.getlist("alarms"),
-                    "eri": form.checked("eri"),
-                },
-            )
-            data = body.model_dump()
-            data["reservoir_ml"] = None if body.reservoir_ml is None else Fraction(body.reservoir_ml)
-            pathway.record_interrogation(w.s, w.user, patient_id, data, w.now)
-    except WebError as err:
-        if not _show_form_again(err):
-            raise
-        with unit_of_work(request) as w:
-            patient = _patient(w, patient_id, "record-follow-up")
-            return _interrogation_page(request, w, patient, _values(form, "alarms"), err.message, err.status)
-    return redirect(f"/patients/{patient_id}?done=interrogation")
+def interrogation_save(request: Request, patient_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        body = parse_in(
+            InterrogationIn,
+            {
+                "reservoir_ml": form.get("reservoir_ml") or None,
+                "alarms": form.getlist("alarms"),
+                "eri": form.checked("eri"),
+            },
+        )
+        pathway.record_interrogation(w.s, w.user, patient_id, body.to_data(), w.now)
+        return f"/patients/{patient_id}?done=interrogation"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        patient = _patient(w, patient_id, "record-follow-up")
+        return _interrogation_page(request, w, patient, _values(form, "alarms"), err.message, err.status)
+
+    return submit(request, write, show_again)
