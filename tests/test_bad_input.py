@@ -545,3 +545,13 @@ def test_mutated_example_never_crashes(hypothesis_home: None, tmp_path: Path, da
     path = tmp_path / "mutated.toml"
     path.write_text(text[:start] + insert + text[end:], encoding="utf-8")
     assert_clean(check(path, "--at", "2026-11-21T09:00"))
+
+
+def test_a_number_too_long_to_read_is_one_line_not_a_traceback() -> None:
+    from openidds.data import load_catalog, load_library
+    from openidds.errors import InputError
+    from openidds.programfile import parse_program
+
+    with pytest.raises(InputError) as err:
+        parse_program("x = " + "9" * 5000 + "\n", load_library(), load_catalog())
+    assert "cannot be read" in str(err.value) and "\n" not in str(err.value)

@@ -170,6 +170,8 @@ def read_toml(text: str | bytes) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError("", f"not valid TOML: {exc}") from None
+    except ValueError as exc:  # e.g. an integer too long to convert: tomllib lets Python's limit through
+        raise InputError("", f"cannot be read: {exc}") from None
 
 
 def parse_program(text: str | bytes, library: DrugLibrary, catalog: DeviceCatalog) -> PumpProgram:
