@@ -236,13 +236,45 @@ def implanted_patient(clinic: Clinic, mrn: str, program: str = FLEX, implanted_a
     return pid
 
 
-def refill_body(withdrawn: str, filled: str = "40", solution: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def prepare_body(
+    volume: str = "40",
+    solution: list[dict[str, str]] | None = None,
+    expires_at: str = "2030-01-01T00:00:00+00:00",
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "drug_lot": "L-1",
         "solution": FLEX_SOLUTION if solution is None else solution,
-        "withdrawn_ml": withdrawn,
-        "filled_ml": filled,
+        "expires_at": expires_at,
+        "volume_ml": volume,
+        **extra,
     }
+
+
+def complete_body(withdrawn: str, filled: str = "40", **extra: Any) -> dict[str, Any]:
+    return {"withdrawn_ml": withdrawn, "filled_ml": filled, **extra}
+
+
+def refill(
+    clinic: Clinic,
+    pid: int,
+    withdrawn: str,
+    filled: str = "40",
+    solution: list[dict[str, str]] | None = None,
+    preparer: str = "nora",
+    checker: str = "bo",
+    filler: str = "nora",
+) -> dict[str, Any]:
+    """A whole refill, step by step: prepared, checked by a second person, completed. Returns the completed one."""
+    r = clinic.call("POST", f"/patients/{pid}/refills", preparer, json=prepare_body(filled, solution))
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", checker)
+    assert r.status_code == 200, r.text
+    r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", filler, json=complete_body(withdrawn, filled))
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
 
 
 # --- counting what was written ------------------------------------------------------------------------------------

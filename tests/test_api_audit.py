@@ -19,11 +19,12 @@ from tests.api_support import (
     START,
     Clinic,
     audit_actions,
+    complete_body,
     fast_argon2,
     implant,
     new_patient,
     patient_body,
-    refill_body,
+    prepare_body,
 )
 from tests.clinic_db import PASSWORD
 
@@ -54,26 +55,23 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
     assert (
         clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "39.9"}).status_code == 201
     )  # 8
+    clinic.advance(days=2)  # a day past the first program: an increase is not refused by the titration window
     assert (
         clinic.call("POST", f"/patients/{pid}/programs", "bo", json={"document": CONCENTRATED}).status_code == 201
     )  # 9
     assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={}).status_code == 200  # 10
     assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").status_code == 200  # 11
     clinic.advance(days=20)
-    r = clinic.call(
-        "POST",
-        f"/patients/{pid}/refills",
-        "nora",
-        json=refill_body(
-            "30",
-            solution=[
-                {"name": "morphine", "concentration": "20 mg/mL"},
-                {"name": "clonidine", "concentration": "200 mcg/mL"},
-            ],
-        ),
-    )
+    concentrated = [
+        {"name": "morphine", "concentration": "20 mg/mL"},
+        {"name": "clonidine", "concentration": "200 mcg/mL"},
+    ]
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare_body(solution=concentrated))
     assert r.status_code == 201, r.text  # 12
-    assert clinic.call("POST", f"/patients/{pid}/refills/{r.json()['id']}/verify", "phil").status_code == 200  # 13
+    rid = r.json()["id"]
+    assert clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "phil").status_code == 200  # 13
+    r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json=complete_body("28"))
+    assert r.status_code == 200, r.text  # 14
     # Reads, logins, logouts and refused writes append nothing.
     for path in ("", "/pump", "/programs", "/refills", "/follow-ups", "/remote-requests", "/interrogations"):
         assert clinic.call("GET", f"/patients/{pid}{path}", "phil").status_code == 200
@@ -94,8 +92,9 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         (9, "propose-program", "bo (physician)"),
         (10, "confirm-program", "ada (physician)"),
         (11, "verify-program", "phil (pharmacist)"),
-        (12, "record-refill", "nora (nurse)"),
-        (13, "verify-refill", "phil (pharmacist)"),
+        (12, "prepare-refill", "nora (nurse)"),
+        (13, "verify-compounded-refill", "phil (pharmacist)"),
+        (14, "complete-refill", "nora (nurse)"),  # it also starts program version 2
     ]
     assert records[0]["previous_hash"] == chain.GENESIS
     assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(records))
@@ -114,10 +113,11 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         10,
         11,
     ]
-    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=11", "ada").json()] == [12, 13]
+    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=11", "ada").json()] == [12, 13, 14]
+    assert records[13]["after"]["program_version"] == 2
     assert [r["sequence"] for r in clinic.call("GET", "/audit?limit=2", "ada").json()] == [1, 2]
 
-    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 13, "intact": True, "findings": []}
+    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 14, "intact": True, "findings": []}
 
 
 # --- tampering directly in the database -----------------------------------------------------------------------------

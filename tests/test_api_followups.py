@@ -55,7 +55,9 @@ def test_phq9_item_9_raises_an_urgent_flag_until_resolved(clinic: Clinic) -> Non
         (second, "urgent-flag", 1),
         (first, "later", 0),
     ]
-    assert rows[0]["concerns"][0] == "urgent: an urgent follow-up flag is open"
+    # The concern names the flag itself, not just that one is open.
+    assert rows[0]["concerns"][0] == "urgent: " + item9[0]["message"]
+    assert [f["code"] for f in rows[0]["flags"]] == ["phq9.item-9"]
     assert rows[0]["refill"] == "later"  # the flag, not the refill, puts the patient first
 
     # Only the care team resolves it (the patient cannot), once.

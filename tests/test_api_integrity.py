@@ -4,6 +4,7 @@ input answers 422 naming the field."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -11,12 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from openidds.db import writers
 from openidds.db.models import AuditRecord, Patient, PatientStatus, Refill
 from openidds.service import pathway
+from openidds.service import refills as refills_service
+from openidds.service.locks import lock_patient
 from tests.api_support import (
     FLEX,
     Clinic,
     audit_actions,
+    complete_body,
     count,
     fast_argon2,
     flex_program,
@@ -24,7 +29,7 @@ from tests.api_support import (
     implanted_patient,
     new_patient,
     patient_body,
-    refill_body,
+    prepare_body,
 )
 
 
@@ -66,36 +71,47 @@ def test_two_edits_of_the_same_version_the_second_gets_409(clinic: Clinic) -> No
     assert (r.status_code, r.json()["version"], r.json()["oral_mme_per_day"]) == (200, 3, "120")
 
 
-def test_a_write_that_races_past_the_version_check_gets_409(clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both requests read version 1 and pass the check; the other commits first, so the UPDATE … WHERE version = 1
-    finds no row: the database decides, and the loser writes nothing."""
+def test_a_writer_waits_for_the_patient_lock_instead_of_racing(clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a PATCH (after its version check), another writer of the same patient starts. It waits for the
+    patient's lock until the PATCH commits, then reads version 2 and writes version 3: neither change is lost,
+    and nothing is decided on stale data."""
     pid = new_patient(clinic, "I-2")
     writes = len(audit_actions(clinic))
     real = pathway.patient_json
-    raced: list[int] = []
+    other: list[threading.Thread] = []
+    seen: list[int] = []
+
+    def write_other() -> None:
+        with writers(clinic.engine)() as s, s.begin():
+            row = lock_patient(s, pid)
+            seen.append(row.version)
+            row.family_name = "Other"
 
     def race(patient: Patient) -> dict[str, Any]:
-        if not raced:  # inside the request, after its version check: another writer commits version 2
-            raced.append(1)
-            with clinic.sessions() as other, other.begin():
-                row = other.get(Patient, pid)
-                assert row is not None
-                row.family_name = "Other"
+        if not other:  # inside the request, holding the lock: another writer starts and must wait
+            other.append(threading.Thread(target=write_other))
+            other[0].start()
+            other[0].join(timeout=0.5)
+            assert other[0].is_alive()  # still waiting for the lock
         return real(patient)
 
     monkeypatch.setattr(pathway, "patient_json", race)
     r = clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": 1, "given_name": "Janet"})
-    assert raced and r.status_code == 409, r.text
-    assert r.json()["detail"] == "the record changed while you were editing it: reload and try again"
+    assert r.status_code == 200 and r.json()["version"] == 2, r.text
+    other[0].join(timeout=30)
+    assert not other[0].is_alive() and seen == [2]
     patient = stored(clinic, pid)
-    assert (patient.version, patient.family_name, patient.given_name) == (2, "Other", "Jane")
-    assert len(audit_actions(clinic)) == writes
+    assert (patient.version, patient.family_name, patient.given_name) == (3, "Other", "Janet")
+    assert len(audit_actions(clinic)) == writes + 1
 
 
 def test_a_use_case_failing_part_way_writes_nothing(clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
     pid = implanted_patient(clinic, "I-3")
     clinic.advance(days=30)
-    before = (count(clinic, Refill), count(clinic, AuditRecord))
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare_body())
+    rid = r.json()["id"]
+    assert clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "phil").status_code == 200
+    before = count(clinic, AuditRecord)
     with clinic.sessions() as s:
         status = s.get(PatientStatus, pid)
         assert status is not None
@@ -104,21 +120,24 @@ def test_a_use_case_failing_part_way_writes_nothing(clinic: Clinic, monkeypatch:
     def crash(s: Session, patient_id: int, now: Any) -> Any:  # after the refill row is flushed
         raise RuntimeError("the twin failed")
 
-    monkeypatch.setattr(pathway, "refresh_status", crash)
+    monkeypatch.setattr(refills_service, "refresh_status", crash)
     client = TestClient(clinic.app, raise_server_exceptions=False)
-    r = client.post(f"/api/v1/patients/{pid}/refills", headers=clinic.as_("nora"), json=refill_body("24"))
+    complete = f"/api/v1/patients/{pid}/refills/{rid}/complete"
+    r = client.post(complete, headers=clinic.as_("nora"), json=complete_body("24"))
     assert r.status_code == 500
     monkeypatch.undo()
-    assert (count(clinic, Refill), count(clinic, AuditRecord)) == before
+    assert count(clinic, AuditRecord) == before
     with clinic.sessions() as s:
         status = s.get(PatientStatus, pid)
+        refill = s.get(Refill, rid)
         assert status is not None and status.next_refill_due == due
+        assert refill is not None and (refill.status, refill.at, refill.withdrawn_ml) == ("checked", None, None)
 
-    # The same refill, with nothing broken: one refill, one audit record.
+    # The same completion, with nothing broken: the refill completed, one audit record.
     fast_argon2(monkeypatch)
-    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill_body("24"))
-    assert r.status_code == 201, r.text
-    assert (count(clinic, Refill), count(clinic, AuditRecord)) == (before[0] + 1, before[1] + 1)
+    r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json=complete_body("24"))
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert (count(clinic, Refill), count(clinic, AuditRecord)) == (1, before + 1)
 
 
 def test_a_failed_commit_is_never_answered_as_a_success(clinic: Clinic) -> None:
@@ -129,12 +148,12 @@ def test_a_failed_commit_is_never_answered_as_a_success(clinic: Clinic) -> None:
     def disk_full(session: Session) -> None:
         raise RuntimeError("disk full")
 
-    event.listen(clinic.app.state.sessions, "before_commit", disk_full)
+    event.listen(clinic.app.state.writers, "before_commit", disk_full)
     try:
         client = TestClient(clinic.app, raise_server_exceptions=False)
         r = client.post("/api/v1/patients", headers=headers, json=patient_body("I-4"))
     finally:
-        event.remove(clinic.app.state.sessions, "before_commit", disk_full)
+        event.remove(clinic.app.state.writers, "before_commit", disk_full)
     assert r.status_code == 500
     with clinic.sessions() as s:
         assert s.scalar(select(Patient.id).where(Patient.mrn == "I-4")) is None
@@ -188,10 +207,12 @@ def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
 
     # Quantities as the API takes them: decimal numbers in the unit the field names.
     for body, field in (
-        (refill_body("about 20"), "withdrawn_ml"),
-        (refill_body("20", filled="40 mL"), "filled_ml"),
-        ({**refill_body("20"), "solution": []}, "solution"),
-        ({**refill_body("20"), "compounded": "perhaps"}, "compounded"),
+        (prepare_body("about 20"), "volume_ml"),
+        (prepare_body("40 mL"), "volume_ml"),
+        ({**prepare_body(), "solution": []}, "solution"),
+        ({**prepare_body(), "compounded": "perhaps"}, "compounded"),
+        ({**prepare_body(), "expires_at": "2030-01-01T00:00:00"}, "expires_at"),  # an instant needs its offset
+        ({**prepare_body(), "drug_lot": ""}, "drug_lot"),
     ):
         r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=body)
         assert (r.status_code, r.json().get("field")) == (422, field), r.text

@@ -19,7 +19,7 @@ from tests.api_support import (
     continuous_flex,
     fast_argon2,
     implanted_patient,
-    refill_body,
+    refill,
 )
 
 
@@ -161,36 +161,45 @@ def test_a_concentration_change_needs_a_second_users_verification(clinic: Clinic
 
     r = clinic.call("POST", verify, "phil")
     assert r.status_code == 200, r.text
-    assert (r.json()["status"], r.json()["verified_by"]) == ("active", who["phil"])
+    # Verified, it waits for the refill that brings 20 mg/mL: the pump still holds 10 mg/mL.
+    assert (r.json()["status"], r.json()["verified_by"]) == ("awaiting-refill", who["phil"])
     assert clinic.call("POST", verify, "phil").status_code == 409  # once
+    assert clinic.call("GET", f"/patients/{pid}/pump", "nora").json()["program_version"] == 1
 
-    # The same visit: the old solution is withdrawn and the new one filled.
-    r = clinic.call(
-        "POST", f"/patients/{pid}/refills", "nora", json=refill_body("38.9", solution=CONCENTRATED_SOLUTION)
-    )
-    assert r.status_code == 201, r.text
-    refill = r.json()
-    assert (refill["expected_ml"], refill["reconciliation"]) == ("38.95", "within-band")
+    # The same visit: the old solution is withdrawn and the new one filled, which starts version 2.
+    first = refill(clinic, pid, "38.9", solution=CONCENTRATED_SOLUTION, checker="phil")
+    assert (first["program_version"], first["expected_ml"], first["reconciliation"]) == (2, "38.95", "within-band")
     # Worst case 0.31875 mL/day: 38 mL last 119 days, so the 90-day stability of morphine decides:
     # 2026-11-23 15:00 UTC + 90 days.
-    assert refill["next_refill_due"] == "2027-02-21T15:00:00+00:00"
+    assert first["next_refill_due"] == "2027-02-21T15:00:00+00:00"
+    versions = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
+    assert (versions[1]["status"], versions[1]["effective_at"], versions[1]["bridge"]) == (
+        "active",
+        "2026-11-23T15:00:00+00:00",
+        True,
+    )
 
-    clinic.advance(days=10)  # 10 × (0.22 × 9 + 0.33 × 15) / 24 = 10 × 0.28875 = 2.8875 mL
+    # The bridge: the 0.332 mL of 10 mg/mL in pump and catheter runs at twice the new rates (0.66 mL/day from
+    # 09:00 CST), 0.332 / 0.66 = 0.50303 day, while version 2 alone would have given half of it (0.166 mL). Over
+    # 10 days version 2 gives 10 × 0.28875 = 2.8875 mL: 40 - 2.8875 - 0.166 = 36.9465 mL left.
+    clinic.advance(days=10)
     pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
-    assert pump["reservoir_ml"] == "37.1125"
+    assert pump["reservoir_ml"] == "36.9465"
     assert pump["solution"] == CONCENTRATED_SOLUTION
 
-    # Back to the first solution: a second change, verified by the other physician, refilled at the same visit.
+    # Back to the first solution: a second change, verified by the other physician, brought by its refill.
     r = clinic.call("POST", f"/patients/{pid}/programs", "nora", json={"document": FLEX})
     assert r.status_code == 201 and r.json()["needs_second"], r.text
     assert clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={}).status_code == 200
     assert clinic.call("POST", f"/patients/{pid}/programs/3/verify", "ada").status_code == 403
     assert clinic.call("POST", f"/patients/{pid}/programs/3/verify", "bo").status_code == 200
-    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill_body("37"))
-    assert r.status_code == 201, r.text
-    clinic.advance(days=2)  # 2 × 0.525 = 1.05 mL of the refilled 40 mL
+    refill(clinic, pid, "37", checker="phil")
+    # Bridge at half the new rates (0.3 mL/day 07-22, 0.2 otherwise) until 0.332 mL of 20 mg/mL has run out;
+    # version 3 alone would have given twice that (0.664 mL) meanwhile. Two days of version 3 give 1.05 mL:
+    # 40 - 1.05 + 0.664 - 0.332 = 39.282 mL.
+    clinic.advance(days=2)
     pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
-    assert (pump["reservoir_ml"], pump["solution"]) == ("38.95", FLEX_SOLUTION)
+    assert (pump["reservoir_ml"], pump["solution"]) == ("39.282", FLEX_SOLUTION)
     versions = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
     assert [(v["number"], v["status"]) for v in versions] == [(1, "superseded"), (2, "superseded"), (3, "active")]
     assert START.isoformat() == versions[0]["effective_at"]

@@ -1,5 +1,7 @@
 """Refill visits through the API, on SQLite and PostgreSQL: the expected residual from the twin against the
 volume withdrawn, the accuracy band and likely causes, the next refill due, and the refills that are refused.
+Each refill is prepared, checked by a second person and completed (tests/api_support.refill); the steps
+themselves are tested in tests/test_api_therapy_changes.py.
 
 The patient is the README's flex example filled with 40 mL at START (2026-11-21 09:00 CST), 0.525 mL/day. Every
 refill is 30 days after the last at 09:00 CST (no clock change until 2027-03-14), so each time 30 × 0.525 =
@@ -15,11 +17,13 @@ from openidds.db.models import AuditRecord, Refill
 from tests.api_support import (
     CONCENTRATED_SOLUTION,
     Clinic,
+    complete_body,
     count,
     fast_argon2,
     implanted_patient,
     new_patient,
-    refill_body,
+    prepare_body,
+    refill,
 )
 
 
@@ -35,6 +39,7 @@ LESS = [
 ]
 MORE = [
     "under-infusion or a stalled pump: less was delivered than programmed",
+    "a catheter occlusion: nothing left the pump while it ran",
     "the pump was stopped or at minimum rate for a while",
     "the last fill volume was recorded lower than given",
 ]
@@ -49,9 +54,7 @@ def test_withdrawn_against_expected_and_the_next_refill_due(clinic: Clinic) -> N
     assert pump["expected_residual_ml"] == "24.25"
     # 15 mL withdrawn, 9.25 mL less than expected: the pump gave more than programmed, or the last fill
     # went partly into the pocket.
-    r = clinic.call("POST", path, "nora", json=refill_body("15"))
-    assert r.status_code == 201, r.text
-    first = r.json()
+    first = refill(clinic, pid, "15")
     assert (first["expected_ml"], first["expected_band_ml"]) == ("24.25", ["21.8875", "26.6125"])
     assert (first["withdrawn_ml"], first["filled_ml"]) == ("15", "40")
     assert (first["reconciliation"], first["discrepancy_ml"], first["likely_causes"]) == (
@@ -69,9 +72,7 @@ def test_withdrawn_against_expected_and_the_next_refill_due(clinic: Clinic) -> N
     assert pump["refill_reason"] == "worst-case low-reservoir alarm"
 
     clinic.advance(days=30)  # 2027-01-20: 30 mL withdrawn, 5.75 mL more than expected
-    r = clinic.call("POST", path, "bo", json=refill_body("30"))
-    assert r.status_code == 201, r.text
-    second = r.json()
+    second = refill(clinic, pid, "30", filler="bo", checker="phil")
     assert (second["expected_ml"], second["reconciliation"], second["discrepancy_ml"]) == (
         "24.25",
         "more-than-expected",
@@ -80,18 +81,14 @@ def test_withdrawn_against_expected_and_the_next_refill_due(clinic: Clinic) -> N
     assert second["likely_causes"] == MORE
 
     clinic.advance(days=30)  # 2027-02-19: 21.8875 mL, the band's lower edge, 2.3625 mL less: still within
-    r = clinic.call("POST", path, "nora", json=refill_body("21.8875"))
-    assert r.status_code == 201, r.text
-    third = r.json()
+    third = refill(clinic, pid, "21.8875")
     assert (third["reconciliation"], third["discrepancy_ml"], third["likely_causes"]) == ("within-band", "-2.3625", [])
 
     # Across the spring-forward change (2027-03-14): 2027-02-19 09:00 CST to 2027-03-21 15:00 UTC = 10:00 CDT is
     # 720 h, and the wall clock gains 09:00-10:00 at 0.6 mL/day and skips 02:00-03:00 at 0.4 mL/day:
     # 15.75 + 0.6/24 - 0.4/24 = 15.7583333 mL delivered, 24.2416667 mL expected, band ± 2.36375 mL.
     clinic.advance(days=30)
-    r = clinic.call("POST", path, "nora", json=refill_body("21.8875"))
-    assert r.status_code == 201, r.text
-    fourth = r.json()
+    fourth = refill(clinic, pid, "21.8875")
     assert (fourth["expected_ml"], fourth["expected_band_ml"]) == ("24.2416667", ["21.8779167", "26.6054167"])
     assert (fourth["reconciliation"], fourth["discrepancy_ml"]) == (
         "within-band",
@@ -109,24 +106,37 @@ def test_refused_refills_write_nothing(clinic: Clinic) -> None:
     path = f"/patients/{pid}/refills"
     audit_before = count(clinic, AuditRecord)
 
-    r = clinic.call("POST", path, "nora", json=refill_body("24", filled="40.5"))  # the reservoir holds 40 mL
-    assert (r.status_code, r.json()["field"]) == (422, "filled_ml"), r.text
-    assert r.json()["detail"] == "filled_ml: must be more than 0 and at most the reservoir's 40 mL"
-    r = clinic.call("POST", path, "nora", json=refill_body("24", filled="0"))
-    assert (r.status_code, r.json()["field"]) == (422, "filled_ml")
+    r = clinic.call("POST", path, "nora", json=prepare_body("40.5"))  # the reservoir holds 40 mL
+    assert (r.status_code, r.json()["field"]) == (422, "volume_ml"), r.text
+    assert r.json()["detail"] == (
+        "volume_ml: the volume to fill 40.5 mL is more than the programmable-40 reservoir can hold (40 mL)"
+    )
+    r = clinic.call("POST", path, "nora", json=prepare_body("0"))
+    assert (r.status_code, r.json()["field"]) == (422, "volume_ml")
 
     for solution in (CONCENTRATED_SOLUTION, [{"name": "morphine", "concentration": "10 mg/mL"}]):
-        r = clinic.call("POST", path, "nora", json=refill_body("24", solution=solution))
+        r = clinic.call("POST", path, "nora", json=prepare_body(solution=solution))
         assert (r.status_code, r.json()["field"]) == (422, "solution"), r.text
         assert r.json()["detail"].startswith("solution: differs from the running program's solution")
-
-    r = clinic.call("POST", path, "nora", json=refill_body("-1"))  # not a volume
-    assert (r.status_code, r.json()["field"]) == (422, "withdrawn_ml")
-    r = clinic.call("POST", path, "nora", json=refill_body("24 mL"))  # the field is in mL already
-    assert (r.status_code, r.json()["field"]) == (422, "withdrawn_ml")
-
+    twice = [{"name": "morphine", "concentration": "10 mg/mL"}, {"name": "morphine", "concentration": "20 mg/mL"}]
+    r = clinic.call("POST", path, "nora", json=prepare_body(solution=twice))
+    assert (r.status_code, r.json()["field"]) == (422, "solution[1].name"), r.text
+    assert "morphine is listed twice" in r.json()["detail"]
     assert (count(clinic, Refill), count(clinic, AuditRecord)) == (0, audit_before)
 
+    rid = clinic.call("POST", path, "nora", json=prepare_body()).json()["id"]
+    clinic.call("POST", f"{path}/{rid}/check", "bo")
+    done = f"{path}/{rid}/complete"
+    written = (count(clinic, Refill), count(clinic, AuditRecord))
+    r = clinic.call("POST", done, "nora", json=complete_body("-1"))  # not a volume
+    assert (r.status_code, r.json()["field"]) == (422, "withdrawn_ml")
+    r = clinic.call("POST", done, "nora", json=complete_body("24 mL"))  # the field is in mL already
+    assert (r.status_code, r.json()["field"]) == (422, "withdrawn_ml")
+    r = clinic.call("POST", done, "nora", json=complete_body("24", filled="0"))
+    assert (r.status_code, r.json()["field"]) == (422, "filled_ml")
+    assert (count(clinic, Refill), count(clinic, AuditRecord)) == written
+    assert clinic.call("GET", f"{path}/{rid}", "nora").json()["status"] == "checked"
+
     no_pump = new_patient(clinic, "R-3")
-    r = clinic.call("POST", f"/patients/{no_pump}/refills", "nora", json=refill_body("0"))
+    r = clinic.call("POST", f"/patients/{no_pump}/refills", "nora", json=prepare_body())
     assert r.status_code == 409 and r.json()["detail"] == "no pump is programmed for this patient"

@@ -17,15 +17,18 @@ from openidds.db.models import AuditRecord
 from tests.api_support import (
     CONCENTRATED,
     FLEX,
+    START,
     TRIAL,
     Clinic,
+    complete_body,
     count,
     fast_argon2,
     implant_body,
     implanted_patient,
+    morphine_program,
     new_patient,
     patient_body,
-    refill_body,
+    prepare_body,
 )
 from tests.clinic_db import PASSWORD
 
@@ -56,10 +59,13 @@ EXPECTED: dict[str, dict[str, int]] = {
     "propose-program": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
     "confirm-program": {A: 403, P: 200, N: 403, PH: 403, PT: 403},  # a nurse cannot confirm a program
     "verify-concentration-change": {A: 403, P: 200, N: 403, PH: 200, PT: 403},
-    "record-refill": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
-    "verify-refill": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
+    "cancel-program": {A: 403, P: 200, N: 403, PH: 403, PT: 403},  # a physician cancels a waiting program
+    "prepare-refill": {A: 403, P: 201, N: 201, PH: 201, PT: 403},
+    "verify-refill": {A: 403, P: 200, N: 200, PH: 200, PT: 403},  # the check before the fill
     "verify-compounded-refill": {A: 403, P: 200, N: 403, PH: 200, PT: 403},  # pharmacist or physician only
+    "record-refill": {A: 403, P: 200, N: 200, PH: 403, PT: 403},  # the fill itself
     "record-follow-up": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
+    "resolve-flag": {A: 403, P: 200, N: 200, PH: 403, PT: 403},
     "submit-questionnaire": {A: 403, P: 201, N: 201, PH: 403, PT: 201},
     "request-bolus": {A: 403, P: 403, N: 403, PH: 403, PT: 201},
     "read-dashboard": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
@@ -72,21 +78,32 @@ ON_A_RECORD = {a for a in EXPECTED if a not in ("create-patient", "read-dashboar
 READ_ACTIONS = {"read-patient", "read-dashboard", "read-audit"}
 
 
+# The patient whose record the matrix acts on has morphine 10 mg/mL alone (a product strength: a refill of it is
+# not compounded); its concentration change, 20 mg/mL at half the rate, is no product strength (compounded).
+MORPHINE = morphine_program(START, "0.5 mL/day")
+MORPHINE_20 = MORPHINE.replace('concentration = "10 mg/mL"', 'concentration = "20 mg/mL"').replace(
+    'rate = "0.5 mL/day"', 'rate = "0.25 mL/day"'
+)
+PLAIN = [{"name": "morphine", "concentration": "10 mg/mL"}]
+STRONG = [{"name": "morphine", "concentration": "20 mg/mL"}]
+
+
 class Matrix:
-    """The calls, with what each needs set up (proposed programs, refills to verify …) made beforehand."""
+    """The calls, with what each needs set up (proposed programs, refills to check …) made beforehand."""
 
     def __init__(self, clinic: Clinic) -> None:
         self.c = clinic
-        self.own = implanted_patient(clinic, "M-P")
+        self.own = implanted_patient(clinic, "M-P", MORPHINE)
         self.other = implanted_patient(clinic, "M-Q")
         clinic.user("pat", "patient", self.own)
         clinic.user("quinn", "patient", self.other)
         clinic.user("nina", "nurse")
         self.fresh = 0
-        self.program = 0  # the version to confirm or verify next
-        self.refill = 0  # the refill the next role allowed verifies
+        self.program = 0  # the version to confirm, verify or cancel next
+        self.refill = 0  # the refill the next role allowed checks or completes
+        self.flag = 0
         self.unimplanted = 0
-        clinic.advance(hours=1)
+        clinic.advance(days=2)  # past the titration window of the first program
 
     def post(self, who: str, path: str, body: Any = None) -> Any:
         return self.c.call("POST", path, who, json=body)
@@ -118,48 +135,74 @@ class Matrix:
         return self.post(who, f"/patients/{pid}/implants", implant_body(document, fill))
 
     def propose_program(self, who: str, pid: int) -> Any:
-        return self.post(who, f"/patients/{pid}/programs", {"document": FLEX})
+        return self.post(who, f"/patients/{pid}/programs", {"document": MORPHINE})
 
     def before_confirm_program(self, role: str) -> None:
-        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": FLEX}).json()["number"]
+        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": MORPHINE}).json()["number"]
 
     def confirm_program(self, who: str, pid: int) -> Any:
         return self.post(who, f"/patients/{pid}/programs/{self.program}/confirm", {"overrides": {}})
 
     def before_verify_concentration_change(self, role: str) -> None:
         """For each role allowed: proposed by the nurse and confirmed by bo, so ada and phil are second persons."""
-        document = CONCENTRATED if role == P else FLEX  # there and back again
-        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": document}).json()["number"]
+        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": MORPHINE_20}).json()["number"]
         r = self.post("bo", f"/patients/{self.own}/programs/{self.program}/confirm", {})
         assert r.json()["status"] == "awaiting-verification", r.text
 
     def verify_concentration_change(self, who: str, pid: int) -> Any:
         return self.post(who, f"/patients/{pid}/programs/{self.program}/verify")
 
-    def record_refill(self, who: str, pid: int) -> Any:
-        return self.post(who, f"/patients/{pid}/refills", refill_body("39.9"))
+    def before_cancel_program(self, role: str) -> None:
+        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": MORPHINE}).json()["number"]
 
-    def _refill(self, who: str, compounded: bool) -> int:
-        r = self.post(who, f"/patients/{self.own}/refills", {**refill_body("39.9"), "compounded": compounded})
+    def cancel_program(self, who: str, pid: int) -> Any:
+        return self.post(who, f"/patients/{pid}/programs/{self.program}/cancel", {"reason": "not needed"})
+
+    def prepare_refill(self, who: str, pid: int) -> Any:
+        return self.post(who, f"/patients/{pid}/refills", prepare_body(solution=PLAIN))
+
+    def _prepared(self, who: str, solution: list[dict[str, str]]) -> int:
+        r = self.post(who, f"/patients/{self.own}/refills", prepare_body(solution=solution))
         assert r.status_code == 201, r.text
         refill_id: int = r.json()["id"]
         return refill_id
 
     def before_verify_refill(self, role: str) -> None:
-        # recorded by someone other than the verifier: nora's for ada and phil, ada's for nora
-        self.refill = self._refill("ada" if role == N else "nora", compounded=False)
+        # prepared by someone other than the checker: nora's for ada and phil, ada's for nora
+        self.refill = self._prepared("ada" if role == N else "nora", PLAIN)
 
     def verify_refill(self, who: str, pid: int) -> Any:
-        return self.post(who, f"/patients/{pid}/refills/{self.refill}/verify")
+        return self.post(who, f"/patients/{pid}/refills/{self.refill}/check")
 
     def before_verify_compounded_refill(self, role: str) -> None:
-        self.refill = self._refill("nina", compounded=True)  # a nurse records; nora is not the recorder
+        # 20 mg/mL for a program waiting for it: compounded. A nurse prepares it; nora is not the preparer.
+        self.before_verify_concentration_change(P)
+        assert self.post("phil", f"/patients/{self.own}/programs/{self.program}/verify").status_code == 200
+        self.refill = self._prepared("nina", STRONG)
 
     def verify_compounded_refill(self, who: str, pid: int) -> Any:
         return self.verify_refill(who, pid)
 
+    def before_record_refill(self, role: str) -> None:
+        self.refill = self._prepared("nina", PLAIN)
+        assert self.post("phil", f"/patients/{self.own}/refills/{self.refill}/check").status_code == 200
+
+    def record_refill(self, who: str, pid: int) -> Any:
+        self.c.advance(minutes=1)
+        return self.post(who, f"/patients/{pid}/refills/{self.refill}/complete", complete_body("39", "40"))
+
+    def before_resolve_flag(self, role: str) -> None:
+        # The pump reports far less than the record expects: a flag for review.
+        r = self.post("nina", f"/patients/{self.own}/interrogations", {"reservoir_ml": "10"})
+        assert r.status_code == 201, r.text
+        flags = self.c.call("GET", f"/patients/{self.own}/flags", "nina").json()
+        self.flag = [f["id"] for f in flags if f["resolved_at"] is None][-1]
+
+    def resolve_flag(self, who: str, pid: int) -> Any:
+        return self.post(who, f"/patients/{pid}/flags/{self.flag}/resolve", {"resolution": "pump re-read: 39 mL"})
+
     def record_follow_up(self, who: str, pid: int) -> Any:  # an interrogation is recorded like a follow-up
-        return self.post(who, f"/patients/{pid}/interrogations", {"reservoir_ml": "39.5", "alarms": []})
+        return self.post(who, f"/patients/{pid}/interrogations", {"alarms": []})
 
     def submit_questionnaire(self, who: str, pid: int) -> Any:  # the care team entering it: record-follow-up
         return self.post(who, f"/patients/{pid}/follow-ups", {"nrs": 4, "phq9": [0] * 9})
@@ -234,7 +277,7 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
     clinic.advance(hours=1)
     r = clinic.call("POST", f"/patients/{other}/follow-ups", "nora", json={"phq9": [0, 0, 0, 0, 0, 0, 0, 0, 2]})
     flag = r.json()["id"]
-    refill = clinic.call("POST", f"/patients/{other}/refills", "nora", json=refill_body("39.9")).json()["id"]
+    refill = clinic.call("POST", f"/patients/{other}/refills", "nora", json=prepare_body()).json()["id"]
 
     assert [p["id"] for p in clinic.call("GET", "/patients", "pat").json()] == [own]
     assert [p["id"] for p in clinic.call("GET", "/patients", "phil").json()] == [own, other]
@@ -254,8 +297,12 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
         ("POST", f"/patients/{other}/programs", {"document": FLEX}),
         ("POST", f"/patients/{other}/programs/1/confirm", {}),
         ("POST", f"/patients/{other}/programs/1/verify", None),
-        ("POST", f"/patients/{other}/refills", refill_body("1")),
-        ("POST", f"/patients/{other}/refills/{refill}/verify", None),
+        ("POST", f"/patients/{other}/programs/1/cancel", {"reason": "x"}),
+        ("POST", f"/patients/{other}/refills", prepare_body()),
+        ("POST", f"/patients/{other}/refills/{refill}/check", None),
+        ("POST", f"/patients/{other}/refills/{refill}/complete", complete_body("39")),
+        ("POST", f"/patients/{other}/refills/{refill}/cancel", {"reason": "x"}),
+        ("POST", f"/patients/{other}/flags/1/resolve", {"resolution": "x"}),
         ("POST", f"/patients/{other}/interrogations", {}),
     ]
     for method, path, body in attempts:
@@ -263,7 +310,7 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
         assert (r.status_code, r.json()) == (404, {"detail": "no such patient"}), (method, path, r.text)
     assert clinic.call("GET", f"/patients/{other}/remote-requests", "nora").json() == []
     assert len(clinic.call("GET", f"/patients/{other}/follow-ups", "nora").json()) == 1
-    assert clinic.call("GET", f"/patients/{other}/refills", "nora").json()[0]["verified_by"] is None
+    assert clinic.call("GET", f"/patients/{other}/refills", "nora").json()[0]["status"] == "prepared"
     assert clinic.call("GET", f"/patients/{other}", "nora").json()["given_name"] == "Jane"
 
     # On their own record: reads, the remote and questionnaires; nothing a clinician does.
@@ -273,7 +320,7 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
     for method, path, body, reason in (
         ("PATCH", f"/patients/{own}", {"version": 1, "given_name": "X"}, "create a patient record"),
         ("POST", f"/patients/{own}/programs", {"document": FLEX}, "propose a pump program"),
-        ("POST", f"/patients/{own}/refills", refill_body("1"), "record a refill"),
+        ("POST", f"/patients/{own}/refills", prepare_body(), "prepare a refill"),
         ("POST", f"/patients/{own}/interrogations", {}, "record a follow-up visit"),
     ):
         r = clinic.call(method, path, "pat", json=body)
@@ -288,37 +335,40 @@ def test_second_person_checks(clinic: Clinic) -> None:
     who = {n: clinic.call("GET", "/auth/me", n).json()["id"] for n in ("ada", "bo", "nora")}
     clinic.advance(hours=1)
 
-    # A refill: verified by anyone allowed but its recorder.
-    plain = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill_body("39.9")).json()["id"]
-    r = clinic.call("POST", f"/patients/{pid}/refills/{plain}/verify", "nora")
+    # A refill of a product strength: checked by anyone allowed but who prepared it.
+    morphine = implanted_patient(clinic, "S-2", morphine_program(START, "0.5 mL/day"))
+    plain = [{"name": "morphine", "concentration": "10 mg/mL"}]
+    rid = clinic.call("POST", f"/patients/{morphine}/refills", "nora", json=prepare_body(solution=plain)).json()["id"]
+    r = clinic.call("POST", f"/patients/{morphine}/refills/{rid}/check", "nora")
     assert (r.status_code, r.json()["detail"]) == (
         403,
-        "a second person must verify a refill (second check): it was proposed or recorded by the same user "
-        f"({who['nora']})",
+        "a second person must check a prepared refill before the fill (second person): it was proposed or "
+        f"recorded by the same user ({who['nora']})",
     )
-    assert clinic.call("POST", f"/patients/{pid}/refills/{plain}/verify", "nina").status_code == 200  # another nurse
-    assert clinic.call("POST", f"/patients/{pid}/refills/{plain}/verify", "phil").status_code == 409  # once
+    assert clinic.call("POST", f"/patients/{morphine}/refills/{rid}/check", "nina").status_code == 200  # a nurse
+    assert clinic.call("POST", f"/patients/{morphine}/refills/{rid}/check", "phil").status_code == 409  # once
 
-    # A compounded refill: a pharmacist or a physician, never a nurse (even one who did not record it).
-    compounded = clinic.call(
-        "POST", f"/patients/{pid}/refills", "ada", json={**refill_body("39.9"), "compounded": True}
-    ).json()["id"]
-    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/verify", "nina")
+    # A compounded refill (the flex example is an admixture): a pharmacist or a physician, never a nurse (even one
+    # who did not prepare it).
+    compounded = clinic.call("POST", f"/patients/{pid}/refills", "ada", json=prepare_body()).json()["id"]
+    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/check", "nina")
     assert (r.status_code, r.json()["detail"]) == (
         403,
-        "a nurse cannot verify a refill with a compounded drug (allowed: a physician, a pharmacist)",
+        "a nurse cannot check a prepared refill of a compounded solution before the fill (allowed: a physician, "
+        "a pharmacist)",
     )
-    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/verify", "ada")
+    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/check", "ada")
     assert r.status_code == 403 and r.json()["detail"].startswith(
-        "a second person must verify a refill with a compounded drug"
+        "a second person must check a prepared refill of a compounded solution"
     )
-    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/verify", "bo")
-    assert (r.status_code, r.json()["verified_by"]) == (200, who["bo"])
+    r = clinic.call("POST", f"/patients/{pid}/refills/{compounded}/check", "bo")
+    assert (r.status_code, r.json()["checked_by"]) == (200, who["bo"])
 
     # A concentration change: neither who proposed it nor who confirmed it.
+    clinic.advance(days=2)
     assert clinic.call("POST", f"/patients/{pid}/programs", "bo", json={"document": CONCENTRATED}).status_code == 201
     assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={}).status_code == 200
     for name in ("bo", "ada"):
         r = clinic.call("POST", f"/patients/{pid}/programs/2/verify", name)
         assert r.status_code == 403 and r.json()["detail"].endswith(f"by the same user ({who[name]})"), r.text
-    assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").json()["status"] == "active"
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").json()["status"] == "awaiting-refill"

@@ -217,31 +217,64 @@ def open_patient(page: Page, name: str) -> None:
 
 
 # --- the tests ----------------------------------------------------------------------------------------------------
-def test_a_nurse_records_a_refill_with_a_discrepancy_and_sees_the_flag(page: Page) -> None:
+def _ml(text: str) -> float:
+    """The first volume in a text such as '24.25 mL (band 21.89 to 26.61 mL)'."""
+    found = re.search(r"(\d+(?:\.\d+)?) mL", text)
+    assert found is not None, text
+    return float(found.group(1))
+
+
+def test_a_nurse_prepares_a_refill_a_pharmacist_checks_it_and_the_fill_shows_a_discrepancy(page: Page) -> None:
     from playwright.sync_api import expect
 
     login(page, "nurse.garcia")
-    open_patient(page, "Nguyen, Peter")
+    open_patient(page, "Nguyen, Peter")  # morphine + bupivacaine 10 mg/mL: an admixture, so compounded
     page.click("#action-refill")
-    expected = float(re.sub(r"[^0-9.]", "", page.locator("#expected-ml").inner_text()))
+    # step 1: prepare (the running program's solution, the label's lot and expiry, the reservoir's 40 mL)
+    expect(page.locator("#choice-running")).to_be_checked()
+    expect(page.locator("#f-volume_ml")).to_have_value("40")
+    page.fill("#f-drug_lot", "LOT-B-2031")
+    page.fill("#f-expires_at", "2030-01-01")
+    shot(page, "a-refill-prepare")
+    page.click("#prepare-save")
+    expect(page.locator("#refill-title")).to_have_text("Refill: prepared")
+    expect(page.locator("#refill-compounded")).to_contain_text("yes: an admixture of 2 drugs")
+    expect(page.locator("#refill-check-blocked")).to_contain_text("You prepared this refill")
+    expect(page.locator("#refill-check-save")).to_have_count(0)  # not her own check
+    expect(page.locator("#unchecked-warning")).to_be_visible()
+    shot(page, "a-refill-prepared-awaiting-check")
+
+    # step 2: the pharmacist checks it beside her and signs on her screen
+    cosign = page.locator("#refill-cosign-form")
+    cosign.locator("#f-cosign_username").fill("pharm.chen")
+    cosign.locator("#f-cosign_password").fill("pharm.chen-demo")
+    page.click("#refill-cosign")
+    expect(page.locator("#refill-title")).to_have_text("Refill: checked")
+    expect(page.locator("#step-check")).to_contain_text("Checked by Wei Chen, PharmD")
+    expect(page.locator("#unchecked-warning")).to_have_count(0)
+    expect(page.locator("#f-emergency_reason")).to_have_count(0)
+
+    # step 3: withdraw and fill; the withdrawn volume is checked as it is typed
+    expected = _ml(page.locator("#expected-ml").inner_text())
     assert expected > 10
     withdrawn = f"{expected - 8:.1f}"  # 8 mL less than the twin expects: far outside the pump's accuracy band
-
     page.fill("#withdrawn_ml", withdrawn)  # the live check (htmx, as you type)
     live = page.locator("#refill-check")
     expect(live.locator("#discrepancy-flag")).to_be_visible()
     expect(live.locator("#reconciliation-status")).to_have_text("Discrepancy: less than expected")
     expect(live.locator("#likely-causes")).to_contain_text("over-infusion")
+    expect(page.locator("#f-filled_ml")).to_have_value("")  # what was filled is typed, never assumed
+    page.fill("#f-filled_ml", "40")
     shot(page, "a-refill-discrepancy-live")
 
-    page.fill("#f-drug_lot", "LOT-B-2031")
-    page.fill("#f-filled_ml", "40")
     page.click("#refill-save")
+    expect(page.locator("#refill-title")).to_have_text("Refill: completed")
     expect(page.locator("#next-refill-due")).to_be_visible()
     expect(page.locator("#discrepancy-flag")).to_be_visible()
     expect(page.locator("#reconciliation-status")).to_have_text("Discrepancy: less than expected")
     expect(page.locator("#discrepancy-flag")).to_contain_text(f"withdrawn {withdrawn.rstrip('0').rstrip('.')} mL")
-    expect(page.locator("#refill-verify")).to_be_visible()  # a second person checks it
+    expect(page.locator("#step-fill")).to_contain_text("Filled by Rosa Garcia, RN")
+    expect(page.locator("#refill-form")).to_have_count(0)  # filled once
     shot(page, "a-refill-discrepancy-saved")
 
     # the flag is on the clinic dashboard, linked to the patient
@@ -305,6 +338,7 @@ def test_a_concentration_change_is_not_confirmed_and_verified_by_the_same_user(p
     page.fill("#dose", "")
     page.fill("#rate", "0.125 mL/day")  # the same 2.5 mg/day at the double concentration
     expect(page.locator("#program-check-summary")).to_contain_text("No hard or soft finding")
+    expect(page.locator("#bridge")).to_be_checked()  # the old solution runs out at the new dose first
     page.click("#program-propose")
     expect(page.locator("#version-status")).to_have_text("proposed")
     expect(page.locator("#needs-second")).to_contain_text("needed")
@@ -325,9 +359,49 @@ def test_a_concentration_change_is_not_confirmed_and_verified_by_the_same_user(p
     expect(page.locator("#verify-program")).to_be_visible()
     expect(page.locator("#verify-blocked")).to_have_count(0)
     page.click("#verify-program")
-    expect(page.locator("#version-status")).to_have_text("active")
+    # verified, it waits: the pump holds 10 mg/mL until the refill brings 20 mg/mL
+    expect(page.locator("#version-status")).to_have_text("awaiting refill")
     expect(page.locator("#review-status")).to_contain_text("Wei Chen")
+    expect(page.locator("#awaits-refill")).to_contain_text("awaits its refill")
+    expect(page.locator("#awaits-refill")).to_contain_text("then a bridge bolus")
     shot(page, "c-concentration-verified-by-pharmacist")
+
+    # The nurse prepares the refill with the new solution; the pharmacist checks it (compounded: 20 mg/mL is no
+    # product strength) on her screen; completing it starts the waiting program.
+    logout(page)
+    login(page, "nurse.garcia")
+    page.goto(review_url)
+    page.click("#go-refill")
+    waiting = page.locator('input[name="solution_choice"][value^="v"]')
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_be_checked()
+    expect(page.locator("#f-solution")).to_contain_text("morphine 20 mg/mL")
+    expect(page.locator(".waiting-program .notice")).to_contain_text("after a bridge bolus")
+    page.fill("#f-drug_lot", "CMP-20-0117")
+    page.fill("#f-expires_at", "2030-01-01")
+    page.fill("#f-cosign_username", "pharm.chen")
+    page.fill("#f-cosign_password", "pharm.chen-demo")
+    shot(page, "c-concentration-refill-prepare")
+    page.click("#prepare-save")
+    expect(page.locator("#refill-title")).to_have_text("Refill: checked")
+    expect(page.locator("#refill-solution")).to_have_text("morphine 20 mg/mL")
+    expect(page.locator("#refill-compounded")).to_contain_text("not a product strength")
+    expect(page.locator("#refill-applies")).to_contain_text("applies program version")
+    expect(page.locator("#refill-applies-diff")).to_contain_text("20 mg/mL")
+    expected = page.locator("#expected-ml").inner_text().removesuffix(" mL")
+    page.fill("#withdrawn_ml", expected)  # what the twin expects: within the band
+    expect(page.locator("#refill-check #reconciliation-status")).to_have_text("Within the band")
+    expect(page.locator("#refill-save")).to_contain_text("and start program version")
+    prepared = page.locator("#f-filled_ml-hint").inner_text().removeprefix("At most the ").split(" mL")[0]
+    page.fill("#f-filled_ml", prepared)  # all that was prepared and checked
+    shot(page, "c-concentration-refill-checked")
+    page.click("#refill-save")
+    expect(page.locator("#refill-title")).to_have_text("Refill: completed")
+    expect(page.locator("#refill-program")).to_contain_text("(active), with a bridge bolus")
+    page.goto(review_url)
+    expect(page.locator("#version-status")).to_have_text("active")
+    expect(page.locator("#awaits-refill")).to_have_count(0)
+    shot(page, "c-concentration-applied-by-refill")
 
 
 def test_a_patient_gets_a_dose_then_the_lockout_refuses_with_a_countdown(page: Page) -> None:

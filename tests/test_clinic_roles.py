@@ -20,10 +20,13 @@ record-implant                      .     y        .     .          .
 propose-program                     .     y        y     .          .
 confirm-program                     .     y        .     .          .
 verify-concentration-change         .     y        .     y          .
-record-refill                       .     y        y     .          .
+cancel-program                      .     y        .     .          .
+prepare-refill                      .     y        y     y          .
 verify-refill                       .     y        y     y          .
 verify-compounded-refill            .     y        .     y          .
+record-refill                       .     y        y     .          .
 record-follow-up                    .     y        y     .          .
+resolve-flag                        .     y        y     .          .
 submit-questionnaire                .     y        y     .          o
 request-bolus                       .     .        .     .          o
 read-dashboard                      .     y        y     y          .
@@ -51,10 +54,13 @@ EXPECTED_MARKDOWN = """\
 | `propose-program` | — | yes | yes | — | — |
 | `confirm-program` | — | yes | — | — | — |
 | `verify-concentration-change` (second person) | — | yes | — | yes | — |
-| `record-refill` | — | yes | yes | — | — |
+| `cancel-program` | — | yes | — | — | — |
+| `prepare-refill` | — | yes | yes | yes | — |
 | `verify-refill` (second person) | — | yes | yes | yes | — |
 | `verify-compounded-refill` (second person) | — | yes | — | yes | — |
+| `record-refill` | — | yes | yes | — | — |
 | `record-follow-up` | — | yes | yes | — | — |
+| `resolve-flag` | — | yes | yes | — | — |
 | `submit-questionnaire` | — | yes | yes | — | own record |
 | `request-bolus` | — | — | — | — | own record |
 | `read-dashboard` | — | yes | yes | yes | — |
@@ -69,7 +75,7 @@ A patient asking for another patient's record is answered as if it did not exist
 def test_the_table_covers_every_role_and_action() -> None:
     assert set(ROLES) == set(ROLE_COLUMNS)
     assert {a for _, a in EXPECTED} == set(ACTIONS)
-    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 85
+    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 100
     assert set(SECOND_PERSON) == EXPECTED_SECOND_PERSON
 
 

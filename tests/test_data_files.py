@@ -115,12 +115,12 @@ def test_shipped_files_load_through_the_loaders(monkeypatch: pytest.MonkeyPatch)
     cat = load_catalog()
     assert lib.identity == {
         "name": "OpenIDDS reference drug library",
-        "version": "2026.11.1",
+        "version": "2026.12.1",
         "sha256": hashlib.sha256(LIBRARY_BYTES).hexdigest(),
     }
     assert cat.identity == {
         "name": "OpenIDDS reference device catalog",
-        "version": "2026.11.2",
+        "version": "2026.12.1",
         "sha256": hashlib.sha256(CATALOG_BYTES).hexdigest(),
     }
 

@@ -121,16 +121,31 @@ def test_history(demo: tuple[Engine, str]) -> None:
         refills = list(s.scalars(select(Refill)))
         assert len(refills) > 100
         assert Counter(r.reconciliation for r in refills)["less-than-expected"] == 1  # the flagged refill
-        assert sum(r.verified_by is None for r in refills) == 1  # waiting for its second check
-        assert all(r.verified_by != r.recorded_by for r in refills)
+        # one prepared this morning, waiting for its check; one filled unchecked in an emergency (flagged)
+        assert Counter(r.status for r in refills) == {"completed": len(refills) - 1, "prepared": 1}
+        unchecked = [r for r in refills if r.status == "completed" and r.checked_by is None]
+        assert len(unchecked) == 1 and unchecked[0].emergency_reason
+        assert _by_mrn(s, "DEMO-0036").id == unchecked[0].patient_id
+        waiting = next(r for r in refills if r.status == "prepared")
+        assert waiting.patient_id == _by_mrn(s, "DEMO-0026").id and waiting.checked_by is None
+        assert all(r.checked_by != r.prepared_by for r in refills if r.checked_by is not None)
+        assert all(r.checked_at < r.at for r in refills if r.checked_at is not None and r.at is not None)
         assert any(r.compounded for r in refills)
         # a dose step past a soft limit, with the prescriber's reason
         overridden = [v for v in s.scalars(select(ProgramVersion)) if v.overrides]
         assert overridden and all(reason.strip() for v in overridden for reason in v.overrides.values())
-        # a concentration change, verified by a second person
+        # a concentration change, verified by a second person, started by the refill that brought the new solution
         changed = [v for v in s.scalars(select(ProgramVersion)) if v.needs_second]
         assert changed
         assert all(v.verified_by is not None and v.verified_by not in (v.proposed_by, v.confirmed_by) for v in changed)
+        started = [v for v in changed if v.status in ("active", "superseded")]
+        assert started and all(v.applied_by is not None for v in started)
+        for v in started:
+            applied = s.get(Refill, v.applied_by)
+            assert applied is not None and applied.at == v.effective_at
+        # and one still waiting for its refill: the pump runs the program it holds
+        waits = [v for v in changed if v.status == "awaiting-refill"]
+        assert [v.patient_id for v in waits] == [_by_mrn(s, "DEMO-0024").id]
         # the patient remote: doses given and refused, with the reasons
         decisions = list(s.scalars(select(RemoteRequest)))
         assert {q.accepted for q in decisions} == {True, False}
@@ -156,7 +171,9 @@ def test_the_audit_chain_is_intact_and_in_time_order(demo: tuple[Engine, str]) -
         assert ats == sorted(ats)  # the clinic was run forward in time, all patients together
         actions = Counter(s.scalars(select(AuditRecord.action)))
         assert actions["create-patient"] == 40
-        assert actions["record-refill"] == s.scalar(select(func.count()).select_from(Refill))
+        assert actions["prepare-refill"] == s.scalar(select(func.count()).select_from(Refill))
+        completed = s.scalar(select(func.count()).select_from(Refill).where(Refill.status == "completed"))
+        assert actions["complete-refill"] == completed
         assert actions["create-user"] == len(LOGINS.logins)
 
 
@@ -201,13 +218,21 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
     assert by_mrn["DEMO-0032"]["urgency"] == "replacement-due-soon"
     baclofen_soon = by_mrn["DEMO-0026"]
     assert baclofen_soon["withdrawal_risk"] and baclofen_soon["refill"] == "due-soon"
-    assert [r["urgency"] for r in rows[:5]] == [
+    assert [r["urgency"] for r in rows[:7]] == [
         "urgent-flag",
         "refill-overdue",
         "alarm",
         "refill-due-soon",
+        "review-flag",
+        "program-awaits-refill",
         "replacement-due-soon",
     ]
+    price = by_mrn["DEMO-0036"]  # filled without its check, in an emergency: for review
+    assert price["urgency"] == "review-flag" and price["concerns"][0].startswith("review: filled without its")
+    bauer = by_mrn["DEMO-0024"]  # sufentanil 50 → 100 mcg/mL, waiting for the refill that brings it
+    assert bauer["pending_program"] == (
+        "program v2 awaits its refill: written for sufentanil 100 mcg/mL, pump holds sufentanil 50 mcg/mL"
+    )
     with sessions(demo[0])() as s:
         flagged = s.scalar(select(Refill).where(Refill.reconciliation != "within-band"))
         assert flagged is not None and flagged.patient_id == _by_mrn(s, "DEMO-0034").id

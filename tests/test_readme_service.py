@@ -237,7 +237,7 @@ def test_the_curl_session_replays(demo_client: TestClient) -> None:
         wanted = re.escape(m.group(2).strip()).replace("…", ".*")
         assert re.fullmatch(wanted, printed.strip(), flags=re.S), (command, printed)
     assert requests >= 12
-    # what the session did is in the records: a new patient implanted, a refill reconciled and verified
+    # what the session did is in the records: a new patient implanted, a refill checked, then filled and reconciled
     token = shell.env["NURSE"]
     headers = {"Authorization": f"Bearer {token}"}
     patient: dict[str, Any] = demo_client.get(f"/api/v1/patients/{shell.env['P']}", headers=headers).json()
@@ -245,4 +245,5 @@ def test_the_curl_session_replays(demo_client: TestClient) -> None:
     refills = demo_client.get(f"/api/v1/patients/{shell.env['P2']}/refills", headers=headers).json()
     last = refills[-1]
     assert last["id"] == int(shell.env["R"]) and last["reconciliation"] == "within-band"
-    assert last["verified_by"] is not None and last["verified_by"] != last["recorded_by"]
+    assert last["status"] == "completed" and last["checked_by"] not in (None, last["prepared_by"])
+    assert last["checked_at"] <= last["at"]  # the check came before the fill (the replay's clock stands still)

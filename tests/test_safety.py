@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openidds.data import load_library
+from openidds.programs.program import PumpProgram
 from openidds.safety import SEVERITY_RANK, check
 from tests.programs import BACLOFEN, ZICONOTIDE, program
 
@@ -260,3 +261,53 @@ def test_findings_never_weaken_when_only_the_dose_increases(rate, factor, with_b
         family = code.split(".")[0]
         stronger = [s for c, s in after.items() if c.split(".")[0] == family]
         assert stronger and max(rank[s] for s in stronger) >= rank[severity], (code, before, after)
+
+
+# --- titration from the record (issue 9, case 4) --------------------------------------------------------------------
+def _baclofen(dose: str) -> PumpProgram:
+    return program(BACLOFEN, program__dose=dose)
+
+
+def test_a_second_baclofen_increase_inside_24_h_is_hard_whatever_the_file_says():
+    # Spinal baclofen 200 → 240 (+20 %, inside the 30 % soft limit), then 240 → 360 five minutes later.
+    t0 = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    history = [(t0 - timedelta(days=30), _baclofen("200 mcg/day")), (t0, _baclofen("240 mcg/day"))]
+    # The file claims the last change was long ago: the record wins.
+    proposed = program(BACLOFEN, program__dose="360 mcg/day", context__last_dose_change_at="2026-01-01T09:00")
+    found = check(proposed, now=t0 + timedelta(minutes=5), history=history)
+    codes = {f.code: f for f in found}
+    assert codes["titration-window.hard"].severity == "hard"
+    assert "last increased 0.0833 h ago" in codes["titration-window.hard"].message  # 5 min
+    # 200 → 360 within 24 h is +80 %, over the 60 % hard step even though 240 → 360 (+50 %) is only soft.
+    cumulative = codes["titration.cumulative-hard-max"]
+    assert cumulative.severity == "hard"
+    assert "from 200 mcg/day to 360 mcg/day (+80 %)" in cumulative.message
+    assert "200 mcg/day → 240 mcg/day → 360 mcg/day" in cumulative.message
+    assert codes["titration.soft-max"].severity == "soft"  # the single step still reads as it did
+
+
+def test_without_the_record_the_same_steps_pass_with_a_soft_override():
+    # What landed before: only the file's last_dose_change_at dated the window, so 240 → 360 was soft.
+    found = check(
+        _baclofen("360 mcg/day"), current=_baclofen("240 mcg/day"), now=datetime(2026, 11, 21, 16, tzinfo=UTC)
+    )
+    assert {f.code for f in found if f.severity == "hard"} == set()
+
+
+def test_an_increase_a_day_after_the_last_one_is_checked_as_one_step():
+    t0 = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    history = [(t0 - timedelta(days=30), _baclofen("200 mcg/day")), (t0, _baclofen("240 mcg/day"))]
+    later = t0 + timedelta(hours=25)
+    found = check(_baclofen("288 mcg/day"), now=later, history=history)  # +20 % from 240, 25 h later
+    assert [f.code for f in found if f.code.startswith("titration")] == []
+    # 240 → 288 is +20 %; from the window's lowest (240, running since 25 h ago) no cumulative finding either.
+
+
+def test_a_decrease_then_a_rise_inside_the_window_counts_from_the_lowest_dose():
+    # Morphine (non-cancer: hard +50 %/24 h): 10 mg/day for a month, cut to 6 for sedation 2 h ago, then 10 again.
+    t0 = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    history = [(t0 - timedelta(days=30), program(program__rate="1 mL/day")), (t0, program(program__rate="0.6 mL/day"))]
+    found = {f.code: f for f in check(program(program__rate="1 mL/day"), now=t0 + timedelta(hours=2), history=history)}
+    # The step 6 → 10 is +66.7 %: over the hard 50 % by itself (the cumulative check adds nothing new).
+    assert found["titration.hard-max"].severity == "hard"
+    assert "titration.cumulative-hard-max" not in found

@@ -1,4 +1,4 @@
-"""The clinic service end to end on both databases: a patient from evaluation to a reconciled, verified refill."""
+"""The clinic service end to end on both databases: a patient from evaluation to a checked, reconciled refill."""
 
 import re
 from pathlib import Path
@@ -61,29 +61,38 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
     # 30 days from the fill: 40 - 30 × 0.525 = 24.25 mL expected, ± 15 % of the 15.75 mL delivered (± 2.3625 mL).
     pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
     assert pump["reservoir_ml"] == "24.25" and pump["expected_residual_ml"] == "24.25"
-    refill = {
+    preparation = {
         "drug_lot": "L-77",
         "solution": [
             {"name": "morphine", "concentration": "10 mg/mL"},
             {"name": "clonidine", "concentration": "100 mcg/mL"},
         ],
-        "withdrawn_ml": "25.4",
-        "filled_ml": "40",
+        "expires_at": "2027-01-31T00:00:00-06:00",
+        "volume_ml": "40",
     }
-    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=refill)
-    assert r.status_code == 201, r.text
+    r = clinic.call("POST", f"/patients/{pid}/refills", "phil", json=preparation)  # the pharmacy prepares it
+    assert r.status_code == 201 and r.json()["status"] == "prepared", r.text
+    assert r.json()["compounded"] is True  # an admixture
+    rid = r.json()["id"]
+    same = clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "phil")
+    assert same.status_code == 403 and "second person" in same.json()["detail"]
+    nurse = clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "nora")
+    assert nurse.status_code == 403 and "compounded" in nurse.json()["detail"]
+    other = clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "ada")
+    ada = clinic.call("GET", "/auth/me", "ada").json()["id"]
+    assert other.status_code == 200 and other.json()["checked_by"] == ada
+    r = clinic.call(
+        "POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json={"withdrawn_ml": "25.4", "filled_ml": "40"}
+    )
+    assert r.status_code == 200, r.text
     got = r.json()
     assert (got["expected_ml"], got["withdrawn_ml"], got["discrepancy_ml"]) == ("24.25", "25.4", "1.15")
     assert got["expected_band_ml"] == ["21.8875", "26.6125"]  # 24.25 ∓ 2.3625
     assert got["reconciliation"] == "within-band"  # 25.4 - 24.25 = 1.15 mL is inside ± 2.3625 mL
-    same = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "nora")
-    assert same.status_code == 403 and "second person" in same.json()["detail"]
-    other = clinic.call("POST", f"/patients/{pid}/refills/{got['id']}/verify", "phil")
-    phil = clinic.call("GET", "/auth/me", "phil").json()["id"]
-    assert other.status_code == 200 and other.json()["verified_by"] == phil
 
     verify = clinic.call("GET", "/audit/verify", "ada").json()
-    assert verify["intact"] and verify["records"] == 6  # create, evaluation, trial, implant, refill, verify
+    # create, evaluation, trial, implant, then the refill prepared, checked and completed
+    assert verify["intact"] and verify["records"] == 7
 
 
 def test_every_record_can_be_read_alone_and_only_by_whom_may(clinic: Clinic) -> None:

@@ -12,6 +12,7 @@ from openidds.programs.clock import DAY_US, HOUR_US, MINUTE_US, to_us
 from openidds.twin import (
     AccuracyChange,
     CatheterFault,
+    CatheterRepair,
     ClinicianBolus,
     Interrogation,
     MotorStall,
@@ -129,8 +130,8 @@ def test_pocket_fill_is_caught_at_the_next_refill():
 
 def test_catheter_fault_stops_the_drug_reaching_the_patient():
     start = z(2026, 11, 21, 15)
-    twin = PumpTwin(program()).run([CatheterFault(start + 10 * DAY_US, "occlusion")], start + 20 * DAY_US)
-    assert twin.reservoir == 30  # 20 days × 0.5 mL/day: the pump kept emptying
+    twin = PumpTwin(program()).run([CatheterFault(start + 10 * DAY_US, "disconnection")], start + 20 * DAY_US)
+    assert twin.reservoir == 30  # 20 days × 0.5 mL/day: the pump kept emptying (an occlusion: test_twin_faults)
     assert twin.outlet_volume == 10 and twin.patient_volume == 5  # only the first 10 days reached the patient
 
 
@@ -153,7 +154,7 @@ def test_mri_while_alarming_latches_until_interrogated():
     start = z(2026, 11, 21, 15)
     stall = MotorStall(start + 10 * HOUR_US, recovers_after_us=HOUR_US)  # alarm raised, then cleared at 11 h
     low = program(reservoir__volume="2.2 mL")  # the 2 mL alarm comes after 0.2 mL = 9.6 h
-    twin = PumpTwin(low).run([stall, MriExposure(start + 12 * HOUR_US, 30 * MINUTE_US)], start + DAY_US)
+    twin = PumpTwin(low).run([stall, MriExposure(start + 12 * HOUR_US, 30 * MINUTE_US, 0)], start + DAY_US)
     # Delivery: 10 h before the stall, 1 h after it; then latched for the rest of the day (low alarm active).
     assert twin.reservoir == F("2.2") - F("0.5") * F(11, 24)
     assert twin.latched
@@ -163,7 +164,7 @@ def test_mri_does_not_cure_a_permanent_motor_stall():
     start = z(2026, 11, 21, 15)
     events = [
         MotorStall(start + DAY_US),
-        MriExposure(start + 2 * DAY_US, HOUR_US),
+        MriExposure(start + 2 * DAY_US, HOUR_US, 0),
         Interrogation(start + 3 * DAY_US),
     ]
     twin = PumpTwin(program()).run(events, start + 4 * DAY_US)
@@ -178,7 +179,7 @@ def test_mri_does_not_cure_a_permanent_motor_stall():
 def test_a_second_scan_never_shortens_the_first_recovery():
     start = z(2026, 11, 21, 15)
     first = MriExposure(start + DAY_US, HOUR_US, recovery_us=24 * HOUR_US)  # stopped until day 2 + 1 h
-    second = MriExposure(start + DAY_US + 2 * HOUR_US, HOUR_US)  # would end at day 1 + 3 h
+    second = MriExposure(start + DAY_US + 2 * HOUR_US, HOUR_US, 0)  # would end at day 1 + 3 h
     twin = PumpTwin(program()).run([first, second], start + 3 * DAY_US)
     assert [e["at"] for e in twin.log if e["event"] == "resumed"] == [start + 2 * DAY_US + HOUR_US]
     assert twin.reservoir == 40 - F("0.5") * (3 - F(25, 24))
@@ -282,8 +283,10 @@ class TwinMachine(RuleBasedStateMachine):
             assert self.twin.patient_volume == self.last_patient  # empty: nothing more is delivered
         if self.twin.catheter != "ok":
             assert self.twin.patient_volume == self.last_patient  # nothing reaches the patient
-            if self.last_reservoir > 0:
-                assert self.twin.reservoir < self.last_reservoir  # while the pump keeps emptying
+        if self.twin.catheter == "occlusion":
+            assert self.twin.reservoir == self.last_reservoir  # nothing leaves the pump
+        elif self.twin.catheter != "ok" and self.last_reservoir > 0:
+            assert self.twin.reservoir < self.last_reservoir  # a disconnection or leak: the pump keeps emptying
 
     @rule(minutes=st.integers(0, 600))
     def remote(self, minutes: int) -> None:
@@ -293,9 +296,13 @@ class TwinMachine(RuleBasedStateMachine):
     def refill(self, volume: int) -> None:
         self.twin.apply(Refill(self.twin.t, F(volume)))
 
+    @rule(kind=st.sampled_from(["occlusion", "disconnection", "leak"]))
+    def catheter_fault(self, kind: str) -> None:
+        self.twin.apply(CatheterFault(self.twin.t, kind))  # type: ignore[arg-type]
+
     @rule()
-    def occlude(self) -> None:
-        self.twin.apply(CatheterFault(self.twin.t, "occlusion"))
+    def repair(self) -> None:
+        self.twin.apply(CatheterRepair(self.twin.t))
 
     @rule(factor=st.sampled_from([F(1), F(6, 5), F(4, 5)]))
     def accuracy(self, factor: Fraction) -> None:

@@ -135,10 +135,11 @@ def test_mri_constant_flow_timeline():
     assert res.twin.patient["morphine"] == 100
 
 
-# --- concentration change with a bridge bolus: baclofen 500 → 1000 mcg/mL at the day-35 refill ------------------------
-# Pathway 0.2 mL pump + 60 cm × 0.0022 mL/cm = 0.332 mL of the old solution; it runs out at the old 0.4 mL/day in
-# 0.83 days = 19 h 55 min 12 s after the refill at 2026-12-26 15:00Z.
-BRIDGE_ENDS = z(2026, 12, 26, 15) + 19 * 3_600_000_000 + 55 * 60_000_000 + 12_000_000
+# --- concentration change with a bridge bolus: baclofen 500 → 1000 mcg/mL, 200 → 240 mcg/day at the day-35 refill ----
+# Pathway 0.2 mL pump + 60 cm × 0.0022 mL/cm = 0.332 mL of the old solution. The bridge gives the new 240 mcg/day
+# with 500 mcg/mL: 0.48 mL/day, for 0.332 / 0.48 = 0.6916 day = 16.6 h = 16 h 36 min after the refill at
+# 2026-12-26 15:00Z.
+BRIDGE_ENDS = z(2026, 12, 27, 7, 36)
 
 
 def test_bridge_bolus_timeline():
@@ -147,27 +148,46 @@ def test_bridge_bolus_timeline():
     # 35 days × 0.4 mL/day = 14 mL gone of 20: 6 mL withdrawn, as the clinic expected.
     assert (refill["at"], refill["withdrawn_ml"], refill["reconciliation"]) == (z(2026, 12, 26, 15), 6, "within-band")
     change = entries(res, "program-changed")[0]
-    assert change["bridge_ml"] == F("0.332") and change["bridge_ends_at"] == "2026-12-27T10:55:12+00:00"
+    assert change["bridge_ml"] == F("0.332") and change["bridge_ends_at"] == "2026-12-27T07:36:00+00:00"
+    assert change["bridge_rates_ml_per_day"] == [F("0.48")]
     assert [e["at"] for e in entries(res, "program-started")] == [BRIDGE_ENDS]
     assert res.report == (
         (z(2026, 12, 26, 15), 6),  # just before the refill at the same instant
-        (z(2026, 12, 27, 11), 20 - F("0.332") - F("0.2") * F(288, 86400)),  # 4 min 48 s of the new 0.2 mL/day
-        (z(2026, 12, 28, 15), 20 - F("0.332") - F("0.2") * (2 - F("0.83"))),
+        # 0.332 mL by 07:36Z, then 0.24 mL/day for 3 h 24 min (0.034 mL) to 11:00Z
+        (z(2026, 12, 27, 11), 20 - F("0.332") - F("0.034")),
+        # two days after the refill: the bridge, then 0.24 mL/day for 2 - 0.6916 days (0.314 mL)
+        (z(2026, 12, 28, 15), 20 - F("0.332") - F("0.314")),
     )
-    # 200 mcg/day to the patient throughout: 45 days.
-    assert res.twin.patient["baclofen"] == 200 * 45
+    # 200 mcg/day for 35 days, then the new 240 mcg/day for the last 10 days, the bridge included.
+    assert res.twin.patient["baclofen"] == 200 * 35 + 240 * 10
     day = {s.at: s.patient.get("baclofen", 0) for s in res.samples}
-    assert day[z(2026, 12, 27, 15)] - day[z(2026, 12, 26, 15)] == 200  # the day of the change
+    assert day[z(2026, 12, 27, 15)] - day[z(2026, 12, 26, 15)] == 240  # the day of the change
 
 
-def test_without_the_bridge_the_baclofen_dose_halves_for_a_day_and_a_half():
+def test_without_the_bridge_the_new_baclofen_dose_halves_for_a_day_and_a_half():
     text = (SCENARIOS / "concentration-change-bridge.toml").read_text().replace("bridge = true", "bridge = false")
     res = simulate(parse_scenario(text, load_library(), load_catalog()))
     day = {s.at: s.patient.get("baclofen", 0) for s in res.samples}
-    # 0.2 mL/day of the old 500 mcg/mL for the first day: 100 mcg instead of 200.
-    assert day[z(2026, 12, 27, 15)] - day[z(2026, 12, 26, 15)] == 100
-    # Second day: 0.132 mL old (0.66 d) then 0.068 mL new: 66 + 68 = 134 mcg.
-    assert day[z(2026, 12, 28, 15)] - day[z(2026, 12, 27, 15)] == 134
+    # 0.24 mL/day of the old 500 mcg/mL for the first day: 120 mcg instead of 240.
+    assert day[z(2026, 12, 27, 15)] - day[z(2026, 12, 26, 15)] == 120
+    # Second day: 0.092 mL old (0.3833 d) then 0.148 mL new: 46 + 148 = 194 mcg.
+    assert day[z(2026, 12, 28, 15)] - day[z(2026, 12, 27, 15)] == 194
+
+
+# --- catheter faults: an occlusion, then a disconnection -------------------------------------------------------------
+def test_an_occlusion_shows_at_the_refill_and_a_disconnection_does_not():
+    res = result("catheter-faults.toml")
+    first, second = entries(res, "refill")
+    # Day 20: 10 days at 0.4 mL/day, then 10 days occluded: 16 mL back, 12 expected (± 15 % of 8 mL = ± 1.2).
+    assert (first["withdrawn_ml"], first["reconciliation"]) == (16, "more-than-expected")
+    assert "a catheter occlusion: nothing left the pump while it ran" in first["likely_causes"]
+    # Day 40: disconnected since day 30, the pump kept emptying: 12 mL back, as expected.
+    assert (second["withdrawn_ml"], second["reconciliation"]) == (12, "within-band")
+    assert res.report == ((z(2026, 12, 11, 15), 16), (z(2026, 12, 31, 15), 12))
+    # To the patient: days 0-10, 20-30 and 40-45 at 200 mcg/day; nothing while occluded or disconnected.
+    assert res.twin.patient["baclofen"] == 200 * (10 + 10 + 5)
+    # Out of the catheter tip: everything but the occluded days (disconnected, it leaves into the tissue).
+    assert res.twin.outlet["baclofen"] == 200 * (10 + 10 + 10 + 5)
 
 
 # --- every scenario from the command line, text and picture ---------------------------------------------------------

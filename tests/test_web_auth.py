@@ -8,8 +8,17 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 
-from openidds.web import pages, patient, workflows
-from tests.web_support import Browser, Clinic, fast_argon2, implanted_patient, new_patient, patient_login
+from openidds.web import pages, patient, programming, refill, workflows
+from tests.api_support import prepare_body
+from tests.web_support import (
+    Browser,
+    Clinic,
+    fast_argon2,
+    implanted_patient,
+    new_patient,
+    patient_login,
+    prepare_data,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -82,21 +91,36 @@ def test_every_post_route_checks_the_csrf_token(clinic: Clinic) -> None:
     ada = Browser(clinic, "ada")
     posts = [
         route.path
-        for router in (pages.router, workflows.router, patient.router)
+        for router in (pages.router, workflows.router, programming.router, refill.router, patient.router)
         for route in router.routes
         if isinstance(route, APIRoute) and "POST" in route.methods and route.path != "/login"
     ]
-    assert len(posts) >= 20
+    assert len(posts) >= 25
+    for wanted in ("/refills/{refill_id}/complete", "/refills/{refill_id}/check", "/flags/{flag_id}/resolve"):
+        assert any(p.endswith(wanted) for p in posts), wanted
     for path in posts:
         url = re.sub(r"\{[a-z_]+\}", "1", path).replace("/patients/1", f"/patients/{pid}")
         assert ada.post(url, {}, csrf=False).status_code == 403, path
+    assert clinic.call("GET", f"/patients/{pid}/refills", "ada").json() == []  # nothing was written
 
 
 def test_roles_are_the_apis(clinic: Clinic) -> None:
     mine = implanted_patient(clinic)
     other = implanted_patient(clinic, mrn="W-0002", family="Roe")
     me = patient_login(clinic, mine, "jane")
-    for path in ("", "/pump", "/remote", "/diary", "/alarms", "/follow-up", "/programs/1", "/refill"):
+    paths = (
+        "",
+        "/pump",
+        "/remote",
+        "/diary",
+        "/alarms",
+        "/follow-up",
+        "/programs/1",
+        "/refill",
+        "/refills/1",
+        "/flags/1",
+    )
+    for path in paths:
         r = me.get(f"/patients/{other}{path}")
         assert r.status_code == 404, path
         assert "Roe" not in r.text
@@ -120,6 +144,19 @@ def test_roles_are_the_apis(clinic: Clinic) -> None:
     r = nora.post(f"/patients/{mine}/programs/1/confirm")  # …but cannot confirm them
     assert r.status_code == 403 and "a nurse cannot confirm a proposed pump program" in r.text
 
+    # a pharmacist prepares and checks refills but does not fill them
+    phil = Browser(clinic, "phil")
+    assert phil.get(f"/patients/{mine}/refill").status_code == 200
+    r = phil.post(f"/patients/{mine}/refills", prepare_data())
+    assert r.status_code == 303
+    url = r.headers["location"]
+    record = phil.get(url).text
+    assert "refill-form" not in record and "refill-cosign-form" in record  # his own preparation: someone else checks
+    r = phil.post(f"{url}/complete", {"withdrawn_ml": "40", "filled_ml": "40", "emergency_reason": "test"})
+    assert r.status_code == 403 and "a pharmacist cannot complete a refill" in r.text
+    assert me.get(url).status_code == 404  # nor is a refill the patient's page
+    assert root.get(url).status_code == 403
+
 
 def test_an_expired_session_sends_htmx_to_the_login_page(clinic: Clinic) -> None:
     pid = new_patient(clinic)
@@ -134,6 +171,15 @@ def _pages(clinic: Clinic) -> list[tuple[Browser, str]]:
     clinic.advance(days=1)
     ada = Browser(clinic, "ada")
     me = patient_login(clinic, pid, "jane")
+    # a refill prepared by the nurse, seen by a physician (who may check it and fill it: both forms on one page),
+    # and a flag (an interrogated reservoir outside the band: 1 day in, 39.475 mL expected, ± 0.07875 mL)
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare_body())
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    r = clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "30"})
+    assert r.status_code == 201, r.text
+    flags = clinic.call("GET", f"/patients/{pid}/flags", "nora").json()
+    assert len(flags) == 1
     staff = [
         "/login",
         "/clinic",
@@ -148,6 +194,8 @@ def _pages(clinic: Clinic) -> list[tuple[Browser, str]]:
         f"/patients/{pid}/refill",
         f"/patients/{pid}/follow-up",
         f"/patients/{pid}/interrogation",
+        f"/patients/{pid}/refills/{rid}",
+        f"/patients/{pid}/flags/{flags[0]['id']}",
     ]
     own = [f"/patients/{pid}/pump", f"/patients/{pid}/remote", f"/patients/{pid}/diary", f"/patients/{pid}/alarms"]
     return [(ada, p) for p in staff] + [(me, p) for p in own]

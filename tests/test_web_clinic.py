@@ -7,7 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web_support import Browser, Clinic, fast_argon2, implanted_patient, new_patient, program_data, text_by_id
+from tests.web_support import (
+    PASSWORD,
+    Browser,
+    Clinic,
+    fast_argon2,
+    implanted_patient,
+    new_patient,
+    prepare_data,
+    program_data,
+    text_by_id,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +47,31 @@ def test_the_dashboard_sorts_refills_into_overdue_this_week_and_the_next_30_days
     assert "Later" in overdue and "W-1" in overdue
     assert f'href="/patients/{later}"' in page.split('id="dash-overdue"')[1].split("</section>")[0]
     assert "Waiting" not in page.split('id="dash-urgent"')[1]  # no pump: in no refill list
+
+
+def test_a_prepared_refill_is_not_in_the_pump_until_it_is_completed(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic, "W-1", "Late")
+    clinic.advance(days=66)  # 2027-01-26 09:00 CST
+    nora = Browser(clinic, "nora")
+    r = nora.post(f"/patients/{pid}/refills", prepare_data(cosign_username="phil", cosign_password=PASSWORD))
+    url = r.headers["location"]
+    # Prepared and checked, nothing is in the pump yet: 66 days of 0.525 mL/day left 40 - 34.65 = 5.35 mL. The
+    # worst case (0.46 mL/day at night, 0.66 by day) reaches the 2 mL alarm after 3.35 mL: 5 days give 2.925 mL,
+    # 09:00-22:00 on 31 January 0.3575 mL, and the last 0.0675 mL at 0.46 mL/day takes 3 h 31 min: 2027-02-01 01:31.
+    week = text_by_id(nora.get("/clinic").text, "dash-week")
+    assert "Late, Jane W-1 2027-02-01 01:31 CST" in week and "5.35 mL" in week
+    chart = nora.get(f"/patients/{pid}").text
+    assert "Refill checked: morphine 10 mg/mL, clonidine 100 mcg/mL 40 mL, lot L-77" in text_by_id(chart, "timeline")
+    assert f'href="{url}"' in chart
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "5.35", "filled_ml": "40"})
+    assert r.status_code == 303
+    # filled: 40 mL, and the next refill more than 30 days away (64 days of the worst case)
+    board = nora.get("/clinic").text
+    for section in ("dash-overdue", "dash-week", "dash-month"):
+        assert "Late" not in text_by_id(board, section), section
+    assert "Refill: within band withdrawn 5.35 mL, expected 5.35 mL" in text_by_id(
+        nora.get(f"/patients/{pid}").text, "timeline"
+    )
 
 
 def test_the_chart_shows_the_pathway_the_program_and_the_charts(clinic: Clinic) -> None:
@@ -85,4 +120,6 @@ def test_a_nurse_sees_only_the_workflows_a_nurse_may_start(clinic: Clinic) -> No
     assert "Refill" in actions and "Change the program" in actions and "Implant" not in actions
     actions = text_by_id(Browser(clinic, "ada").get(f"/patients/{pid}").text, "patient-actions")
     assert "Implant, replacement or revision" in actions
-    assert "patient-actions" not in Browser(clinic, "phil").get(f"/patients/{pid}").text
+    # The pharmacist prepares refills (compounded solutions come from the pharmacy), and does nothing else here.
+    actions = text_by_id(Browser(clinic, "phil").get(f"/patients/{pid}").text, "patient-actions")
+    assert actions.split() == ["Refill"]

@@ -11,6 +11,7 @@ from tests.web_support import (
     Browser,
     Clinic,
     fast_argon2,
+    form_token,
     has_id,
     implanted_patient,
     new_patient,
@@ -78,6 +79,39 @@ def test_the_remote_gives_a_dose_then_the_lockout_refuses_with_a_countdown(clini
 
     requests = clinic.call("GET", f"/patients/{pid}/remote-requests", "nora").json()
     assert [q["accepted"] for q in requests] == [True, False, False]
+
+
+def test_a_remote_press_sent_twice_is_one_request(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    clinic.advance(days=1)
+    me = patient_login(clinic, pid, "jane")
+    remote = f"/patients/{pid}/remote"
+
+    def requests() -> list[bool]:
+        return [q["accepted"] for q in clinic.call("GET", f"/patients/{pid}/remote-requests", "nora").json()]
+
+    token = form_token(me.get(remote).text, "remote-form")
+    first = me.post(remote, {"form_token": token}, htmx=True)
+    again = me.post(remote, {"form_token": token}, htmx=True)  # a double tap: the same press, answered the same
+    assert text_by_id(first.text, "remote-decision").startswith("Dose given")
+    assert text_by_id(again.text, "remote-decision") == text_by_id(first.text, "remote-decision")
+    assert requests() == [True]
+    # the answer carries the token for the next press (swapped into the form): a new press, refused by the lockout
+    fresh = re.search(
+        r'<input[^>]*name="form_token" value="([^"]+)" id="remote-form-token" hx-swap-oob="true">', again.text
+    )
+    assert fresh is not None and fresh.group(1) != token
+    clinic.advance(minutes=1)
+    r = me.post(remote, {"form_token": fresh.group(1)}, htmx=True)
+    assert text_by_id(r.text, "remote-reason") == "lockout: next dose possible in 239 min"
+    assert requests() == [True, False]
+    # without JavaScript: the same form posted twice is sent to the same answer
+    token = form_token(me.get(remote).text, "remote-form")
+    first = me.post(remote, {"form_token": token})
+    again = me.post(remote, {"form_token": token})
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert requests() == [True, False, False]
 
 
 def test_only_the_patient_presses_the_remote(clinic: Clinic) -> None:

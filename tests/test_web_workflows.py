@@ -5,18 +5,25 @@ Every save goes through the same use case as the API, so what the API refuses th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
+from openidds.db.models import AuditRecord, ProgramVersion, Refill
+from tests.api_support import count, morphine_program
 from tests.web_support import (
+    PASSWORD,
+    START,
     Browser,
     Clinic,
     fast_argon2,
+    form_token,
     has_id,
     implanted_patient,
     new_patient,
     page_text,
+    prepare_data,
     program_data,
     text_by_id,
 )
@@ -180,8 +187,37 @@ def test_program_findings_as_you_type_and_a_hard_limit_refused_with_the_reason(c
     assert ada.post(f"/patients/{pid}/programs/2/confirm").status_code == 409
 
 
+def test_a_second_increase_within_24_hours_of_the_last_is_refused_from_the_record(clinic: Clinic) -> None:
+    # The implant's first program counts as an increase. 23 h later 5.25 → 6 mg/day (0.6 mL/day continuous,
+    # +14.3 %, under the 20 % soft step) is a second increase within morphine's 24 h window: hard, live and saved.
+    pid = implanted_patient(clinic)
+    clinic.advance(hours=23)
+    ada = Browser(clinic, "ada")
+    step = program_data(mode="continuous", rate="0.6 mL/day")
+    r = ada.post(f"/patients/{pid}/program/preview", step, htmx=True)
+    assert "Refused" in text_by_id(r.text, "program-check-summary")
+    findings = text_by_id(r.text, "program-check-findings")
+    assert "titration-window.hard" in findings and "morphine was last increased 23 h ago" in findings
+    assert "titration.soft-max" not in findings
+    r = ada.post(f"/patients/{pid}/programs", step)
+    review = ada.follow(r).text
+    assert text_by_id(review, "version-status") == "refused"
+    assert "morphine was last increased 23 h ago; at most one increase per 24 h" in text_by_id(review, "refused-reason")
+    # 25 h after the implant the same step is no longer inside the window: proposed, and it runs once confirmed
+    clinic.advance(hours=2)
+    ada = Browser(clinic, "ada")
+    r = ada.post(f"/patients/{pid}/program/preview", step, htmx=True)
+    assert "No hard or soft finding" in text_by_id(r.text, "program-check-summary")
+    r = ada.post(f"/patients/{pid}/programs", step)
+    assert r.headers["location"] == f"/patients/{pid}/programs/3"
+    assert text_by_id(ada.follow(r).text, "version-status") == "proposed"
+    r = ada.post(f"/patients/{pid}/programs/3/confirm", {})
+    assert text_by_id(ada.follow(r).text, "version-status") == "active"
+
+
 def test_a_soft_finding_needs_an_override_reason(clinic: Clinic) -> None:
     pid = implanted_patient(clinic)
+    clinic.advance(days=2)  # past the 24 h titration window the implant's first program opened
     ada = Browser(clinic, "ada")
     nora = Browser(clinic, "nora")
     soft = program_data(mode="continuous", rate="0.7 mL/day")  # 5.25 → 7 mg/day: +33 %, above the 20 % soft step
@@ -210,78 +246,398 @@ def test_a_soft_finding_needs_an_override_reason(clinic: Clinic) -> None:
     assert reason in text_by_id(board, "dash-overrides") and f'href="/patients/{pid}"' in board
 
 
-def test_a_concentration_change_needs_a_second_person(clinic: Clinic) -> None:
+# Both drugs doubled and the rates a little over half (tests/api_support.CONCENTRATED): 0.22 / 0.33 / 0.22 mL/day
+# is (7 × 0.22 + 15 × 0.33 + 2 × 0.22) / 24 = 0.28875 mL/day, so morphine 5.25 → 5.775 mg/day (+10 %, under the
+# 20 % soft step) and clonidine 52.5 → 57.75 mcg/day; each remote dose is 0.2 mg morphine (0.01 mL).
+DOUBLED = program_data(
+    **{
+        "drug-0-concentration": "20 mg/mL",
+        "drug-1-concentration": "200 mcg/mL",
+        "step-0-rate": "0.22 mL/day",
+        "step-1-rate": "0.33 mL/day",
+        "step-2-rate": "0.22 mL/day",
+        "bolus-volume": "",
+        "bolus-dose": "0.2 mg",
+    }
+)
+NO_BRIDGE = {k: v for k, v in DOUBLED.items() if k != "bridge"}  # the bridge box unticked
+
+
+def _input(html: str, name: str, value: str | None = None) -> str:
+    """The <input> tag with this name (and value)."""
+    value_part = "" if value is None else rf'(?=[^>]*\bvalue="{re.escape(value)}")'
+    found = re.search(rf'<input{value_part}(?=[^>]*\bname="{re.escape(name)}")[^>]*>', html)
+    assert found is not None, (name, value)
+    return found.group(0)
+
+
+def test_a_concentration_change_is_verified_by_a_second_person_and_runs_from_its_refill(clinic: Clinic) -> None:
     pid = implanted_patient(clinic)
-    ada, bo, phil = Browser(clinic, "ada"), Browser(clinic, "bo"), Browser(clinic, "phil")
-    doubled = program_data(
-        **{
-            "drug-0-concentration": "20 mg/mL",
-            "drug-1-concentration": "200 mcg/mL",
-            "step-0-rate": "0.22 mL/day",
-            "step-1-rate": "0.33 mL/day",
-            "step-2-rate": "0.22 mL/day",
-            "bolus-volume": "",
-            "bolus-dose": "0.2 mg",
-        }
-    )
-    r = ada.post(f"/patients/{pid}/programs", doubled)
+    clinic.advance(days=2)  # the change is a 10 % increase: past the 24 h window the implant opened
+    ada, bo, phil, nora = (Browser(clinic, name) for name in ("ada", "bo", "phil", "nora"))
+    assert " checked" in _input(ada.get(f"/patients/{pid}/program").text, "bridge")  # on unless turned off
+
+    r = ada.post(f"/patients/{pid}/programs", DOUBLED)
     review = ada.follow(r).text
+    assert text_by_id(review, "version-status") == "proposed"
+    assert "(with a bridge)" in text_by_id(review, "review-status")
     assert "needed" in text_by_id(review, "needs-second")
-    assert "morphine concentration 10 mg/mL 20 mg/mL changed" in text_by_id(review, "review-diff")
+    diff = text_by_id(review, "review-diff")
+    assert "morphine concentration 10 mg/mL 20 mg/mL changed" in diff
+    assert "morphine daily dose 5.25 mg/day 5.775 mg/day changed" in diff
     r = ada.post(f"/patients/{pid}/programs/2/confirm", {})
+    assert r.headers["location"] == f"/patients/{pid}/programs/2?done=awaiting-verification"
     review = ada.follow(r).text
     assert text_by_id(review, "version-status") == "awaiting verification"
     assert has_id(review, "verify-blocked")
-    # the same physician cannot verify it
+    # the same physician cannot verify it, nor can a nurse
     r = ada.post(f"/patients/{pid}/programs/2/verify")
     assert r.status_code == 403 and "a second person must" in text_by_id(r.text, "review-error")
     assert text_by_id(r.text, "version-status") == "awaiting verification"
-    # a pharmacist may
+    assert nora.post(f"/patients/{pid}/programs/2/verify").status_code == 403
+    # a pharmacist may; verified, it waits for the refill that brings 20 mg/mL: the pump still holds 10 mg/mL
     review = phil.get(f"/patients/{pid}/programs/2").text
     assert has_id(review, "verify-program") and not has_id(review, "verify-blocked")
     r = phil.post(f"/patients/{pid}/programs/2/verify")
     assert r.headers["location"] == f"/patients/{pid}/programs/2?done=verified"
-    assert text_by_id(phil.follow(r).text, "version-status") == "active"
+    review = phil.follow(r).text
+    assert text_by_id(review, "version-status") == "awaiting refill"
+    assert text_by_id(review, "review-notice") == "Verified: the program runs from the refill that brings its solution."
+    assert (
+        "written for morphine 20 mg/mL, clonidine 200 mcg/mL; the pump runs version 1 until the refill with this "
+        "solution is completed, then a bridge bolus" in text_by_id(review, "awaits-refill")
+    )
+    assert not has_id(review, "cancel-form")  # a pharmacist does not cancel programs; a physician does
+    assert has_id(ada.get(f"/patients/{pid}/programs/2").text, "cancel-form")
     assert bo.post(f"/patients/{pid}/programs/2/verify").status_code == 409  # and only once
+    chart = nora.get(f"/patients/{pid}").text
+    assert text_by_id(chart, "current-program-link") == "Program version 1"
+    assert "morphine 5.25 mg/day 5.85 mg/day" in text_by_id(chart, "daily-doses")
+    assert "Program version 2: awaiting refill (bridge)" in text_by_id(chart, "timeline")
+    # meanwhile a rate change of the running version 1 is proposed (5 mg/day, a decrease)
+    r = ada.post(f"/patients/{pid}/programs", program_data(mode="continuous", rate="0.5 mL/day"))
+    assert r.headers["location"] == f"/patients/{pid}/programs/3"
+
+    # The refill 30 days after the implant brings the new solution (24.25 mL of the old one expected).
+    clinic.advance(days=28)
+    nora, ada = Browser(clinic, "nora"), Browser(clinic, "ada")
+    page = nora.get(f"/patients/{pid}/refill").text
+    assert " checked" in _input(page, "solution_choice", "v2")  # the waiting program's solution, first
+    assert " checked" not in _input(page, "solution_choice", "running")
+    assert "morphine 20 mg/mL , clonidine 200 mcg/mL : for program version 2" in text_by_id(page, "f-solution")
+    assert "after a bridge bolus" in text_by_id(page, "waiting-2")
+    cosigned = prepare_data(solution_choice="v2", cosign_username="phil", cosign_password=PASSWORD)
+    r = nora.post(f"/patients/{pid}/refills", cosigned)
+    url = r.headers["location"]
+    record = nora.follow(r).text
+    assert text_by_id(record, "refill-title") == "Refill: checked"
+    assert "Checked by Phil" in text_by_id(record, "step-check")
+    assert text_by_id(record, "refill-solution") == "morphine 20 mg/mL, clonidine 200 mcg/mL"
+    assert "Completing this refill applies program version 2" in text_by_id(record, "refill-applies")
+    assert text_by_id(record, "refill-save") == "Complete the refill and start program version 2"
+    assert text_by_id(record, "expected-ml") == "24.25 mL"  # still the old solution in the pump
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "24", "filled_ml": "40"})
+    assert text_by_id(nora.follow(r).text, "reconciliation-status") == "Within the band"
+    review = ada.get(f"/patients/{pid}/programs/2").text
+    assert text_by_id(review, "version-status") == "active"
+    assert "Running since 2026-12-21 09:00 CST" in text_by_id(review, "review-status")
+    assert f'href="{url}"' in review  # applied by this refill
+    chart = nora.get(f"/patients/{pid}").text
+    assert text_by_id(chart, "current-program-link") == "Program version 2"
+    # 0.28875 mL/day × 20 mg/mL = 5.775 mg/day; with 3 remote doses of 0.2 mg, 6.375 mg/day
+    assert "morphine 5.775 mg/day 6.375 mg/day" in text_by_id(chart, "daily-doses")
+    # version 3 was written against version 1, which version 2 replaced: it can no longer be confirmed
+    review = ada.get(f"/patients/{pid}/programs/3").text
+    assert text_by_id(review, "version-status") == "cancelled" and not has_id(review, "confirm-form")
+    assert "written against version 1, which version 2 replaced before it ran" in text_by_id(review, "refused-reason")
+    r = ada.post(f"/patients/{pid}/programs/3/confirm", {})
+    assert r.status_code == 409 and "program version 3 is cancelled" in text_by_id(r.text, "review-error")
 
 
-def test_refill_with_the_expected_residual_a_discrepancy_and_the_next_due_date(clinic: Clinic) -> None:
+def test_a_change_without_a_bridge_needs_a_reason_and_a_waiting_program_can_be_cancelled(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    clinic.advance(days=2)
+    ada, bo, phil, nora = (Browser(clinic, name) for name in ("ada", "bo", "phil", "nora"))
+    r = ada.post(f"/patients/{pid}/programs", NO_BRIDGE)
+    assert r.status_code == 422 and "bridge_off_reason" in text_by_id(r.text, "form-error")
+    assert 'value="20 mg/mL"' in r.text and " checked" not in _input(r.text, "bridge")  # back as typed
+    why = "catheter aspirated at the refill"
+    r = ada.post(f"/patients/{pid}/programs", {**DOUBLED, "bridge_off_reason": why})  # a bridge and a reason
+    assert r.status_code == 422 and "only for a change without a bridge" in text_by_id(r.text, "form-error")
+    assert count(clinic, ProgramVersion) == 1
+    r = ada.post(f"/patients/{pid}/programs", {**NO_BRIDGE, "bridge_off_reason": why})
+    review = ada.follow(r).text
+    assert text_by_id(review, "bridge-off-reason") == why
+    assert "(with a bridge)" not in text_by_id(review, "review-status")
+    ada.post(f"/patients/{pid}/programs/2/confirm", {})
+    review = phil.follow(phil.post(f"/patients/{pid}/programs/2/verify")).text
+    assert text_by_id(review, "version-status") == "awaiting refill"
+    assert "bridge" not in text_by_id(review, "awaits-refill")
+    assert f"without a bridge ({why})" in text_by_id(nora.get(f"/patients/{pid}/refill").text, "waiting-2")
+
+    # a physician cancels it, with a reason; a nurse cannot
+    cancel = f"/patients/{pid}/programs/2/cancel"
+    assert nora.post(cancel, {"reason": "wrong strength"}).status_code == 403
+    r = bo.post(cancel, {"reason": " "})
+    assert r.status_code == 422 and "say why the program is cancelled" in text_by_id(r.text, "review-error")
+    reason = "the pharmacy cannot compound 20 mg/mL this month"
+    r = bo.post(cancel, {"reason": reason})
+    assert r.headers["location"] == f"/patients/{pid}/programs/2?done=cancelled"
+    review = bo.follow(r).text
+    assert text_by_id(review, "version-status") == "cancelled"
+    assert text_by_id(review, "review-notice") == "Cancelled: it will not run."
+    assert text_by_id(review, "refused-reason") == reason
+    assert not has_id(review, "cancel-form") and not has_id(review, "awaits-refill")
+    assert bo.post(cancel, {"reason": "again"}).status_code == 409
+    page = nora.get(f"/patients/{pid}/refill").text  # nothing waits: the running solution only
+    assert 'value="v2"' not in page and " checked" in _input(page, "solution_choice", "running")
+
+    # A concentration change waiting for its verification is closed when another change of version 1 runs first:
+    # it can no longer be verified.
+    r = ada.post(f"/patients/{pid}/programs", DOUBLED)
+    assert r.headers["location"] == f"/patients/{pid}/programs/3"
+    ada.post(f"/patients/{pid}/programs/3/confirm", {})
+    r = ada.post(f"/patients/{pid}/programs", program_data(mode="continuous", rate="0.5 mL/day"))
+    r = ada.post(f"{r.headers['location']}/confirm", {})
+    assert r.headers["location"] == f"/patients/{pid}/programs/4?done=active"
+    r = phil.post(f"/patients/{pid}/programs/3/verify")
+    assert r.status_code == 409 and "program version 3 is cancelled" in text_by_id(r.text, "review-error")
+    assert "version 4 replaced before it ran" in text_by_id(r.text, "refused-reason")
+
+
+def test_refill_is_prepared_checked_by_a_second_person_then_filled_against_the_expected_residual(
+    clinic: Clinic,
+) -> None:
     pid = implanted_patient(clinic)
     clinic.advance(days=30)
+    clinic.user("ned", "nurse")
     nora, phil = Browser(clinic, "nora"), Browser(clinic, "phil")
     page = nora.get(f"/patients/{pid}/refill").text
     # 30 days of 0.525 mL/day from 40 mL: 40 - 15.75 = 24.25 mL expected. The programmable pump's accuracy is
     # ± 15 % of the 15.75 mL delivered, ± 2.3625 mL: 21.8875 to 26.6125 mL, shown to 4 significant digits.
-    assert text_by_id(page, "expected-ml") == "24.25 mL"
-    assert text_by_id(page, "expected-band") == "21.89 to 26.61 mL"
-    r = nora.post(f"/patients/{pid}/refill/check", {"withdrawn_ml": "24"}, htmx=True)
-    assert text_by_id(r.text, "reconciliation-status") == "Within the band"
-    r = nora.post(f"/patients/{pid}/refill/check", {"withdrawn_ml": "20"}, htmx=True)
+    assert text_by_id(page, "expected-ml") == "24.25 mL (band 21.89 to 26.61 mL)"
+    assert " checked" in _input(page, "solution_choice", "running")
+    assert 'type="date"' in _input(page, "expires_at")
+    r = nora.post(f"/patients/{pid}/refills", prepare_data(volume_ml="41"))  # more than the reservoir holds
+    assert r.status_code == 422
+    assert "the volume to fill 41 mL is more than the programmable-40 reservoir can hold (40 mL)" in text_by_id(
+        r.text, "form-error"
+    )
+    assert 'value="L-77"' in r.text  # the form comes back as typed
+    r = nora.post(f"/patients/{pid}/refills", prepare_data(expires_at="2026-12-20"))  # usable through yesterday
+    assert r.status_code == 422 and "expires_at" in text_by_id(r.text, "form-error")
+    assert "do not fill it" in text_by_id(r.text, "form-error")
+    assert count(clinic, Refill) == 0
+
+    r = nora.post(f"/patients/{pid}/refills", prepare_data())
+    url = r.headers["location"]
+    assert re.fullmatch(rf"/patients/{pid}/refills/\d+", url)
+    rid = url.rsplit("/", 1)[1]
+    record = nora.follow(r).text
+    assert text_by_id(record, "refill-title") == "Refill: prepared"
+    # an admixture, and clonidine has no labeled product: compounded, so a pharmacist or a physician checks it
+    assert text_by_id(record, "refill-compounded") == (
+        "yes: an admixture of 2 drugs; clonidine has no labeled intrathecal product"
+    )
+    assert "You prepared this refill: a pharmacist or a physician other than you checks it" in text_by_id(
+        record, "refill-check-blocked"
+    )
+    assert not has_id(record, "refill-check-form") and has_id(record, "unchecked-warning")
+    # prepared is not filled: the twin still expects the old fill's residual
+    assert text_by_id(record, "expected-ml") == "24.25 mL"
+    assert text_by_id(record, "expected-band") == "21.89 to 26.61 mL"
+    assert "24.25 mL (band" in text_by_id(nora.get(f"/patients/{pid}/refill").text, "expected-ml")
+    assert "L-77, 40 mL: prepared" in text_by_id(nora.get(f"/patients/{pid}/refill").text, "open-refills")
+
+    # the discrepancy check, live as the withdrawn volume is typed
+    check = f"/patients/{pid}/refill/check"
+    r = nora.post(check, {"withdrawn_ml": "24", "refill_id": rid}, htmx=True)
+    assert "<html" not in r.text and text_by_id(r.text, "reconciliation-status") == "Within the band"
+    r = nora.post(check, {"withdrawn_ml": "20", "refill_id": rid}, htmx=True)
     assert text_by_id(r.text, "reconciliation-status") == "Discrepancy: less than expected"
     assert "over-infusion" in text_by_id(r.text, "likely-causes")
-    r = nora.post(f"/patients/{pid}/refill/check", {"withdrawn_ml": "lots"}, htmx=True)
+    r = nora.post(check, {"withdrawn_ml": "lots", "refill_id": rid}, htmx=True)
     assert "enter the withdrawn volume" in text_by_id(r.text, "refill-check-error")
+    # without JavaScript the check button posts the completion form there: the page comes back with the check
+    r = nora.post(check, {"withdrawn_ml": "20", "filled_ml": "40", "refill_id": rid})
+    assert "<html" in r.text and text_by_id(r.text, "reconciliation-status") == "Discrepancy: less than expected"
+    assert 'value="20"' in _input(r.text, "withdrawn_ml")
 
-    refill = {"withdrawn_ml": "20", "drug_lot": "L-77", "filled_ml": "40"}
-    r = nora.post(f"/patients/{pid}/refill", {**refill, "filled_ml": "41"})  # more than the reservoir holds
-    assert r.status_code == 422 and "at most the reservoir's 40 mL" in text_by_id(r.text, "form-error")
-    assert 'value="20"' in r.text  # the form comes back as typed
-    r = nora.post(f"/patients/{pid}/refill", refill)
-    assert r.status_code == 303
+    # the second person: not a nurse for a compounded solution, and with the right password
+    r = nora.post(f"{url}/check")
+    assert r.status_code == 403
+    assert "a nurse cannot check a prepared refill of a compounded solution" in text_by_id(r.text, "refill-error")
+    r = nora.post(f"{url}/check", {"cosign_username": "ned", "cosign_password": PASSWORD})
+    assert r.status_code == 403 and "(allowed: a physician, a pharmacist)" in text_by_id(r.text, "refill-error")
+    r = nora.post(f"{url}/check", {"cosign_username": "phil", "cosign_password": "not his"})
+    assert r.status_code == 422
+    assert "the second person's username or password is wrong" in text_by_id(r.text, "refill-error")
+    assert text_by_id(nora.get(url).text, "refill-title") == "Refill: prepared"
+    # the pharmacist checks it on his own login; he does not fill it
+    record = phil.get(url).text
+    assert has_id(record, "refill-check-form") and not has_id(record, "refill-form")
+    r = phil.post(f"{url}/check")
+    assert "Checked by Phil, 2026-12-21 09:00 CST, before the fill" in text_by_id(phil.follow(r).text, "step-check")
+    assert phil.post(f"{url}/check").status_code == 409  # checked once
+
+    # the fill
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "20", "filled_ml": "41"})
+    assert r.status_code == 422 and "filled_ml" in text_by_id(r.text, "refill-error")
+    assert 'value="20"' in _input(r.text, "withdrawn_ml")  # the form comes back as typed
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "20", "filled_ml": "40"})
+    assert r.headers["location"] == url
     result = nora.follow(r).text
+    assert text_by_id(result, "refill-title") == "Refill: completed"
     assert text_by_id(result, "reconciliation-status") == "Discrepancy: less than expected"
     assert "pocket fill" in text_by_id(result, "likely-causes")
     # Refilled to 40 mL at 2026-12-21 09:00 CST: the worst case (0.585 mL/day) reaches the 2 mL alarm on
     # 2027-02-24 at 08:05:27 CST (worked in tests/test_api_refills.py), before the 90-day stability runs out.
     assert text_by_id(result, "next-refill-due") == "2027-02-24 08:05 CST"
-    # the flag is on the dashboard, linked to the patient
+    assert not has_id(result, "refill-form") and not has_id(result, "refill-cancel-form")
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "20", "filled_ml": "40"})
+    assert r.status_code == 409 and "it cannot be completed now" in text_by_id(r.text, "refill-error")
+    # the discrepancy is on the dashboard, and the refill on the chart
     assert "reconciliation discrepancy: less than expected" in text_by_id(nora.get("/clinic").text, "dash-urgent")
-    # the second check: not the nurse who recorded it
+    timeline = text_by_id(nora.get(f"/patients/{pid}").text, "timeline")
+    assert (
+        "Refill: less than expected withdrawn 20 mL, expected 24.25 mL; filled 40 mL of morphine 10 mg/mL" in timeline
+    )
+
+
+def test_a_product_strength_refill_is_checked_by_another_nurse_signing_on_the_same_screen(clinic: Clinic) -> None:
+    # Morphine 10 mg/mL alone is a labeled product strength: not compounded, so a nurse may check it.
+    pid = implanted_patient(clinic, program=morphine_program(START, "0.5 mL/day"))
+    clinic.user("ned", "nurse")
+    clinic.advance(days=30)
+    nora = Browser(clinic, "nora")
+    refills = f"/patients/{pid}/refills"
+    # co-signing her own preparation is refused on the form (nothing written, the password not shown again)
+    r = nora.post(refills, prepare_data(volume_ml="30", cosign_username="nora", cosign_password=PASSWORD))
+    assert r.status_code == 403
+    assert "a second person must check a prepared refill before the fill" in text_by_id(r.text, "form-error")
+    assert 'value="L-77"' in r.text and PASSWORD not in r.text
+    r = nora.post(refills, prepare_data(volume_ml="30", cosign_username="ned", cosign_password="guess"))
+    assert r.status_code == 422 and "username or password is wrong" in text_by_id(r.text, "form-error")
+    assert count(clinic, Refill) == 0
+    r = nora.post(refills, prepare_data(volume_ml="30", cosign_username="ned", cosign_password=PASSWORD))
     url = r.headers["location"]
-    r = nora.post(f"{url}/verify")
-    assert r.status_code == 403 and "second person" in text_by_id(r.text, "refill-error")
-    r = phil.post(f"{url}/verify")
-    assert "verified by Phil" in text_by_id(phil.follow(r).text, "refill-verified")
+    record = nora.follow(r).text
+    assert text_by_id(record, "refill-title") == "Refill: checked"
+    assert text_by_id(record, "refill-compounded") == "no: every drug is a labeled product strength"
+    assert "Checked by Ned" in text_by_id(record, "step-check")
+    assert not has_id(record, "unchecked-warning") and not has_id(record, "f-emergency_reason")
+    # 30 days of 0.5 mL/day from 40 mL: 25 mL expected, band ± 15 % of the 15 mL delivered: 22.75 to 27.25 mL
+    assert text_by_id(record, "expected-ml") == "25 mL"
+    assert text_by_id(record, "expected-band") == "22.75 to 27.25 mL"
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "35"})  # more than the 30 mL checked
+    assert r.status_code == 422
+    assert "35 mL is more than was prepared and checked (30 mL)" in text_by_id(r.text, "refill-error")
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "30"})
+    result = nora.follow(r).text
+    assert text_by_id(result, "reconciliation-status") == "Within the band"
+    assert "withdrawn 25 mL, expected 25 mL (22.75 to 27.25 mL)" in text_by_id(result, "reconciliation")
+
+
+def test_an_unchecked_emergency_fill_needs_a_reason_and_raises_a_review_flag(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic, program=morphine_program(START, "0.5 mL/day"))
+    clinic.advance(days=30)
+    nora, ada, phil = Browser(clinic, "nora"), Browser(clinic, "ada"), Browser(clinic, "phil")
+    r = nora.post(f"/patients/{pid}/refills", prepare_data())
+    url = r.headers["location"]
+    assert has_id(nora.follow(r).text, "unchecked-warning")
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "40"})
+    assert r.status_code == 422
+    error = text_by_id(r.text, "refill-error")
+    assert "emergency_reason" in error and "independent double check" in error
+    assert text_by_id(nora.get(url).text, "refill-title") == "Refill: prepared"
+    why = "low-reservoir alarm at a home visit, no second nurse reachable"
+    r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "40", "emergency_reason": why})
+    result = nora.follow(r).text
+    assert text_by_id(result, "refill-title") == "Refill: completed"
+    assert text_by_id(result, "step-check") == "Not checked before the fill (emergency)"
+    assert text_by_id(result, "refill-emergency") == why
+    message = f"filled without its independent double check (emergency: {why}): review the preparation"
+    assert f"Review: {message}" in text_by_id(result, "refill-flags")
+    found = re.search(rf'href="(/patients/{pid}/flags/\d+)"', result)
+    assert found is not None
+    flag_url = found.group(1)
+    board = nora.get("/clinic").text
+    assert f"review: {message}" in text_by_id(board, "dash-urgent") and f'href="{flag_url}"' in board
+    assert "Refill: within band (filled without its check)" in text_by_id(nora.get(f"/patients/{pid}").text, "timeline")
+
+    flag = nora.get(flag_url).text
+    assert text_by_id(flag, "flag-title") == "Flag for review"
+    assert message in text_by_id(flag, "flag-message")
+    assert text_by_id(flag, "flag-status") == "open" and f'href="{url}"' in flag  # links the refill
+    assert not has_id(phil.get(flag_url).text, "flag-resolve-form")  # a pharmacist reads it, does not resolve it
+    assert phil.post(f"{flag_url}/resolve", {"resolution": "seen"}).status_code == 403
+    r = nora.post(f"{flag_url}/resolve", {"resolution": "  "})
+    assert r.status_code == 422 and "say what was done" in text_by_id(r.text, "flag-error")
+    done = "preparation checked against the prescription and the label afterwards: correct"
+    r = ada.post(f"{flag_url}/resolve", {"resolution": done})
+    assert r.headers["location"] == flag_url
+    flag = ada.follow(r).text
+    assert text_by_id(flag, "flag-status") == f"resolved 2026-12-21 09:00 CST by Ada: {done}"
+    assert not has_id(flag, "flag-resolve-form")
+    assert message not in text_by_id(nora.get("/clinic").text, "dash-urgent")
+    assert ada.post(f"{flag_url}/resolve", {"resolution": "again"}).status_code == 409
+
+
+def test_a_suspected_pocket_fill_raises_an_urgent_flag_with_what_went_into_the_tissue(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    clinic.advance(days=30)
+    nora = Browser(clinic, "nora")
+    r = nora.post(f"/patients/{pid}/refills", prepare_data(cosign_username="phil", cosign_password=PASSWORD))
+    url = r.headers["location"]
+    fill = {"withdrawn_ml": "24.25", "filled_ml": "40", "pocket_ml": "5"}
+    r = nora.post(f"{url}/complete", fill)  # a volume typed, the box not ticked: refused, not dropped
+    assert r.status_code == 422 and "pocket_ml: only with a suspected pocket fill" in text_by_id(r.text, "refill-error")
+    r = nora.post(f"{url}/complete", {**fill, "pocket_fill_suspected": "on"})
+    result = nora.follow(r).text
+    assert "Filled 40 mL (up to 5 mL may have gone outside the reservoir)" in text_by_id(result, "refill-outcome")
+    # 5 mL × 10 mg/mL = 50 mg of morphine and 5 mL × 100 mcg/mL = 500 mcg of clonidine into the tissue
+    message = (
+        "suspected pocket fill: up to 5 mL outside the reservoir (morphine 50 mg; clonidine 500 mcg), an acute dose "
+        "into the tissue around the pump"
+    )
+    assert f"Urgent: {message}" in text_by_id(result, "refill-flags")
+    # The reservoir got 35 mL: the worst case (0.585 mL/day) reaches the 2 mL alarm after 33 mL. 56 days give
+    # 32.76 mL; the last 0.24 mL at 0.66 mL/day from 09:00 takes 8 h 43.6 min: 2027-02-15 17:43 CST.
+    assert text_by_id(result, "next-refill-due") == "2027-02-15 17:43 CST"
+    assert f"urgent: {message}" in text_by_id(nora.get("/clinic").text, "dash-urgent")
+    found = re.search(rf'href="(/patients/{pid}/flags/\d+)"', result)
+    assert found is not None
+    flag = nora.get(found.group(1)).text
+    assert text_by_id(flag, "flag-title") == "Urgent flag" and has_id(flag, "flag-actions")
+
+
+def test_a_refill_form_sent_twice_is_done_once(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    clinic.advance(days=30)
+    nora, phil = Browser(clinic, "nora"), Browser(clinic, "phil")
+    refills = f"/patients/{pid}/refills"
+    token = form_token(nora.get(f"/patients/{pid}/refill").text, "prepare-form")
+    # refused, a form keeps its token: nothing was done, so sending it again corrected does it
+    assert nora.post(refills, prepare_data(volume_ml="41", form_token=token)).status_code == 422
+    first = nora.post(refills, prepare_data(form_token=token))
+    again = nora.post(refills, prepare_data(form_token=token))  # a double click, or back and Save again
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert count(clinic, Refill) == 1
+    url = first.headers["location"]
+    phil.post(f"{url}/check")
+
+    token = form_token(nora.get(url).text, "refill-form")
+    audit = count(clinic, AuditRecord)
+    done = {"withdrawn_ml": "24", "filled_ml": "40", "form_token": token}
+    first = nora.post(f"{url}/complete", done)
+    again = nora.post(f"{url}/complete", done)
+    assert first.status_code == again.status_code == 303 and again.headers["location"] == url
+    assert count(clinic, AuditRecord) == audit + 1  # one complete-refill record
+    assert count(clinic, Refill) == 1
+    # a new form for the completed refill is a new request, and refused: the replay was not a second completion
+    r = nora.post(f"{url}/complete", {**done, "form_token": "a-new-form"})
+    assert r.status_code == 409
 
 
 def test_a_follow_up_with_the_scales_raises_the_urgent_flags(clinic: Clinic) -> None:
@@ -321,14 +677,57 @@ def test_a_follow_up_with_the_scales_raises_the_urgent_flags(clinic: Clinic) -> 
 
 def test_an_interrogation_with_alarms_shows_on_the_chart_and_the_dashboard(clinic: Clinic) -> None:
     pid = implanted_patient(clinic)
+    clinic.advance(days=10, minutes=-1)  # a first reading a minute before 10 days, the second at 10 days
     nora = Browser(clinic, "nora")
-    r = nora.post(f"/patients/{pid}/interrogation", {"reservoir_ml": "30", "alarms": ["low-reservoir"], "eri": "on"})
+    page = nora.get(f"/patients/{pid}/interrogation").text
+    assert 'value="morphine"' in _input(page, "reported-0-name") and 'type="hidden"' in _input(page, "reported-0-name")
+    assert 'value="clonidine"' in _input(page, "reported-1-name")
+    assert has_id(page, "reported-0-concentration") and has_id(page, "reported-1-dose")
+    # 10 days of 0.525 mL/day from 40 mL: 34.75 mL expected, band ± 15 % of 5.25 mL = 33.9625 to 35.5375 mL (a
+    # minute earlier 0.6 mL/day × 1 min = 0.0004 mL more: 35.5 mL is inside either way); the pump's program as the
+    # record has it (5.25 mg/day morphine, 52.5 mcg/day clonidine): no flag
+    same = {
+        "reported-0-name": "morphine",
+        "reported-0-concentration": "10 mg/mL",
+        "reported-0-dose": "5.25 mg/day",
+        "reported-1-name": "clonidine",
+        "reported-1-concentration": "100 mcg/mL",
+        "reported-1-dose": "52.5 mcg/day",
+    }
+    r = nora.post(f"/patients/{pid}/interrogation", {**same, "reservoir_ml": "35.5"})
+    assert r.status_code == 303
+    assert "No open urgent flag" in text_by_id(nora.get("/clinic").text, "dash-urgent")
+    r = nora.post(f"/patients/{pid}/interrogation", {**same, "reported-0-concentration": "lots"})
+    assert r.status_code == 422 and "expected a concentration such as" in text_by_id(r.text, "form-error")
+    assert 'value="lots"' in r.text  # back as typed
+
+    # A minute later, 10 days in: 30 mL is outside the band (a review flag); the pump was told 20 mg/mL morphine
+    # (an urgent flag)
+    clinic.advance(minutes=1)
+    other = {**same, "reported-0-concentration": "20 mg/mL", "reported-0-dose": ""}
+    r = nora.post(
+        f"/patients/{pid}/interrogation", {**other, "reservoir_ml": "30", "alarms": ["low-reservoir"], "eri": "on"}
+    )
     assert r.status_code == 303
     chart = nora.follow(r).text
     assert "alarms: low-reservoir" in text_by_id(chart, "timeline")
     board = nora.get("/clinic").text
     assert "low reservoir" in text_by_id(board, "dash-alarms")
     assert f'href="/patients/{pid}"' in board.split('id="dash-replacement"')[1]
+    urgent = text_by_id(board, "dash-urgent")
+    assert (
+        "urgent: the pump runs another program than the record: morphine: the pump was told 20 mg/mL, the running "
+        "program is written for 10 mg/mL" in urgent
+    )
+    # shown to 0.1 mL: 34.75 → 34.8, 33.9625 → 34, 35.5375 → 35.5
+    assert (
+        "review: the pump reports 30 mL in the reservoir, less than the record expects (34.8 mL, band 34 to 35.5 mL)"
+        in urgent
+    )
+    assert urgent.index("urgent: the pump runs") < urgent.index("review: the pump reports")  # urgent first
+    flags = re.findall(rf'href="(/patients/{pid}/flags/\d+)"', board)
+    assert len(flags) == 2
+    assert {text_by_id(nora.get(f).text, "flag-title") for f in flags} == {"Urgent flag", "Flag for review"}
 
 
 def test_a_new_patient_from_the_form(clinic: Clinic) -> None:

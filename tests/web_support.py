@@ -29,8 +29,16 @@ def hidden(html: str, name: str) -> str:
     return found.group(1)
 
 
+def form_token(html: str, form_id: str) -> str:
+    """The one-time form token inside the form with this id, as the page rendered it."""
+    found = re.search(rf'<form\b[^>]*\bid="{re.escape(form_id)}".*?</form>', html, re.S)
+    assert found is not None, f"no form {form_id!r}"
+    return hidden(found.group(0), "form_token")
+
+
 class Browser:
-    """One user's browser: its own cookie jar; posts carry the page's CSRF token unless told otherwise."""
+    """One user's browser: its own cookie jar; posts carry the page's CSRF token unless told otherwise. A post
+    carries a one-time form token only when `data` has one (tests/web_support.form_token reads it from a page)."""
 
     def __init__(self, clinic: Clinic, username: str | None = None, https: bool = False) -> None:
         self.clinic = clinic
@@ -81,14 +89,21 @@ def new_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe") -> int
     return pid
 
 
-def implanted_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe") -> int:
-    """A patient through evaluation and trial, implanted at START with the worked example's program."""
+def implanted_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe", program: str = PROGRAM) -> int:
+    """A patient through evaluation and trial, implanted at START with the worked example's program (or another
+    one filled at START)."""
     pid = new_patient(clinic, mrn, family)
     assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201
-    implant = {**implant_body(PROGRAM, START), "pump_serial": f"S-{mrn}"}
+    implant = {**implant_body(program, START), "pump_serial": f"S-{mrn}"}
     r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant)
     assert r.status_code == 201, r.text
     return pid
+
+
+def prepare_data(**changes: str) -> dict[str, str]:
+    """The refill's prepare form as a nurse fills it in: the running program's solution, a lot, the label's expiry
+    date and 40 mL (the programmable-40 reservoir), with `changes` on top."""
+    return {"solution_choice": "running", "drug_lot": "L-77", "expires_at": "2030-01-01", "volume_ml": "40", **changes}
 
 
 def patient_login(clinic: Clinic, pid: int, username: str) -> Browser:
@@ -160,6 +175,8 @@ def program_data(document: str = PROGRAM, **changes: str) -> dict[str, str]:
     }
     if form.bolus:
         data["bolus"] = "on"
+    if form.bridge:  # checked on the page: a new drug or concentration gets a bridge unless turned off
+        data["bridge"] = "on"
     for i, step in enumerate(form.steps):
         data |= {f"step-{i}-at": step.at, f"step-{i}-day": step.day, f"step-{i}-rate": step.rate}
         data[f"step-{i}-dose"] = step.dose

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from openidds.api.routes import router
 from openidds.data import load_catalog, load_library
-from openidds.db import make_engine, migrate, sessions
+from openidds.db import make_engine, migrate, sessions, writers
 from openidds.errors import InputError
 from openidds.service.errors import ServiceError
 
@@ -56,6 +56,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.sessions = sessions(engine)
+    app.state.writers = writers(engine)
     app.state.clock = clock
     app.include_router(router)
 

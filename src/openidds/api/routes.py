@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
-from openidds.api.deps import Actor, Now, Tx
+from openidds.api.deps import Actor, Now, OnceOnly, Tx
 from openidds.api.schemas import (
+    CompleteIn,
     ConfirmIn,
     EvaluationIn,
     FollowUpIn,
@@ -22,8 +24,10 @@ from openidds.api.schemas import (
     NewPatient,
     NewUser,
     PatientChanges,
+    PrepareIn,
     ProgramIn,
-    RefillIn,
+    ReasonIn,
+    ResolveIn,
     TrialIn,
 )
 from openidds.clinic.roles import matrix_markdown
@@ -31,6 +35,7 @@ from openidds.db.models import (
     AuditRecord,
     Base,
     Evaluation,
+    Flag,
     FollowUp,
     Implant,
     Interrogation,
@@ -43,10 +48,15 @@ from openidds.db.models import (
 from openidds.errors import InputError
 from openidds.quantities.units import format_number
 from openidds.service import audit, auth, pathway
+from openidds.service import programs as programs_service
+from openidds.service import refills as refills_service
 from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
+from openidds.service.flags import flag_json
+from openidds.service.programs import active_version
 from openidds.service.pump import pump_state, refresh_status, solution_json
+from openidds.service.refills import refill_json
 
 router = APIRouter(prefix="/api/v1")
 SEQUENCE_MAX = 2**63 - 1  # audit sequence numbers are 64-bit
@@ -96,7 +106,11 @@ def roles() -> dict[str, str]:
 
 
 @router.post("/users", status_code=201, tags=["auth"])
-def create_user(body: NewUser, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
+def create_user(body: NewUser, once: OnceOnly) -> dict[str, Any]:
+    return once.run(body, 201, lambda: _create_user(body, once.s, once.at, once.actor))
+
+
+def _create_user(body: NewUser, s: Session, at: datetime, actor: User) -> dict[str, Any]:
     require(actor, "manage-users")
     if s.scalar(select(User.id).where(User.username == body.username)) is not None:
         raise Conflict(f"user {body.username} already exists")
@@ -123,8 +137,10 @@ def list_patients(s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients", status_code=201, tags=["patients"])
-def create_patient(body: NewPatient, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return pathway.patient_json(pathway.create_patient(s, actor, body.to_data(), at))
+def create_patient(body: NewPatient, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body, 201, lambda: pathway.patient_json(pathway.create_patient(once.s, once.actor, body.to_data(), once.at))
+    )
 
 
 @router.get("/patients/{patient_id}", tags=["patients"])
@@ -149,12 +165,15 @@ def pump(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     if state is None:
         return {"programmed": False, **row(status)}
     twin = state.twin
+    running = active_version(s, patient_id)
     return {
         "programmed": True,
         "mode": twin.mode,
         "reservoir_ml": format_number(twin.reservoir, 9),
         "solution": solution_json(twin.solution),
+        "program_version": None if running is None else running.number,
         "expected_residual_ml": format_number(twin.expected_residual().expected.to("mL"), 9),
+        "pocket": {k: format_number(v, 9) for k, v in twin.pocket.items()},
         **{k: v for k, v in row(status).items() if k != "patient_id"},
     }
 
@@ -190,8 +209,14 @@ def evaluations(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients/{patient_id}/evaluations", status_code=201, tags=["pathway"])
-def record_evaluation(patient_id: Id, body: EvaluationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return row(pathway.record_evaluation(s, actor, patient_id, body.to_candidate(), body.model_dump(), at))
+def record_evaluation(patient_id: Id, body: EvaluationIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        201,
+        lambda: row(
+            pathway.record_evaluation(once.s, once.actor, patient_id, body.to_candidate(), body.model_dump(), once.at)
+        ),
+    )
 
 
 @router.get("/patients/{patient_id}/trials", tags=["pathway"])
@@ -200,8 +225,12 @@ def trials(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients/{patient_id}/trials", status_code=201, tags=["pathway"])
-def record_trial(patient_id: Id, body: TrialIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return row(pathway.record_trial(s, actor, patient_id, body.to_trial(), body.model_dump(), at))
+def record_trial(patient_id: Id, body: TrialIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        201,
+        lambda: row(pathway.record_trial(once.s, once.actor, patient_id, body.to_trial(), body.model_dump(), once.at)),
+    )
 
 
 @router.get("/patients/{patient_id}/implants", tags=["pathway"])
@@ -210,9 +239,12 @@ def implants(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients/{patient_id}/implants", status_code=201, tags=["pathway"])
-def record_implant(patient_id: Id, body: ImplantIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    implant, version = pathway.record_implant(s, actor, patient_id, body.to_data(), body.program, at)
-    return {"implant": row(implant), "program": None if version is None else program_json(version)}
+def record_implant(patient_id: Id, body: ImplantIn, once: OnceOnly) -> dict[str, Any]:
+    def use_case() -> dict[str, Any]:
+        implant, version = pathway.record_implant(once.s, once.actor, patient_id, body.to_data(), body.program, once.at)
+        return {"implant": row(implant), "program": None if version is None else program_json(version)}
+
+    return once.run(body, 201, use_case)
 
 
 def program_json(v: ProgramVersion) -> dict[str, Any]:
@@ -238,41 +270,130 @@ def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> dict[str, A
 
 
 @router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
-def propose_program(patient_id: Id, body: ProgramIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed."""
-    return program_json(pathway.propose_program(s, actor, patient_id, body.document, at, body.bridge))
+def propose_program(patient_id: Id, body: ProgramIn, once: OnceOnly) -> dict[str, Any]:
+    """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed (and, for a new drug
+    or concentration, verified and then applied by the refill that brings the solution)."""
+    return once.run(
+        body,
+        201,
+        lambda: program_json(
+            programs_service.propose_program(
+                once.s, once.actor, patient_id, body.document, once.at, body.bridge, body.bridge_off_reason
+            )
+        ),
+    )
 
 
 @router.post("/patients/{patient_id}/programs/{number}/confirm", tags=["programs"])
-def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return program_json(pathway.confirm_program(s, actor, patient_id, number, body.overrides, at))
+def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        200,
+        lambda: program_json(
+            programs_service.confirm_program(once.s, once.actor, patient_id, number, body.overrides, once.at)
+        ),
+    )
 
 
 @router.post("/patients/{patient_id}/programs/{number}/verify", tags=["programs"])
-def verify_program(patient_id: Id, number: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return program_json(pathway.verify_program(s, actor, patient_id, number, at))
+def verify_program(patient_id: Id, number: Id, once: OnceOnly) -> dict[str, Any]:
+    """The second person: a new drug or concentration then awaits the refill that brings it."""
+    return once.run(
+        None,
+        200,
+        lambda: program_json(programs_service.verify_program(once.s, once.actor, patient_id, number, once.at)),
+    )
+
+
+@router.post("/patients/{patient_id}/programs/{number}/cancel", tags=["programs"])
+def cancel_program(patient_id: Id, number: Id, body: ReasonIn, once: OnceOnly) -> dict[str, Any]:
+    """A physician cancels a program that has not run (proposed, or waiting for its verification or its refill)."""
+    return once.run(
+        body,
+        200,
+        lambda: program_json(
+            programs_service.cancel_program(once.s, once.actor, patient_id, number, body.reason, once.at)
+        ),
+    )
 
 
 @router.get("/patients/{patient_id}/refills", tags=["refills"])
 def refills(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     pathway.read_patient(s, actor, patient_id)
-    found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.at))
-    return [pathway.refill_json(r) for r in found]
+    found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.prepared_at, Refill.id))
+    return [refill_json(r) for r in found]
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
 def read_refill(patient_id: Id, refill_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
-    return pathway.refill_json(_record(s, actor, patient_id, Refill, refill_id))
+    return refill_json(_record(s, actor, patient_id, Refill, refill_id))
 
 
 @router.post("/patients/{patient_id}/refills", status_code=201, tags=["refills"])
-def record_refill(patient_id: Id, body: RefillIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return pathway.refill_json(pathway.record_refill(s, actor, patient_id, body.to_data(), at))
+def prepare_refill(patient_id: Id, body: PrepareIn, once: OnceOnly) -> dict[str, Any]:
+    """Step 1: the prepared solution (label, lot, expiry or beyond-use date, volume). Nothing is in the pump yet."""
+    return once.run(
+        body,
+        201,
+        lambda: refill_json(refills_service.prepare_refill(once.s, once.actor, patient_id, body.to_command(), once.at)),
+    )
 
 
-@router.post("/patients/{patient_id}/refills/{refill_id}/verify", tags=["refills"])
-def verify_refill(patient_id: Id, refill_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return pathway.refill_json(pathway.verify_refill(s, actor, patient_id, refill_id, at))
+@router.post("/patients/{patient_id}/refills/{refill_id}/check", tags=["refills"])
+def check_refill(patient_id: Id, refill_id: Id, once: OnceOnly) -> dict[str, Any]:
+    """Step 2: the independent double check by a second person, before the fill (a pharmacist or a physician for a
+    compounded solution)."""
+    return once.run(
+        None,
+        200,
+        lambda: refill_json(refills_service.check_refill(once.s, once.actor, patient_id, refill_id, once.at)),
+    )
+
+
+@router.post("/patients/{patient_id}/refills/{refill_id}/complete", tags=["refills"])
+def complete_refill(patient_id: Id, refill_id: Id, body: CompleteIn, once: OnceOnly) -> dict[str, Any]:
+    """Step 3: withdrawn and filled volumes; the reconciliation, the new fill in the twin, a waiting program for
+    this solution applied, the next refill due. Unchecked, it needs `emergency_reason` and is flagged."""
+    return once.run(
+        body,
+        200,
+        lambda: refill_json(
+            refills_service.complete_refill(once.s, once.actor, patient_id, refill_id, body.to_command(), once.at)
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/refills/{refill_id}/cancel", tags=["refills"])
+def cancel_refill(patient_id: Id, refill_id: Id, body: ReasonIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        200,
+        lambda: refill_json(
+            refills_service.cancel_refill(once.s, once.actor, patient_id, refill_id, body.reason, once.at)
+        ),
+    )
+
+
+@router.get("/patients/{patient_id}/flags", tags=["follow-ups"])
+def flags(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+    """Flags the use cases raised (pocket fill, unchecked refill, interrogation discrepancies), open or resolved."""
+    pathway.read_patient(s, actor, patient_id)
+    found = s.scalars(select(Flag).where(Flag.patient_id == patient_id).order_by(Flag.raised_at, Flag.id))
+    return [flag_json(f) for f in found]
+
+
+@router.get("/patients/{patient_id}/flags/{flag_id}", tags=["follow-ups"])
+def read_flag(patient_id: Id, flag_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
+    return flag_json(_record(s, actor, patient_id, Flag, flag_id))
+
+
+@router.post("/patients/{patient_id}/flags/{flag_id}/resolve", tags=["follow-ups"])
+def resolve_flag(patient_id: Id, flag_id: Id, body: ResolveIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        200,
+        lambda: flag_json(pathway.resolve_flag(once.s, once.actor, patient_id, flag_id, body.resolution, once.at)),
+    )
 
 
 @router.get("/patients/{patient_id}/follow-ups", tags=["follow-ups"])
@@ -281,13 +402,21 @@ def follow_ups(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients/{patient_id}/follow-ups", status_code=201, tags=["follow-ups"])
-def record_follow_up(patient_id: Id, body: FollowUpIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return row(pathway.record_follow_up(s, actor, patient_id, body.to_visit(), body.model_dump(), at))
+def record_follow_up(patient_id: Id, body: FollowUpIn, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        body,
+        201,
+        lambda: row(
+            pathway.record_follow_up(once.s, once.actor, patient_id, body.to_visit(), body.model_dump(), once.at)
+        ),
+    )
 
 
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve", tags=["follow-ups"])
-def resolve_flag(patient_id: Id, follow_up_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return row(pathway.resolve_flag(s, actor, patient_id, follow_up_id, at))
+def resolve_follow_up(patient_id: Id, follow_up_id: Id, once: OnceOnly) -> dict[str, Any]:
+    return once.run(
+        None, 200, lambda: row(pathway.resolve_follow_up(once.s, once.actor, patient_id, follow_up_id, once.at))
+    )
 
 
 @router.get("/patients/{patient_id}/interrogations", tags=["pump"])
@@ -296,8 +425,14 @@ def interrogations(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 
 
 @router.post("/patients/{patient_id}/interrogations", status_code=201, tags=["pump"])
-def record_interrogation(patient_id: Id, body: InterrogationIn, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    return row(pathway.record_interrogation(s, actor, patient_id, body.to_data(), at))
+def record_interrogation(patient_id: Id, body: InterrogationIn, once: OnceOnly) -> dict[str, Any]:
+    """The pump's report against the twin: a reservoir outside its band, or a program other than the running one,
+    raises a flag."""
+    return once.run(
+        body,
+        201,
+        lambda: row(pathway.record_interrogation(once.s, once.actor, patient_id, body.to_command(), once.at)),
+    )
 
 
 @router.get("/patients/{patient_id}/remote-requests", tags=["pump"])
@@ -306,9 +441,10 @@ def remote_requests(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]
 
 
 @router.post("/patients/{patient_id}/remote-requests", status_code=201, tags=["pump"])
-def request_bolus(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    """The patient presses the remote: the twin decides, with the reason."""
-    return row(pathway.request_bolus(s, actor, patient_id, at))
+def request_bolus(patient_id: Id, once: OnceOnly) -> dict[str, Any]:
+    """The patient presses the remote: the twin decides, with the reason. Presses at once are decided one after
+    the other, so the lockout and the daily maximum hold."""
+    return once.run(None, 201, lambda: row(pathway.request_bolus(once.s, once.actor, patient_id, once.at)))
 
 
 # --- clinic-wide --------------------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from openidds.clinic.evaluation import Candidate
 from openidds.clinic.followup import AdverseEvent, FollowUpVisit
 from openidds.clinic.trial import SideEffect, Trial, TrialDose
+from openidds.service.pathway import RecordInterrogation
+from openidds.service.pathway import ReportedDrugIn as ReportedDrug
+from openidds.service.refills import CompleteRefill, PrepareRefill
 
 # A record's id or number (in a path, a query or a body): what the database's integer columns hold (32 bits), so a
 # longer number is a 422 naming it rather than a database error.
@@ -160,29 +163,70 @@ class ImplantIn(In):
 
 
 class ProgramIn(In):
-    document: str = Field(min_length=1, description="the proposed program file (TOML)")
-    bridge: bool = False
+    document: str = Field(min_length=1, max_length=100_000, description="the proposed program file (TOML)")
+    bridge: bool | None = Field(
+        default=None,
+        description="for a new drug or concentration: run the old solution in pump and catheter out at the new dose "
+        "first (the default); false needs bridge_off_reason",
+    )
+    bridge_off_reason: str = Field(default="", max_length=2000)
 
 
 class ConfirmIn(In):
     overrides: dict[str, str] = Field(default_factory=dict, description="soft finding code → reason")
 
 
+class ReasonIn(In):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveIn(In):
+    resolution: str = Field(min_length=1, max_length=2000, description="what was done")
+
+
 class DrugIn(In):
-    name: str
-    concentration: str
+    name: str = Field(min_length=1, max_length=60)
+    concentration: str = Field(min_length=1, max_length=60)
 
 
-class RefillIn(In):
+class PrepareIn(In):
+    """Step 1 of a refill: the solution as labelled; a second person checks it (POST …/check) before the fill."""
+
+    solution: list[DrugIn] = Field(min_length=1, max_length=8)
     drug_lot: str = Field(min_length=1, max_length=60)
-    solution: list[DrugIn] = Field(min_length=1)
-    compounded: bool = False
+    expires_at: AwareDatetime = Field(description="the solution's expiry or beyond-use date")
+    volume_ml: DecimalText = Field(description="the volume prepared to fill")
+    program_version: Id | None = Field(
+        default=None, description="the program waiting for this solution (found from the solution when left out)"
+    )
+
+    def to_command(self) -> PrepareRefill:
+        return PrepareRefill(
+            tuple((d.name, d.concentration) for d in self.solution),
+            self.drug_lot,
+            self.expires_at,
+            Fraction(self.volume_ml),
+            self.program_version,
+        )
+
+
+class CompleteIn(In):
+    """Step 3 of a refill: withdrawn and filled volumes (and, unchecked, the emergency reason)."""
+
     withdrawn_ml: DecimalText
     filled_ml: DecimalText
+    emergency_reason: str = Field(default="", max_length=2000)
+    pocket_fill_suspected: bool = False
+    pocket_ml: DecimalText | None = Field(default=None, description="how much may have gone outside (default all)")
 
-    def to_data(self) -> dict[str, Any]:
-        """The refill as `pathway.record_refill` takes it (the solution as name/concentration pairs)."""
-        return self.model_dump()
+    def to_command(self) -> CompleteRefill:
+        return CompleteRefill(
+            Fraction(self.withdrawn_ml),
+            Fraction(self.filled_ml),
+            self.emergency_reason,
+            self.pocket_fill_suspected,
+            _exact(self.pocket_ml),
+        )
 
 
 class AdverseEventIn(In):
@@ -216,11 +260,25 @@ class FollowUpIn(In):
         )
 
 
+class ReportedDrugIn(In):
+    name: str = Field(min_length=1, max_length=60)
+    concentration: str = Field(min_length=1, max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
+    daily_dose: str | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
+
+
 class InterrogationIn(In):
     reservoir_ml: DecimalText | None = None
-    alarms: list[str] = Field(default_factory=list)
+    alarms: list[str] = Field(default_factory=list, max_length=20)
     eri: bool = False
+    reported: list[ReportedDrugIn] = Field(
+        default_factory=list, max_length=8, description="the drugs the pump holds by its program, if read"
+    )
 
-    def to_data(self) -> dict[str, Any]:
+    def to_command(self) -> RecordInterrogation:
         """The interrogation as `pathway.record_interrogation` takes it."""
-        return {**self.model_dump(), "reservoir_ml": _exact(self.reservoir_ml)}
+        return RecordInterrogation(
+            _exact(self.reservoir_ml),
+            tuple(self.alarms),
+            self.eri,
+            tuple(ReportedDrug(d.name, d.concentration, d.daily_dose) for d in self.reported),
+        )

@@ -85,6 +85,7 @@ def reconcile(estimate: ResidualEstimate, withdrawn: Quantity) -> Calculated[Rec
             diff,
             (
                 "under-infusion or a stalled pump: less was delivered than programmed",
+                "a catheter occlusion: nothing left the pump while it ran",
                 "the pump was stopped or at minimum rate for a while",
                 "the last fill volume was recorded lower than given",
             ),

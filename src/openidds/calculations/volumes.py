@@ -1,21 +1,20 @@
-"""Volumes at implant, refill and drug change: priming bolus, bridge bolus, refill volume."""
+"""Volumes at implant and refill: the pump pathway, priming bolus, refill volume (the bridge: bridge.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from openidds.calculations.projection import stability_limit
 from openidds.calculations.result import Calculated
 from openidds.devices import CatheterModel, PumpModel
 from openidds.errors import InputError
-from openidds.programs.clock import DAY_US
 from openidds.programs.program import Ingredient, PumpProgram
-from openidds.quantities import RATE, Quantity
+from openidds.quantities import Quantity
 
 
-def _pathway(pump: PumpModel, catheter: CatheterModel, length: Quantity) -> Calculated[Quantity]:
+def pathway_volume(pump: PumpModel, catheter: CatheterModel, length: Quantity) -> Calculated[Quantity]:
+    """Pump dead volume plus catheter length × volume per cm: what a priming bolus fills, what a bridge flushes."""
     if length.base <= 0:
         raise InputError("length", f"the catheter length must be more than zero, got '{length}'")
     if pump.family not in catheter.families:
@@ -35,62 +34,12 @@ def priming_bolus(
     pump: PumpModel, catheter: CatheterModel, length: Quantity, solution: Sequence[Ingredient] = ()
 ) -> Calculated[Quantity]:
     """Volume to fill the empty pump pathway and catheter after implant: dead volume + length × volume/cm."""
-    path = _pathway(pump, catheter, length)
+    path = pathway_volume(pump, catheter, length)
     notes = list(path.assumptions)
     for ing in solution:
         notes.append(f"{ing.dose(path.value)} of {ing.drug.name} may reach the patient before the bolus ends")
     notes.append("give it under medical supervision: drug and priming fluid mix at the high priming rate")
     return Calculated(path.value, tuple(notes))
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeBolus:
-    volume: Quantity  # old solution left in the pump pathway and catheter
-    rate: Quantity  # mL/day the old solution runs at
-    duration: Quantity
-    old_doses: dict[str, Quantity]  # each old drug's daily dose while the bridge runs
-    new_doses: dict[str, Quantity]  # each new drug's prescribed daily dose
-    ends_at: datetime | None  # when the new program starts, if a start was given
-
-
-def bridge_bolus(
-    pump: PumpModel,
-    catheter: CatheterModel,
-    length: Quantity,
-    old: Sequence[Ingredient],
-    new: Sequence[Ingredient],
-    new_rate: Quantity,
-    start: datetime | None = None,
-) -> Calculated[BridgeBolus]:
-    """Deliver the old solution still in pump and catheter at the rate that keeps the new daily dose.
-
-    The rate keeps the new prescribed daily dose of the first new drug that the old solution also holds;
-    after the bridge the new program starts.
-    """
-    if not new_rate.is_kind(RATE) or new_rate.base <= 0:
-        raise InputError("new_rate", f"expected a rate above zero such as '0.5 mL/day', got '{new_rate}'")
-    path = _pathway(pump, catheter, length)
-    notes = list(path.assumptions)
-    new_doses = {i.drug.name: i.dose_rate(new_rate) for i in new}
-    old_by_name = {i.drug.name: i for i in old}
-    keep = next((i for i in new if i.drug.name in old_by_name), None)
-    if keep is None:
-        raise InputError(
-            "new", "the new solution shares no drug with the old one: no dose to keep (plan the switch by hand)"
-        )
-    kept_dose = new_doses[keep.drug.name]
-    old_conc = old_by_name[keep.drug.name].concentration
-    rate = (kept_dose / old_conc).in_unit("mL/day")
-    duration_days = path.value.to("mL") / rate.to("mL/day")
-    duration = Quantity.of(duration_days, "day").in_unit("h")
-    old_doses = {i.drug.name: i.dose_rate(rate) for i in old}
-    notes.append(f"keeps {keep.drug.name} at the new {kept_dose}: rate = {kept_dose} ÷ old {old_conc} = {rate}")
-    for name, dose in old_doses.items():
-        if name != keep.drug.name:
-            target = new_doses.get(name)
-            notes.append(f"{name} meanwhile runs at {dose}" + (f" (new program: {target})" if target else ""))
-    ends = None if start is None else start + timedelta(microseconds=int(duration_days * DAY_US))
-    return Calculated(BridgeBolus(path.value, rate, duration, old_doses, new_doses, ends), tuple(notes))
 
 
 def refill_volume(program: PumpProgram, until: datetime) -> Calculated[Quantity]:

@@ -40,6 +40,7 @@ from openidds.fleet import DEFAULT_POLICY, parse_policy, run_fleet
 from openidds.programfile import parse_instant, parse_program
 from openidds.programs.clock import LocalTimeError
 from openidds.programs.program import Ingredient, PumpProgram
+from openidds.programs.solution import check_solution, check_volume
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, RATE, VOLUME, parse_quantity
 from openidds.review import diff as review_diff
 from openidds.review import settings
@@ -164,7 +165,7 @@ def parse_ingredients(values: list[str] | None, field: str) -> list[Ingredient]:
         if concentration.base <= 0:
             raise InputError(where, f"the concentration must be more than zero, got '{conc.strip()}'")
         found.append(Ingredient(drug, concentration.in_unit(drug.concentration_unit)))
-    return found
+    return list(check_solution(found, f"{field}[{{i}}]"))
 
 
 def unit_of(program: PumpProgram) -> dict[str, str]:
@@ -461,6 +462,9 @@ def calc_bridge(
         {
             "volume": b.volume.as_json("mL"),
             "rate": b.rate.as_json("mL/day"),
+            "wanted_rate": b.wanted_rate.as_json("mL/day"),
+            "workable": b.workable,
+            "advice": b.advice or None,
             "duration": b.duration.as_json("h"),
             "old_daily_dose": {k: v.as_json() for k, v in b.old_doses.items()},
             "new_daily_dose": {k: v.as_json() for k, v in b.new_doses.items()},
@@ -468,13 +472,16 @@ def calc_bridge(
         },
         [
             ("old solution to deliver", b.volume.format("mL")),
-            ("bridge rate", b.rate.format("mL/day")),
+            ("bridge rate", b.rate.format("mL/day") + ("" if b.workable else " (the nearest the pump can run)")),
+            *([] if b.workable else [("rate that keeps the new dose", b.wanted_rate.format("mL/day"))]),
             ("bridge duration", b.duration.format("h")),
             *((f"{k} during the bridge", str(v)) for k, v in b.old_doses.items()),
             *(([("new program starts", render.iso(b.ends_at) or "")]) if b.ends_at else []),
         ],
         result.assumptions,
     )
+    if not b.workable and p.fixed_rate is None:
+        raise typer.Exit(1)  # no bridge keeps the new dose: a decision for the clinician (see the advice)
 
 
 @calc_app.command("conversion")
@@ -540,7 +547,11 @@ def calc_residual(
     with guarded():
         program = read_program(program_file, "PROGRAM")
         est = expected_residual(program, parse_instant(at, program.reservoir.zone, "--at"), boluses)
-        rec = reconcile(est.value, parse_quantity(withdrawn, VOLUME, "--withdrawn")) if withdrawn else None
+        rec = None
+        if withdrawn:
+            volume = parse_quantity(withdrawn, VOLUME, "--withdrawn")
+            check_volume(program.pump, volume, "--withdrawn", "the withdrawn volume")
+            rec = reconcile(est.value, volume)
     e = est.value
     doc: dict[str, Any] = {
         "expected": e.expected.as_json("mL"),

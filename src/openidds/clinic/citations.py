@@ -96,6 +96,22 @@ SOURCES: Mapping[str, Source] = MappingProxyType(
             url="https://nebraska.pure.elsevier.com/en/publications/management-of-intrathecal-catheter-tip-"
             "inflammatory-masses-a-cons",
         ),
+        "refill-second-check": Source(
+            title="Pump refills and reprogramming: drain the residual and compare it with the expected volume; "
+            "reprogram the reservoir volume and any new concentration or dose, and have a second experienced "
+            "provider verify (concentration changes are the main source of programming errors)",
+            url="https://www.pharmacologicalsciences.us/pain-management-2/pump-refills-and-reprogramming.html",
+        ),
+        "independent-double-check": Source(
+            title="Home intrathecal pump care: remote independent double checks of programming and concentration "
+            "changes prevented 60 % of clinical manifestations (Erasmus University repository)",
+            url="https://repub.eur.nl/pub/119091",
+        ),
+        "pocket-fill-reports": Source(
+            title="Pocket fills (drug injected into the pump pocket instead of the reservoir): 351 reports "
+            "including 8 deaths (Medtronic letter to clinicians, Pain Medicine 2011)",
+            url="http://onlinelibrary.wiley.com/doi/10.1111/j.1526-4637.2011.01090.x/abstract",
+        ),
         "odi-scoring": Source(
             title="Oswestry Disability Index: 10 sections scored 0-5; a missing section lowers the denominator by "
             "5; 0-20 minimal, 21-40 moderate, 41-60 severe, 61-80 crippled, 81-100 bed-bound or exaggerating",

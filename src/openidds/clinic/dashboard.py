@@ -15,8 +15,10 @@ Urgency, most urgent first (a patient is ranked by their most urgent concern; ev
  6. replacement-overdue: the planned pump replacement date has passed;
  7. projected-critical: a critical alarm is projected within 7 days;
  8. refill-due-soon;
- 9. replacement-due-soon: replacement due within 7 days;
-10. later: nothing pressing.
+ 9. review-flag: an open flag for review (a refill filled without its check, an interrogation discrepancy);
+10. program-awaits-refill: a program for another solution waits for its verification or refill;
+11. replacement-due-soon: replacement due within 7 days;
+12. later: nothing pressing.
 Within a level: withdrawal-risk patients first, then the earliest instant that put them there, then patient id.
 """
 
@@ -41,6 +43,8 @@ Urgency = Literal[
     "replacement-overdue",
     "projected-critical",
     "refill-due-soon",
+    "review-flag",
+    "program-awaits-refill",
     "replacement-due-soon",
     "later",
 ]
@@ -75,6 +79,8 @@ class PatientSnapshot:
     projected_alarms: tuple[ProjectedAlarm, ...] = ()
     replacement_due: int | None = None  # µs UTC: the planned pump replacement (elective replacement indicator)
     urgent_flags: tuple[str, ...] = ()  # open urgent flags, in words
+    review_flags: tuple[str, ...] = ()  # open flags for review, in words
+    pending_program: str = ""  # a program waiting for its verification or refill, in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +251,12 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
             found.append(("projected-critical", at, DUE_SOON, (_projected_text, p.name, at, now)))
     if refill == "due-soon":
         found.append(("refill-due-soon", due, DUE_SOON, (_refill_text, refill, due, now)))
+    for i, flag in enumerate(patient.review_flags):
+        if not isinstance(flag, str) or not flag.strip():
+            raise InputError(f"review_flags[{i}]", f"expected the flag in words, got {flag!r}")
+        found.append(("review-flag", now, None, f"review: {flag}"))
+    if patient.pending_program:
+        found.append(("program-awaits-refill", now, None, patient.pending_program))
     if not found:
         found.append(("later", due, None, (_refill_text, refill, due, now)))
     elif len(found) > 1:

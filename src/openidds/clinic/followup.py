@@ -223,11 +223,14 @@ class Flag:
     urgent: bool
     message: str
     citation: Citation | None = None
+    actions: tuple[str, ...] = ()  # what to do, in words (e.g. per drug after a pocket fill)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "urgent": self.urgent, "message": self.message}
         if self.citation is not None:
             out["citation"] = self.citation.as_json()
+        if self.actions:
+            out["actions"] = list(self.actions)
         return out
 
 

@@ -1,6 +1,6 @@
 """Persistence (adapter): SQLAlchemy tables, the database URL, Alembic migrations."""
 
-from openidds.db.engine import DATABASE_ENV, database_url, make_engine, migrate, sessions
+from openidds.db.engine import DATABASE_ENV, database_url, make_engine, migrate, sessions, writers
 from openidds.db.models import Base
 
-__all__ = ["DATABASE_ENV", "Base", "database_url", "make_engine", "migrate", "sessions"]
+__all__ = ["DATABASE_ENV", "Base", "database_url", "make_engine", "migrate", "sessions", "writers"]

@@ -10,10 +10,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from platformdirs import user_data_dir
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DATABASE_ENV = "IDDS_DATABASE_URL"
+WRITER = "openidds_writer"  # execution option of a writer's engine
 
 
 def default_url() -> str:
@@ -37,11 +38,19 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # the driver begins nothing itself: _sqlite_begin does
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
             if ":memory:" not in url:
                 cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            # A writer takes the database's write lock when it begins, before it reads anything: it then decides
+            # on committed state, and two writers never both read first and then fight over the lock.
+            write = connection.get_execution_options().get(WRITER, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -62,4 +71,11 @@ def migrate(engine: Engine) -> None:
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads (and for writes that read nothing first, such as a login)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def writers(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for a use case that reads and then writes: on SQLite each begins with the write lock (BEGIN
+    IMMEDIATE); on PostgreSQL the use case locks the patient's row (service.locks.lock_patient)."""
+    return sessionmaker(engine.execution_options(**{WRITER: True}), expire_on_commit=False)

@@ -121,7 +121,10 @@ class Implant(Base):
 
 
 class ProgramVersion(Versioned, Base):
-    """One program, as its program file, through proposed → confirmed (→ superseded) or rejected."""
+    """One program, as its program file: proposed → confirmed → active (→ superseded), or refused / cancelled. A
+    new drug or concentration goes proposed → awaiting-verification → awaiting-refill, and the refill that brings
+    its solution makes it active (`applied_by`): until then the pump runs the program that matches what it holds.
+    """
 
     __tablename__ = "program_versions"
     __table_args__ = (UniqueConstraint("patient_id", "number"),)
@@ -134,8 +137,12 @@ class ProgramVersion(Versioned, Base):
     overrides: Mapped[dict[str, Any]]  # soft finding code → the prescriber's reason
     diff: Mapped[list[Any]]  # every setting old beside new
     needs_second: Mapped[bool] = mapped_column(Boolean)  # concentration or drug change
-    bridge: Mapped[bool] = mapped_column(Boolean, default=False)  # run the old solution out at the old rate first
+    # Run the old solution in pump and catheter out at the rate that gives the new dose first (calculations.bridge)
+    bridge: Mapped[bool] = mapped_column(Boolean, default=False)
+    bridge_off_reason: Mapped[str] = mapped_column(Text, default="")  # a solution change without a bridge: why
+    based_on: Mapped[int | None] = mapped_column(Integer, default=None)  # the running version number at proposal
     effective_at: Mapped[datetime | None] = mapped_column(default=None)  # when the pump was programmed
+    applied_by: Mapped[int | None] = mapped_column(ForeignKey("refills.id"), default=None)  # the refill, if any
     proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[datetime]
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
@@ -143,28 +150,48 @@ class ProgramVersion(Versioned, Base):
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_reason: Mapped[str] = mapped_column(Text, default="")
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Refill(Versioned, Base):
+    """A refill through prepared → checked → completed (or cancelled): see openidds.clinic.refill. Only a completed
+    refill is in the pump twin; the withdrawn and filled volumes and the reconciliation are known from then on."""
+
     __tablename__ = "refills"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    at: Mapped[datetime]
-    drug_lot: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="prepared")
+    # The preparation
     solution: Mapped[list[Any]]  # [{name, concentration}] as written on the syringe label
-    compounded: Mapped[bool] = mapped_column(Boolean)
-    expected_ml: Mapped[Fraction]
-    expected_low_ml: Mapped[Fraction]
-    expected_high_ml: Mapped[Fraction]
-    withdrawn_ml: Mapped[Fraction]
-    filled_ml: Mapped[Fraction]
-    reconciliation: Mapped[str] = mapped_column(String(30))
-    discrepancy_ml: Mapped[Fraction]
-    likely_causes: Mapped[list[Any]]
+    drug_lot: Mapped[str] = mapped_column(String(60))
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)  # expiry or beyond-use date (None: legacy)
+    volume_ml: Mapped[Fraction]  # prepared to fill
+    compounded: Mapped[bool] = mapped_column(Boolean)  # derived from the solution (clinic.refill.compounded)
+    compounded_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    program_number: Mapped[int | None] = mapped_column(Integer, default=None)  # the waiting program it brings
+    prepared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    prepared_at: Mapped[datetime]
+    # The independent double check, before the fill
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The fill
+    at: Mapped[datetime | None] = mapped_column(default=None)  # completed at: the fill instant
+    expected_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    expected_low_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    expected_high_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    withdrawn_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    filled_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    pocket_ml: Mapped[Fraction | None] = mapped_column(default=None)  # suspected outside the reservoir
+    reconciliation: Mapped[str | None] = mapped_column(String(30), default=None)
+    discrepancy_ml: Mapped[Fraction | None] = mapped_column(default=None)
+    likely_causes: Mapped[list[Any]] = mapped_column(default=list)
     next_refill_due: Mapped[datetime | None] = mapped_column(default=None)
-    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
-    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    emergency_reason: Mapped[str] = mapped_column(Text, default="")  # completed without its check: why
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)  # who filled it
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class FollowUp(Base):
@@ -188,7 +215,43 @@ class Interrogation(Base):
     reservoir_ml: Mapped[Fraction | None] = mapped_column(default=None)
     alarms: Mapped[list[Any]]  # alarm names the pump reported
     eri: Mapped[bool] = mapped_column(Boolean, default=False)
+    reported: Mapped[list[Any]] = mapped_column(default=list)  # [{name, concentration, daily_dose}] the pump shows
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Flag(Versioned, Base):
+    """A concern raised by a use case (a suspected pocket fill, an unchecked refill, a pump that reports another
+    program or reservoir than the record), open until a clinician resolves it. Follow-up flags stay on FollowUp."""
+
+    __tablename__ = "flags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60))  # e.g. "refill.pocket-fill"
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text)
+    actions: Mapped[list[Any]] = mapped_column(default=list)  # what to do, in words
+    citation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    entity: Mapped[str] = mapped_column(String(80))  # what raised it, e.g. "refill/12"
+    raised_at: Mapped[datetime]
+    raised_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+
+
+class IdempotencyKey(Base):
+    """A POST's first result, kept by (user, key): a repeat answers it again instead of writing twice. The API's
+    Idempotency-Key header and the web's one-time form tokens both land here."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    status_code: Mapped[int] = mapped_column(Integer, default=0)  # 0 while the first request runs
+    response: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    created_at: Mapped[datetime]
 
 
 class RemoteRequest(Base):
@@ -215,6 +278,10 @@ class PatientStatus(Base):
     replacement_due: Mapped[datetime | None] = mapped_column(default=None)
     urgent_flags: Mapped[int] = mapped_column(Integer, default=0)
     withdrawal_risk: Mapped[bool] = mapped_column(Boolean, default=False)  # baclofen in the pump
+    # Open flags in words ([{code, urgent, message}]: follow-up flags and use-case flags alike)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    # A program confirmed and verified for another solution, waiting for the refill that brings it, in words
+    pending_program: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
 
 

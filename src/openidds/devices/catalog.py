@@ -96,6 +96,7 @@ class PumpModel(DataModel):
     mri: MriBehaviour
     mri_source: str
     mri_latch_source: str | None = None  # why an MRI while alarming latches the pump until interrogated
+    mri_recovery: Cited | None = None  # how late the pump may resume after an exposure (stops-during-exposure)
 
     @model_validator(mode="after")
     def _kinds(self) -> PumpModel:
@@ -104,6 +105,7 @@ class PumpModel(DataModel):
             check_kind(getattr(self, name), RATE, name)
         for name in ("low_alarm_default", "low_alarm_min", "low_alarm_max", "dead_volume"):
             check_kind(getattr(self, name), VOLUME, name)
+        check_kind(self.mri_recovery, TIME, "mri_recovery")
         check_kind(self.accuracy, DIMENSIONLESS, "accuracy")
         check_kind(self.over_infusion_threshold, DIMENSIONLESS, "over_infusion_threshold")
         if self.family == "constant-flow":

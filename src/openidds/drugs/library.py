@@ -124,6 +124,15 @@ class WithdrawalRisk(DataModel):
     unconfirmed: bool = False
 
 
+class PocketFill(DataModel):
+    """What to do when this drug was injected into the pump pocket instead of the reservoir (a pocket fill)."""
+
+    message: str
+    source: str
+    basis: Basis
+    unconfirmed: bool = False
+
+
 class OralConversion(DataModel):
     """Oral morphine milligram equivalents (MME/day) to this drug intrathecally: divide by a ratio.
 
@@ -153,6 +162,7 @@ class Drug(DataModel):
     cautions: list[Caution] = Field(default_factory=list)
     granuloma_risk: GranulomaRisk | None = None
     withdrawal_risk: WithdrawalRisk | None = None
+    pocket_fill: PocketFill | None = None
     patient_bolus_allowed: bool = True
     oral_conversion: OralConversion | None = None
     low_alarm_at_least: Cited | None = None  # advised low-reservoir alarm level (baclofen: withdrawal margin)
@@ -195,7 +205,7 @@ class DrugLibrary(VersionedFile):
 
     def extra_source_keys(self) -> Iterable[tuple[str, str]]:
         for d in self.drugs:
-            for attached in (*d.cautions, d.withdrawal_risk):
+            for attached in (*d.cautions, d.withdrawal_risk, d.pocket_fill):
                 if attached is not None:
                     yield f"drug {d.name}", attached.source
 

@@ -25,6 +25,7 @@ from openidds.programs.program import (
     PumpProgram,
     Reservoir,
 )
+from openidds.programs.solution import check_solution, check_volume
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, MASS, RATE, TIME, VOLUME, Kind, Quantity
 from openidds.quantities import parse_quantity as _parse
 from openidds.validation import validation_error
@@ -203,10 +204,7 @@ def _build(doc: ProgramFileIn, library: DrugLibrary, catalog: DeviceCatalog) -> 
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError("reservoir.timezone", f"unknown time zone '{res.timezone}' (e.g. 'America/Chicago')") from None
     _positive(res.volume, "reservoir.volume", "the fill volume")
-    if res.volume > pump.capacity:
-        raise InputError(
-            "reservoir.volume", f"{res.volume} is more than the {pump.id} reservoir holds ({pump.capacity})"
-        )
+    check_volume(pump, res.volume, "reservoir.volume", "the fill volume")
     low_alarm = res.low_alarm
     if low_alarm is None:
         default = pump.low_alarm_default
@@ -227,10 +225,9 @@ def _build(doc: ProgramFileIn, library: DrugLibrary, catalog: DeviceCatalog) -> 
     solution: list[Ingredient] = []
     for i, d in enumerate(doc.drugs):
         drug = library.drug(d.name, f"drugs[{i}].name")
-        if any(x.drug.name == drug.name for x in solution):
-            raise InputError(f"drugs[{i}].name", f"{drug.name} is listed twice")
         _positive(d.concentration, f"drugs[{i}].concentration", "the concentration")
         solution.append(Ingredient(drug, d.concentration.in_unit(drug.concentration_unit)))
+    check_solution(solution)
     primary = solution[0]
 
     def rate_of(rate: Quantity | None, dose: Quantity | None, where: str) -> tuple[Quantity, Quantity | None]:

@@ -273,6 +273,13 @@ def format_number(value: Fraction, significant: int = 6) -> str:
     return _trim(f"{rounded:f}")
 
 
+def format_ml(volume: Fraction) -> str:
+    """A volume for reading, to 0.1 mL (half up): '14.3 mL'. Exact values stay in the JSON."""
+    tenths = (abs(volume) * 10 * 2 + 1) // 2
+    sign = "-" if volume < 0 and tenths else ""
+    return f"{sign}{tenths // 10}.{tenths % 10} mL".replace(".0 mL", " mL")
+
+
 def _exact_decimal(value: Fraction) -> str | None:
     """The exact decimal expansion, by integer arithmetic, or None if it does not terminate."""
     den, twos, fives = value.denominator, 0, 0

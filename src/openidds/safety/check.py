@@ -6,10 +6,11 @@ Daily doses are the most delivered in any 24 h of the schedule; the worst case a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from fractions import Fraction
 
+from openidds.calculations.bridge import bridge_rate, bridge_rule, unworkable_advice
 from openidds.calculations.projection import Projection, project
 from openidds.drugs import CareAreaLimits, DrugLibrary, TitrationRule
 from openidds.errors import InputError
@@ -29,12 +30,18 @@ def check(
     library: DrugLibrary | None = None,
     now: datetime | None = None,
     starting: bool = False,
+    history: Sequence[tuple[datetime, PumpProgram]] = (),
 ) -> list[Finding]:
     """All findings for `program`, most severe first.
 
     `current` is the program the pump runs now (for titration steps); `now` dates the titration window;
     `starting` says this program starts the therapy (starting-dose ranges apply); `library` supplies source URLs.
+    `history`: every program the pump has run, oldest first, each with the instant it took effect (the clinic's
+    record). With it, the last increase of each drug and every step inside its titration window come from the
+    record, whatever the program file's `last_dose_change_at` says; its last program is the current one.
     """
+    if history and current is None:
+        current = history[-1][1]
     ctx = context or program.context
     if now is not None and ctx.last_dose_change_at is not None and ctx.last_dose_change_at > now:
         raise InputError(
@@ -42,7 +49,7 @@ def check(
             f"{ctx.last_dose_change_at:%Y-%m-%d %H:%M}Z is after the time of this change ({now:%Y-%m-%d %H:%M}Z)",
         )
     urls: dict[str, str] = {k: s.url for k, s in library.sources.items()} if library is not None else {}
-    checker = _Checker(program, ctx, current, urls.get, now, starting)
+    checker = _Checker(program, ctx, current, urls.get, now, starting, tuple(history))
     findings = list(checker.run())
     findings.sort(key=lambda f: -SEVERITY_RANK[f.severity])
     return findings
@@ -57,7 +64,9 @@ class _Checker:
         url: Callable[[str], str | None],
         now: datetime | None,
         starting: bool,
+        history: tuple[tuple[datetime, PumpProgram], ...] = (),
     ) -> None:
+        self.history = history
         self.p = program
         self.ctx = context
         self.current = current
@@ -382,6 +391,7 @@ class _Checker:
                         )
                         break
                 yield from self.titration_window(name, limits)
+                yield from self.titration_cumulative(name, limits, old, new)
             if new < old and limits.titration is not None and limits.titration.max_decrease_percent is not None:
                 cut = limits.titration.max_decrease_percent
                 if (old - new).ratio(old) > cut.value.base:
@@ -400,21 +410,76 @@ class _Checker:
                     risk.severity, "withdrawal.drug-removed", f"{old_ing.drug.name} is removed: {risk.message}"
                 )
 
+    def _doses(self, name: str) -> list[tuple[datetime, Quantity]]:
+        """The drug's programmed daily dose under each program of the record, from when it took effect."""
+        out = []
+        for at, prog in self.history:
+            dose = project(prog).daily_dose.get(name) if _holds(prog, name) else None
+            out.append((at, dose.program if dose is not None else Quantity.of(0, self.unit(name))))
+        return out
+
+    def unit(self, name: str) -> str:
+        return next(i.drug.dose_rate_unit for i in self.p.solution if i.drug.name == name)
+
+    def last_increase(self, name: str) -> datetime | None:
+        """When the drug's dose last went up: from the record (a start counts), or the file's
+        `last_dose_change_at`, whichever is later."""
+        last = self.ctx.last_dose_change_at
+        previous = Quantity.of(0, self.unit(name))
+        for at, dose in self._doses(name):
+            if dose > previous and (last is None or at > last):
+                last = at
+            previous = dose
+        return last
+
     def titration_window(self, name: str, limits: CareAreaLimits) -> Iterator[Finding]:
-        last, now, t = self.ctx.last_dose_change_at, self.now, limits.titration
+        last, now, t = self.last_increase(name), self.now, limits.titration
         if last is None or now is None or t is None:
             return
-        elapsed = Quantity.of(Fraction(int((now - last).total_seconds())), "s")
+        elapsed = Quantity.of(Fraction(max(int((now - last).total_seconds()), 0)), "s")
         for severity, rule in (("hard", t.hard), ("soft", t.soft)):
             if rule is not None and elapsed < rule.window.value:
                 yield self.finding(
                     severity,
                     f"titration-window.{severity}",
-                    f"{name} was last changed {elapsed.format('h', 3)} ago; at most one increase per "
+                    f"{name} was last increased {elapsed.format('h', 3)} ago; at most one increase per "
                     f"{rule.window.describe()}",
                     rule.window,
                 )
                 return
+
+    def titration_cumulative(
+        self, name: str, limits: CareAreaLimits, old: Quantity, new: Quantity
+    ) -> Iterator[Finding]:
+        """Steps inside the hard rule's window add up: from the lowest dose the pump ran in the window to the new
+        one, against the hard limit (one step alone is checked above)."""
+        rule, now = limits.titration.hard if limits.titration else None, self.now
+        if rule is None or now is None or not self.history:
+            return
+        start = now - timedelta(seconds=float(rule.window.value.to("s")))
+        doses = self._doses(name)
+        inside = [d for at, d in doses if at > start]
+        before = [d for at, d in doses if at <= start]
+        ran = ([before[-1]] if before else []) + inside
+        if not ran:
+            return
+        low = min(ran)
+        if low.base <= 0 or low >= old or new <= low:
+            return
+        excess = _step_excess(rule, low, new)
+        if excess is None:
+            return
+        unit = self.unit(name)
+        path = " → ".join(d.format(unit) for d in [*ran, new])
+        yield self.finding(
+            "hard",
+            "titration.cumulative-hard-max",
+            f"{name} rises from {low.format(unit)} to {new.format(unit)} (+{_pct(new, low)}) within "
+            f"{rule.window.value}, step by step ({path}); hard limit "
+            f"{excess.describe(unit if excess.value.is_kind(DOSE_RATE) else None)} per {rule.window.value}: "
+            "cannot be programmed",
+            excess,
+        )
 
     # --- refill interval ----------------------------------------------------------------------------------------
     def refill(self) -> Iterator[Finding]:
@@ -455,6 +520,27 @@ class _Checker:
                 f"the planned refill {planned:%Y-%m-%d %H:%M}Z comes after the drug expires in the pump "
                 f"({expires:%Y-%m-%d %H:%M}Z)",
             )
+
+
+def bridge_findings(old: PumpProgram, new: PumpProgram) -> list[Finding]:
+    """A bridge bolus from `old`'s solution to `new` that the pump cannot run is a finding that says what the old
+    solution then gives and what to do instead: soft when its rate is outside a programmable pump's range, info on a
+    fixed-rate pump (the old dose runs on until the old solution has flushed). With no drug in common there is no
+    bridge at all (an InputError naming `new`)."""
+    rule = bridge_rule(old.solution, new.solution)
+    kept = next(i for i in new.solution if i.drug.name == rule.kept)
+    path = new.pump.dead_volume.value.in_unit("mL")
+    if new.catheter is not None and new.catheter_length is not None:
+        path = path + (new.catheter_length * new.catheter.volume_per_cm.value).in_unit("mL")
+    for step in new.steps:
+        rate = bridge_rate(new.pump, step.rate * rule.factor)
+        if rate.problem:
+            programmable = new.pump.fixed_rate is None
+            advice = unworkable_advice(rule, rate, step.rate, path, kept.drug.dose_rate_unit, programmable)
+            if not programmable:  # nothing to choose: the new dose starts once the old solution has flushed
+                return [Finding("info", "bridge.fixed-rate", advice, rate.limit)]
+            return [Finding("soft", "bridge.unworkable", advice, rate.limit)]
+    return []
 
 
 def _holds(program: PumpProgram, name: str) -> bool:

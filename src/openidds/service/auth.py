@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.db.models import Token, User
+from openidds.errors import InputError
 from openidds.service.errors import Unauthorized
 
 TOKEN_LIFETIME = timedelta(hours=8)  # one clinic shift
@@ -42,6 +43,15 @@ def log_in(s: Session, username: str, password: str, now: datetime) -> tuple[Use
     expires = now + TOKEN_LIFETIME
     s.add(Token(user_id=user.id, token_hash=_digest(raw), issued_at=now, expires_at=expires))
     return user, raw, expires
+
+
+def second_person(s: Session, username: str, password: str, field: str = "cosign_password") -> User:
+    """A second person co-signing on someone else's screen with their own username and password: checked as a
+    login is, but no token is issued. A wrong pair is an InputError naming `field` (it is shown on the form)."""
+    user = s.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active or not password_ok(user.password_hash, password):
+        raise InputError(field, "the second person's username or password is wrong")
+    return user
 
 
 def user_for_token(s: Session, raw: str, now: datetime) -> User:

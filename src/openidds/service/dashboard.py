@@ -147,6 +147,8 @@ def _read(s: Session, version: int | None, previous: _Rows | None = None) -> _Ro
             cast(st.projected_alarms, Text),
             type_coerce(st.replacement_due, String),
             st.urgent_flags,
+            cast(st.flags, Text),
+            st.pending_program,
         ).join(st, st.patient_id == Patient.id)
     )
     before = {} if previous is None else previous.parsed
@@ -166,12 +168,27 @@ def _read(s: Session, version: int | None, previous: _Rows | None = None) -> _Ro
 
 def _parse(raw: tuple[Any, ...]) -> _Parsed:
     """A patient's snapshot for the pure triage, and their row as answered less what depends on the instant."""
-    pid, mrn, family, given, stage, due, reason, reservoir, withdrawal, active_json, projected_json, replace, flags = (
-        raw
-    )
+    (
+        pid,
+        mrn,
+        family,
+        given,
+        stage,
+        due,
+        reason,
+        reservoir,
+        withdrawal,
+        active_json,
+        projected_json,
+        replace,
+        flags,
+        open_json,
+        pending,
+    ) = raw
     due, replace = _utc(due), _utc(replace)
     key = str(pid)
     active, projected = orjson.loads(active_json), orjson.loads(projected_json)
+    open_flags = orjson.loads(open_json) if open_json else []
     snapshot = PatientSnapshot(
         patient_id=key,
         next_refill_due=None if due is None else to_us(due),
@@ -181,7 +198,9 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
             ProjectedAlarm(a["alarm"], a["priority"], to_us(datetime.fromisoformat(a["at"]))) for a in projected
         ),
         replacement_due=None if replace is None else to_us(replace),
-        urgent_flags=URGENT_FLAG * min(flags, 1),
+        urgent_flags=tuple(f["message"] for f in open_flags if f["urgent"]) or URGENT_FLAG * min(flags, 1),
+        review_flags=tuple(f["message"] for f in open_flags if not f["urgent"]),
+        pending_program=pending or "",
     )
     shown = {
         "patient_id": pid,
@@ -198,6 +217,8 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "projected_alarms": projected,
         "replacement_due": None if replace is None else replace.isoformat(),
         "urgent_flags": flags,
+        "flags": open_flags,
+        "pending_program": pending or "",
         "concerns": None,
     }
     return snapshot, shown

@@ -31,10 +31,11 @@ from openidds.clinic.followup import AdverseEvent, FollowUpVisit
 from openidds.clinic.trial import SideEffect, TrialDose
 from openidds.clinic.trial import Trial as TrialInput
 from openidds.data import load_catalog, load_library
-from openidds.db.models import AuditHead, Patient, PatientStatus, User
+from openidds.db.models import AuditHead, Patient, PatientStatus, Refill, User
 from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
-from openidds.service import pathway
+from openidds.service import pathway, programs
+from openidds.service import refills as refill_steps
 from openidds.service.access import actor_name
 from openidds.service.errors import Conflict
 from openidds.service.pump import refresh_status
@@ -196,7 +197,9 @@ class Step:
     """Something that happens to an implanted patient besides the refills: `days` after the implant or, with
     `ago`, before now (a fraction of a day: that long before now, any time of day; whole days: at the clinic)."""
 
-    kind: Literal["program", "replacement", "interrogation", "follow-up", "remote", "urgent-phq9", "spasm-flag"]
+    kind: Literal[
+        "program", "replacement", "interrogation", "follow-up", "remote", "urgent-phq9", "spasm-flag", "prepare-refill"
+    ]
     days: float
     ago: bool = False
     rx: Rx | None = None
@@ -216,7 +219,7 @@ class Implanted:
     due_in: float | None = None  # place the last refill so the next falls due this many days from now
     lead: int = 4  # the refill visit is booked this many days before the refill is due
     flag_last_refill: bool = False  # the last refill withdraws well under what the twin expects
-    unverified_last_refill: bool = False
+    unchecked_last_refill: str = ""  # the last refill was filled without its check, for this emergency reason
     eri_in_days: float | None = None  # place the implant so the pump's ERI falls this many days from now
     tip: str = "T10"
 
@@ -415,6 +418,7 @@ SILVA_RX = Rx(
 )
 WEBER_RX = Rx("constant-flow-30-0.5", (("baclofen", "300 mcg/mL"),), rate="0.5 mL/day", low_alarm="3 mL")
 IBRAHIM_RX = Rx("programmable-40", (("baclofen", "2000 mcg/mL"),), rate="0.075 mL/day", low_alarm="4 mL")
+BAUER_RX = Rx("programmable-40", (("sufentanil", "50 mcg/mL"),), rate="0.3 mL/day")
 TAYLOR_RX = Rx("programmable-20", (("fentanyl", "500 mcg/mL"),), rate="0.1 mL/day", bolus=BOLUS_002)
 ORTIZ_RX = Rx("programmable-40", (("baclofen", "500 mcg/mL"),), rate="0.3 mL/day", low_alarm="4 mL")
 PRICE_RX = Rx(
@@ -503,10 +507,17 @@ IMPLANTED: tuple[Implanted, ...] = (
             Step("follow-up", 41),
         ),
     ),
+    # Sufentanil 50 → 100 mcg/mL at half the rate (the same 15 mcg/day): confirmed and verified yesterday, it waits
+    # for the refill that brings the new solution; the pump runs the 50 mcg/mL program until then.
     Implanted(
         _p(24, "Bauer", "Eva", "female", "1968-01-08", PAIN, "failed-back-surgery-syndrome", mme=140),
-        Rx("programmable-40", (("sufentanil", "50 mcg/mL"),), rate="0.3 mL/day"),
+        BAUER_RX,
         300,
+        steps=(
+            Step(
+                "program", 1, ago=True, rx=replace(BAUER_RX, drugs=(("sufentanil", "100 mcg/mL"),), rate="0.15 mL/day")
+            ),
+        ),
     ),
     # Ziconotide: the first fill of a new pump lasts 14 days; then a small step; an urgent PHQ-9 flag (item 9).
     Implanted(
@@ -528,6 +539,7 @@ IMPLANTED: tuple[Implanted, ...] = (
         steps=(
             _program(2, replace(NOVAK_RX, rate="0.0975 mL/day")),
             _program(4, replace(NOVAK_RX, rate="0.125 mL/day")),
+            Step("prepare-refill", 0.2, ago=True),  # prepared this morning: it waits for its check
         ),
         due_in=4,
     ),
@@ -622,7 +634,7 @@ IMPLANTED: tuple[Implanted, ...] = (
         365,
         due_in=50,
     ),
-    # Hydromorphone for cancer pain, day/night flex; the latest refill still waits for its second check.
+    # Hydromorphone for cancer pain, day/night flex; the latest refill was filled without its check (flagged).
     Implanted(
         _p(36, "Price", "Diane", "female", "1958-06-21", CANCER, "cancer-pain", mme=260, life_months=14),
         PRICE_RX,
@@ -636,7 +648,7 @@ IMPLANTED: tuple[Implanted, ...] = (
                 ("titration.soft-max", "cancer pain escalating, NRS 8/10; tolerating the current dose well"),
             ),
         ),
-        unverified_last_refill=True,
+        unchecked_last_refill="home visit with the low-reservoir alarm sounding; the pharmacist could not be reached",
         due_in=86,
     ),
     Implanted(
@@ -844,8 +856,38 @@ class Demo:
     ) -> None:
         """The nurse reads the pump: the reservoir as the clinic expects it, to 0.1 mL, and what the pump reports."""
         level = round(reservoir.expected(at) * 10) / Fraction(10)
-        data = {"reservoir_ml": level, "alarms": list(alarms), "eri": eri}
-        pathway.record_interrogation(self.s, self.user(GARCIA), pid, data, at)
+        cmd = pathway.RecordInterrogation(level, alarms, eri)
+        pathway.record_interrogation(self.s, self.user(GARCIA), pid, cmd, at)
+
+    def refill(
+        self,
+        pid: int,
+        at: datetime,
+        solution: list[dict[str, str]],
+        volume: Fraction,
+        withdrawn: Fraction | None,
+        checker: DemoLogin | None,
+        emergency: str = "",
+    ) -> Generator[datetime, None, Refill]:
+        """Prepared by the nurse, checked by a second person (unless `checker` is None), then filled (unless
+        `withdrawn` is None: the preparation waits). Yields the instants; returns the refill."""
+        cmd = refill_steps.PrepareRefill(
+            tuple((d["name"], d["concentration"]) for d in solution),
+            self.lot(at),
+            at + timedelta(days=60),
+            volume,
+        )
+        refill = refill_steps.prepare_refill(self.s, self.user(GARCIA), pid, cmd, at)
+        if checker is not None:
+            at += timedelta(minutes=10)
+            yield at
+            refill_steps.check_refill(self.s, self.user(checker), pid, refill.id, at)
+        if withdrawn is None:
+            return refill
+        at += timedelta(minutes=15)
+        yield at
+        done = refill_steps.CompleteRefill(withdrawn, volume, "" if checker is not None else emergency)
+        return refill_steps.complete_refill(self.s, self.user(GARCIA), pid, refill.id, done, at)
 
     def capacity(self, rx: Rx) -> Fraction:
         return self.catalog.pump(rx.pump, "pump").capacity.to("mL")
@@ -1022,9 +1064,12 @@ def implanted_story(d: Demo, spec: Implanted, index: int) -> Story:
             due = d.due(pid)
             continue
         at = max(visit, last + timedelta(minutes=5))
-        if steps and steps[0].at_refill and when(steps[0]) <= at:  # a new solution: programmed, then filled
+        pending: Step | None = None
+        if steps and steps[0].at_refill and when(steps[0]) <= at:  # a change at this visit, then the fill
             yield at
-            at = yield from _change_program(d, pid, spec, steps.pop(0), at, reservoir, at + timedelta(minutes=30))
+            step = steps.pop(0)
+            at, waits = yield from _change_program(d, pid, spec, step, at, reservoir, at + timedelta(minutes=30))
+            pending = step if waits else None  # a new solution: the refill that brings it applies it
         compounded = _compounded(reservoir.rx)
         is_last = final or (spec.due_in is None and (at + interval - timedelta(days=spec.lead)).date() > d.latest)
         at += timedelta(minutes=30)
@@ -1038,23 +1083,20 @@ def implanted_story(d: Demo, spec: Implanted, index: int) -> Story:
         )
         step_ml = Fraction(1, 10) if delivered > 5 else Fraction(1, 100)
         withdrawn = max(Fraction(0), round((expected + off) / step_ml) * step_ml)
-        data = {
-            "drug_lot": d.lot(at),
-            "solution": reservoir.rx.solution,
-            "compounded": compounded,
-            "withdrawn_ml": _text(withdrawn),
-            "filled_ml": _text(capacity),
-        }
-        refill = pathway.record_refill(d.s, d.user(GARCIA), pid, data, at)
         refills += 1
+        unchecked = spec.unchecked_last_refill if is_last else ""
+        checker = None if unchecked else CHEN if compounded or refills % 3 == 0 else (OKAFOR if p.pain else LINDQVIST)
+        solution = (pending.rx or reservoir.rx).solution if pending is not None else reservoir.rx.solution
+        refill = yield from d.refill(pid, at, solution, capacity, withdrawn, checker, unchecked)
+        assert refill.at is not None
+        at = refill.at
         reservoir.refill(at, capacity)
+        if pending is not None:  # the refill brought the new solution: its program runs from the fill
+            assert pending.rx is not None
+            reservoir.program(at, pending.rx, _rate(pending.rx, p, at, capacity))
+            pending = None
         if refill.next_refill_due is not None:
             due = refill.next_refill_due
-        if not (is_last and spec.unverified_last_refill):
-            at += timedelta(minutes=15)
-            yield at
-            checker = CHEN if compounded or refills % 3 == 0 else (OKAFOR if p.pain else LINDQVIST)
-            pathway.verify_refill(d.s, d.user(checker), pid, refill.id, at)
         if is_last:
             at += timedelta(minutes=20)
             yield at
@@ -1075,7 +1117,12 @@ def _step(
     """One step at `at` (already yielded); yields the instants of any further use cases; returns the last."""
     p = spec.person
     if step.kind == "program":
-        return (yield from _change_program(d, pid, spec, step, at, reservoir, fill_at=reservoir.fill_at))
+        at, _ = yield from _change_program(d, pid, spec, step, at, reservoir, fill_at=reservoir.fill_at)
+        return at
+    if step.kind == "prepare-refill":
+        capacity = d.capacity(reservoir.rx)
+        yield from d.refill(pid, at, reservoir.rx.solution, capacity, None, None)
+        return at
     if step.kind == "replacement":
         assert step.rx is not None
         capacity = d.implant(pid, spec, step.rx, at, "replacement", _serial(spec, 1))
@@ -1112,33 +1159,36 @@ def _step(
         d.interrogate(pid, reservoir, at)
         at += timedelta(hours=1)
         yield at
-        pathway.resolve_flag(d.s, d.user(LINDQVIST), pid, fid, at)
+        pathway.resolve_follow_up(d.s, d.user(LINDQVIST), pid, fid, at)
     return at
 
 
 def _change_program(
     d: Demo, pid: int, spec: Implanted, step: Step, at: datetime, reservoir: Reservoir, fill_at: datetime
-) -> Steps:
+) -> Generator[datetime, None, tuple[datetime, bool]]:
     """Propose (the physician), confirm with the reasons for any soft finding and, for a new drug or
-    concentration, verify (the pharmacist): the program runs from its confirmation or verification."""
+    concentration, verify (the pharmacist). The same solution runs from its confirmation; a new one waits for the
+    refill that brings it. Returns the last instant and whether the program waits."""
     assert step.rx is not None
     p = spec.person
     doctor = d.user(BY_REF[spec.surgeon])
     volume = reservoir.fill_ml if fill_at == reservoir.fill_at else d.capacity(step.rx)
     document = program_file(step.rx, p, fill_at, volume)
-    version = pathway.propose_program(d.s, doctor, pid, document, at)
+    version = programs.propose_program(d.s, doctor, pid, document, at)
     if version.status != "proposed":
         raise AssertionError(f"demo {p.mrn}: program refused: {version.closed_reason}")
     at += timedelta(minutes=5)
     yield at
-    version = pathway.confirm_program(d.s, doctor, pid, version.number, dict(step.overrides), at)
+    version = programs.confirm_program(d.s, doctor, pid, version.number, dict(step.overrides), at)
     if version.needs_second:
         at += timedelta(minutes=10)
         yield at
-        version = pathway.verify_program(d.s, d.user(CHEN), pid, version.number, at)
+        version = programs.verify_program(d.s, d.user(CHEN), pid, version.number, at)
+        assert version.status == "awaiting-refill", (p.mrn, version.status)
+        return at, True
     assert version.status == "active", (p.mrn, version.status)
     reservoir.program(at, step.rx, _rate(step.rx, p, fill_at, volume))
-    return at
+    return at, False
 
 
 def _compounded(rx: Rx) -> bool:

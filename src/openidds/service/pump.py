@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Literal
 
 from sqlalchemy import select
@@ -12,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from openidds.calculations import stability_limit
 from openidds.data import load_catalog, load_library
-from openidds.db.models import FollowUp, Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
+from openidds.db.models import Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.programfile import parse_program, program_from_dict
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.programs.program import Ingredient, PumpProgram
+from openidds.service.flags import open_flags
 from openidds.twin import Interrogation as InterrogationEvent
 from openidds.twin import ProgramChange, PumpTwin
 from openidds.twin import Refill as RefillEvent
@@ -31,7 +33,7 @@ ACTIVE = ("active", "superseded")  # program versions the pump has run
 @dataclass(frozen=True)
 class PumpState:
     twin: PumpTwin
-    program: PumpProgram  # the program running now
+    program: PumpProgram  # the program running now (during a bridge bolus, the one that starts after it)
     implant: Implant
 
 
@@ -90,8 +92,12 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
         timed.append((v.effective_at, 1, ProgramChange(to_us(v.effective_at), programs[-1], reason, v.bridge)))
     start = versions[0].effective_at
     assert start is not None
-    for r in s.scalars(select(Refill).where(Refill.patient_id == patient_id, Refill.at > start)):
-        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, programs))))
+    for r in s.scalars(
+        select(Refill).where(Refill.patient_id == patient_id, Refill.status == "completed", Refill.at > start)
+    ):
+        assert r.at is not None and r.filled_ml is not None  # a completed refill has both
+        pocket = r.pocket_ml or Fraction(0)
+        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, programs), pocket)))
     for q in s.scalars(select(RemoteRequest).where(RemoteRequest.patient_id == patient_id, RemoteRequest.at > start)):
         timed.append((q.at, 2, RemoteEvent(to_us(q.at))))
     for i in s.scalars(select(Interrogation).where(Interrogation.patient_id == patient_id, Interrogation.at > start)):
@@ -99,7 +105,7 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
     timed.sort(key=lambda x: (x[0], x[1]))
     end = to_us(until)
     twin.run([e for when, _, e in timed if to_us(when) <= end], max(end, twin.t))
-    return PumpState(twin, twin.program, implant)
+    return PumpState(twin, twin.running_program, implant)
 
 
 def _solution(raw: list[dict[str, str]], programs: list[PumpProgram]) -> tuple[Ingredient, ...]:
@@ -143,13 +149,13 @@ def refresh_status(
     if status is None:
         status = PatientStatus(patient_id=patient_id, updated_at=now)
         s.add(status)
-    urgent = s.scalars(
-        select(FollowUp).where(FollowUp.patient_id == patient_id, FollowUp.urgent, FollowUp.resolved_at.is_(None))
-    ).all()
-    status.urgent_flags = len(urgent)
+    flags = open_flags(s, patient_id)
+    status.urgent_flags = sum(1 for f in flags if f["urgent"])
+    status.flags = flags
     status.updated_at = now
     if state == "replay":
         state = pump_state(s, patient_id, now)
+    status.pending_program = pending_text(s, patient_id, None if state is None else state.twin.solution)
     if state is None:
         status.reservoir_ml = None
         status.next_refill_due = None
@@ -168,7 +174,7 @@ def refresh_status(
     reported = s.scalars(
         select(Interrogation)
         .where(Interrogation.patient_id == patient_id, Interrogation.at >= from_us(twin.recorded_fill_at))
-        .order_by(Interrogation.at.desc())
+        .order_by(Interrogation.at.desc(), Interrogation.id.desc())
     ).first()
     if reported is not None:  # what the pump itself said at the last interrogation since the fill
         known = {a["alarm"] for a in status.active_alarms}
@@ -187,18 +193,43 @@ def refresh_status(
     return status
 
 
+def pending_text(s: Session, patient_id: int, holds: tuple[Ingredient, ...] | None) -> str:
+    """Programs written for another solution that have not run yet, in words: what they wait for, what they are
+    written for and what the pump holds ("" when none waits)."""
+    waiting = s.scalars(
+        select(ProgramVersion)
+        .where(
+            ProgramVersion.patient_id == patient_id,
+            ProgramVersion.status.in_(("awaiting-verification", "awaiting-refill")),
+        )
+        .order_by(ProgramVersion.number)
+    ).all()
+    pump = "nothing yet" if holds is None else describe_solution(holds)
+    parts = []
+    for v in waiting:
+        what = "its refill" if v.status == "awaiting-refill" else "its second-person verification, then its refill"
+        parts.append(
+            f"program v{v.number} awaits {what}: written for {describe_solution(program_of(v).solution)}, "
+            f"pump holds {pump}"
+        )
+    return "; ".join(parts)
+
+
+def describe_solution(solution: tuple[Ingredient, ...]) -> str:
+    return ", ".join(f"{i.drug.name} {i.concentration}" for i in solution)
+
+
 def project_from(twin: PumpTwin, program: PumpProgram) -> tuple[datetime, str, list[dict[str, str]]]:
     """Next refill due and the projected alarms, from the twin's reservoir now, with every allowed patient bolus
     (the worst case), capped by the stability of the fill in the pump."""
     low = program.reservoir.low_alarm.to("mL")
     left = twin.reservoir
-    worst = program.worst_case_profile
     projected: list[dict[str, str]] = []
     if left > low:
-        low_at = worst.time_when_delivered_us(twin.t, left - low)
+        low_at = twin.projected_at(left - low)
     else:  # already at or below the alarm level: due since the alarm sounded, not since whoever wrote last
         low_at = next((a.raised_at for a in twin.alarms if a.name == "low-reservoir" and a.cleared_at is None), twin.t)
-    empty_at = worst.time_when_delivered_us(twin.t, left) if left > 0 else twin.t
+    empty_at = twin.projected_at(left) if left > 0 else twin.t
     for name, priority, at in (("low-reservoir", "non-critical", low_at), ("empty-reservoir", "critical", empty_at)):
         if at is not None and at > twin.t:
             projected.append({"alarm": name, "priority": priority, "at": from_us(at).isoformat()})

@@ -14,8 +14,8 @@ class ProgramChange:
     at: int
     program: PumpProgram  # its schedule, solution and remote settings take effect at `at`
     override_reason: str = ""  # needed when the new program has soft findings
-    # A bridge bolus: the old solution still in pump and catheter runs out at the old program's rate, then
-    # the new program starts (after a concentration change, so the patient's dose does not dip or jump).
+    # A bridge bolus: the old solution still in pump and catheter runs out at the rate that gives the new dose
+    # with the old concentration, then the new program starts (calculations.bridge: the dose does not dip or jump).
     bridge: bool = False
 
 
@@ -51,13 +51,14 @@ class Interrogation:
 class MriExposure:
     at: int
     duration_us: int
-    recovery_us: int = 0  # peristaltic pumps may resume late (2-24 h reported)
+    recovery_us: int | None = None  # peristaltic pumps may resume late; None: the catalog's delay for the pump
 
 
 @dataclass(frozen=True, slots=True)
 class CatheterFault:
     at: int
-    kind: Literal["occlusion", "disconnection"]
+    # occlusion: nothing leaves the pump; disconnection or leak: it leaves, but not into the intrathecal space
+    kind: Literal["occlusion", "disconnection", "leak"]
 
 
 @dataclass(frozen=True, slots=True)

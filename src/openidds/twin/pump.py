@@ -22,11 +22,13 @@ from functools import partial
 from math import lcm
 from typing import Any, Literal, NamedTuple
 
+from openidds.calculations.bridge import bridge_program, bridge_rule
 from openidds.calculations.reconcile import ResidualEstimate, reconcile
 from openidds.errors import InputError
 from openidds.programs.clock import DAY_US, from_us, offset_spans, to_us, wall_us
 from openidds.programs.delivery import Bolus, DeliveryProfile
 from openidds.programs.program import Ingredient, PumpProgram
+from openidds.programs.solution import check_solution, check_volume
 from openidds.quantities import Quantity
 from openidds.safety import check
 from openidds.twin.events import (
@@ -124,11 +126,13 @@ class PumpTwin:
         self._path: deque[list[int]] = deque()
         self._out: dict[int, int] = {}  # units that left the catheter tip, per solution
         self._pat: dict[int, int] = {}  # of those, units that reached the patient
+        self._pocket: dict[int, int] = {}  # units injected outside the reservoir at a refill (a pocket fill)
         self._outlet_total = 0
         self._patient_total = 0
         self._running: list[_Running] = []
         self._span = (0, -1, 0)  # [from, to) µs with one UTC offset, and the offset
-        self.catheter: Literal["ok", "occlusion", "disconnection"] = "ok"
+        # occlusion: nothing leaves the pump; disconnection or leak: it leaves, but not into the intrathecal space
+        self.catheter: Literal["ok", "occlusion", "disconnection", "leak"] = "ok"
         self.mri_until: int | None = None  # a peristaltic pump stopped by an MRI field, until it recovers
         self.stall_until: int | None = None  # a motor stall that recovers by itself
         self.latched = False  # after MRI while alarming (peristaltic) or a closed valve: until interrogated
@@ -198,6 +202,7 @@ class PumpTwin:
             r.rate *= m
         self._out = {k: v * m for k, v in self._out.items()}
         self._pat = {k: v * m for k, v in self._pat.items()}
+        self._pocket = {k: v * m for k, v in self._pocket.items()}
         self._outlet_total *= m
         self._patient_total *= m
 
@@ -265,9 +270,15 @@ class PumpTwin:
 
     @property
     def patient(self) -> dict[str, Fraction]:
-        """Each drug that reached the patient, in its dose unit."""
+        """Each drug that reached the patient through the catheter tip, in its dose unit."""
         self._settle()
         return self._per_drug(self._pat)
+
+    @property
+    def pocket(self) -> dict[str, Fraction]:
+        """Each drug injected outside the reservoir at refills (pocket fills), in its dose unit: an acute dose
+        into the tissue around the pump, never counted as delivered."""
+        return self._per_drug(self._pocket)
 
     def _per_drug(self, by_solution: dict[int, int]) -> dict[str, Fraction]:
         totals: dict[str, Fraction] = {}
@@ -277,6 +288,35 @@ class PumpTwin:
                 amount = (volume * ing.concentration).to(ing.drug.dose_unit)
                 totals[ing.drug.name] = totals.get(ing.drug.name, Fraction(0)) + amount
         return totals
+
+    @property
+    def running_program(self) -> PumpProgram:
+        """The program the clinic wrote for the pump now: during a bridge bolus, the one that starts after it."""
+        return self.program if self._pending is None else self._pending[1]
+
+    @property
+    def bridge_ends_at(self) -> int | None:
+        return None if self._pending is None or self._pending[0] >= NEVER else self._pending[0]
+
+    def projected_at(self, volume_ml: Fraction, worst_case: bool = True) -> int | None:
+        """When `volume_ml` more will have left the reservoir from now, as programmed: a running bridge first (the
+        remote gives nothing during it), then the program after it, with every allowed patient bolus when
+        `worst_case`. None: never."""
+        self._settle()
+        if volume_ml <= 0:
+            return self.t
+        after = self.running_program
+        profile = after.worst_case_profile if worst_case else after.profile
+        if self._pending is None:
+            return profile.time_when_delivered_us(self.t, volume_ml)
+        ends = self._pending[0]
+        bridge = self.program.profile
+        if ends >= NEVER:
+            return bridge.time_when_delivered_us(self.t, volume_ml)
+        during = bridge.delivered_ml(self.t, ends)
+        if volume_ml <= during:
+            return bridge.time_when_delivered_us(self.t, volume_ml)
+        return profile.time_when_delivered_us(ends, volume_ml - during)
 
     @property
     def pathway(self) -> list[tuple[Fraction, Solution]]:
@@ -462,7 +502,8 @@ class PumpTwin:
         while self.t < until:
             nxt = until if until < self._timer else self._timer
             crossing: str | None = None
-            if self._res > 0 and not self._halted:
+            # An occluded catheter lets nothing out: the pump runs on, the reservoir stays up.
+            if self._res > 0 and not self._halted and self.catheter != "occlusion":
                 if self._running:
                     self._running = [r for r in self._running if r.end > self.t]
                 units = self._volume(self.t, nxt)
@@ -649,7 +690,8 @@ class PumpTwin:
         self.note("bolus", volume_ml=volume, duration_min=Fraction(e.duration_us, 60_000_000), doses=doses)
 
     def _on_ProgramChange(self, e: ProgramChange) -> None:
-        findings = check(e.program, e.program.context, self.program)
+        running = self.program if self._pending is None else self._pending[1]  # a bridge runs on the new program
+        findings = check(e.program, e.program.context, running)
         hard = [f for f in findings if f.severity == "hard"]
         soft = [f for f in findings if f.severity == "soft"]
         if hard:
@@ -659,14 +701,37 @@ class PumpTwin:
             self.note("program-refused", reasons=["soft findings need an override reason", *(f.message for f in soft)])
             return
         overrides: dict[str, Any] = {"overrides": [f.code for f in soft], "override_reason": e.override_reason}
+        self._settle()
         old = sum((units for units, sid in self._path if sid != self._sid), 0)
-        if e.bridge and old > 0:
-            # The old solution still in pump and catheter runs out at the old program's rate first.
+        if e.bridge and old > 0 and e.program.mode in ("continuous", "flex"):
+            # The old solution still in pump and catheter (at the tip first) runs out at the rate that gives the
+            # new dose with the old concentration, then the new program starts (calculations.bridge).
+            tip = self._solutions[next(sid for _, sid in self._path if sid != self._sid)]
+            try:
+                rule = bridge_rule(tip, e.program.solution)
+            except InputError as exc:
+                self._pending = None
+                self._start_program(e.program)
+                self.note("program-changed", bridge="not possible: " + exc.message, **overrides)
+                return
+            bridge = bridge_program(e.program, rule)
+            self._pending = None
+            old_ml = self._ml(old)
+            self._start_program(bridge.value)
+            old = self._units(old_ml)  # the bridge's rates may have refined the scale
+            self.remote_blocked = "a bridge bolus is running: the remote gives no dose until it ends"
             ends = self._crossing(self._res - old) if self.delivering else None
             self._pending = (NEVER if ends is None else ends, e.program)
             self._retime()
             until = None if ends is None else from_us(ends).isoformat()
-            self.note("program-changed", bridge_ml=self._ml(old), bridge_ends_at=until, **overrides)
+            self.note(
+                "program-changed",
+                bridge_ml=self._ml(old),
+                bridge_ends_at=until,
+                bridge_rates_ml_per_day=[s.rate.to("mL/day") for s in bridge.value.steps],
+                bridge_notes=list(bridge.assumptions),
+                **overrides,
+            )
             return
         self._pending = None
         self._start_program(e.program)
@@ -717,9 +782,13 @@ class PumpTwin:
         return ResidualEstimate(_ml(left), _ml(left - band), _ml(left + band), Quantity.of(delivered, "mL"))
 
     def _on_Refill(self, e: Refill) -> None:
-        capacity = self.pump.capacity.to("mL")
-        if e.volume_ml > capacity:
-            raise InputError("refill.volume", f"{e.volume_ml} mL is more than the reservoir holds ({capacity} mL)")
+        check_volume(self.pump, e.volume_ml, "refill.volume", "the fill")
+        if e.withdrawn_ml is not None:
+            check_volume(self.pump, e.withdrawn_ml, "refill.withdrawn", "the withdrawn volume")
+        if not 0 <= e.pocket_ml <= e.volume_ml:
+            raise InputError("refill.pocket", "the volume outside the reservoir must be between 0 and the fill")
+        if e.solution is not None:
+            check_solution(e.solution, "refill.drugs[{i}].name")
         withdrawn = self.reservoir if e.withdrawn_ml is None else e.withdrawn_ml
         result = reconcile(self.expected_residual(), Quantity.of(withdrawn, "mL")).value
         self.note(
@@ -733,6 +802,12 @@ class PumpTwin:
         self._set(e.volume_ml - e.pocket_ml)
         if e.solution is not None:
             self._sid = self._solution_id(e.solution)
+        if e.pocket_ml > 0:
+            # Injected into the tissue around the pump: an acute dose that never passes the catheter.
+            units = self._units(e.pocket_ml)
+            self._pocket[self._sid] = self._pocket.get(self._sid, 0) + units
+            doses = {i.drug.name: i.dose(Quantity.of(e.pocket_ml, "mL")).to(i.drug.dose_unit) for i in self.solution}
+            self.note("pocket-fill", volume_ml=e.pocket_ml, doses=doses)
         self.recorded_fill, self.recorded_fill_at = e.volume_ml, self.t
         self._programmed_before, self._program_since, self._boluses_since = Fraction(0), self.t, []
         for name in ("low-reservoir", "empty-reservoir"):
@@ -764,7 +839,11 @@ class PumpTwin:
             # The catalog says whether this pump latches when the field catches it alarming (SynchroMed does).
             alarming = bool(self._active) and self.pump.mri_latch_source is not None
             # A second scan never shortens the first one's recovery.
-            self.mri_until = max(self.mri_until or 0, e.at + e.duration_us + e.recovery_us)
+            recovery = e.recovery_us
+            if recovery is None:  # not given: the delay the catalog cites for this pump
+                delay = self.pump.mri_recovery
+                recovery = 0 if delay is None else int(delay.value.to("s") * 1_000_000)
+            self.mri_until = max(self.mri_until or 0, e.at + e.duration_us + recovery)
             self.latched = self.latched or alarming
             self._retime()
             self.note("mri", effect="stopped during exposure" + (", latched until interrogated" if alarming else ""))

@@ -91,13 +91,13 @@ class MriIn(_In):
     type: Literal["mri"]
     at: When
     duration: str
-    recovery: str = "0 h"
+    recovery: str | None = None  # None: the catalog's delay for the pump
 
 
 class CatheterFaultIn(_In):
     type: Literal["catheter-fault"]
     at: When
-    kind: Literal["occlusion", "disconnection"]
+    kind: Literal["occlusion", "disconnection", "leak"]
 
 
 class CatheterRepairIn(_In):
@@ -280,7 +280,8 @@ def _event(
         return Interrogation(at)
     if isinstance(e, MriIn):
         duration = _duration(e.duration, f"{where}.duration")
-        return MriExposure(at, duration, _duration(e.recovery, f"{where}.recovery", allow_zero=True))
+        recovery = None if e.recovery is None else _duration(e.recovery, f"{where}.recovery", allow_zero=True)
+        return MriExposure(at, duration, recovery)
     if isinstance(e, CatheterFaultIn):
         return CatheterFault(at, e.kind)
     if isinstance(e, CatheterRepairIn):

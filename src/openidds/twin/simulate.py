@@ -44,6 +44,7 @@ class SimulationResult:
                 "patient": {k: {"value": float(v), "unit": units[k]} for k, v in twin.patient.items()},
                 "outlet_volume": {"value": float(twin.outlet_volume), "unit": "mL"},
                 "patient_volume": {"value": float(twin.patient_volume), "unit": "mL"},
+                "pocket": {k: {"value": float(v), "unit": units[k]} for k, v in twin.pocket.items()},
             },
             "reservoir_at": [{"at": iso(t), "volume": {"value": float(v), "unit": "mL"}} for t, v in self.report],
             "reservoir_at_end": {"value": float(twin.reservoir), "unit": "mL"},
@@ -55,15 +56,18 @@ def iso(us: int) -> str:
 
 
 def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in entry.items():
-        if key == "at":
-            out[key] = iso(value)
-        elif isinstance(value, Fraction):
-            out[key] = float(value)
-        else:
-            out[key] = value
-    return out
+    return {key: iso(value) if key == "at" else _plain(value) for key, value in entry.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Exact numbers as JSON numbers, inside lists and maps too."""
+    if isinstance(value, Fraction):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def simulate(scenario: Scenario) -> SimulationResult:

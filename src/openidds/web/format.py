@@ -46,6 +46,17 @@ def day(value: datetime | str | None, tz: str | None = None) -> str:
     return f"{local:%a} {local.day} {local:%b %Y}"
 
 
+def through(value: datetime | str | None, tz: str | None = None) -> str:
+    """An expiry or beyond-use date kept as the midnight it ends at: 'through Tue 31 Dec 2029'."""
+    at = instant(value)
+    if at is None:
+        return "—"
+    local = at.astimezone(zone(tz))
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return "through " + day(at - timedelta(microseconds=1), tz)
+    return "until " + when(at, tz)
+
+
 def iso(value: datetime | str | None) -> str:
     at = instant(value)
     return "" if at is None else at.astimezone(UTC).isoformat()
@@ -91,6 +102,7 @@ def choices(items: Any, value: str, text: str) -> list[tuple[str, str]]:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "when": when,
+    "through": through,
     "day": day,
     "iso": iso,
     "number": number,

@@ -18,6 +18,8 @@ from openidds.errors import InputError
 from openidds.service import audit, auth, pathway
 from openidds.service.access import require
 from openidds.service.errors import ServiceError, Unauthorized
+from openidds.service.flags import open_flags
+from openidds.service.pump import pending_text
 from openidds.web import views
 from openidds.web.forms import listed, parse_in, tri, whole
 from openidds.web.session import (
@@ -226,6 +228,8 @@ def chart_context(s: Any, user: User, patient: Any, now: datetime) -> dict[str, 
         "odi_chart": function,
         "side_effects": views.side_effects(follow_ups),
         "timeline": entries,
+        "open_flags": open_flags(s, patient.id),
+        "pending_program": pending_text(s, patient.id, None if pump is None else pump.state.twin.solution),
         "days_until": views.days_until,
         "actions": _actions(user, patient, pump is not None),
     }
@@ -244,7 +248,7 @@ def _actions(user: User, patient: Any, programmed: bool) -> list[tuple[str, str,
         out.append(("action-implant", "Implant, replacement or revision", f"{base}/implant"))
     if programmed and may(user, "propose-program", pid):
         out.append(("action-program", "Change the program", f"{base}/program"))
-    if programmed and may(user, "record-refill", pid):
+    if programmed and may(user, "prepare-refill", pid):
         out.append(("action-refill", "Refill", f"{base}/refill"))
     if may(user, "record-follow-up", pid):
         out.append(("action-follow-up", "Follow-up visit", f"{base}/follow-up"))

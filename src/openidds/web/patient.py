@@ -22,7 +22,17 @@ from openidds.service import pathway
 from openidds.web import alarms, charts, views
 from openidds.web import format as fmt
 from openidds.web.forms import whole
-from openidds.web.session import Posted, WebError, Work, is_htmx, redirect, render, submit, unit_of_work
+from openidds.web.session import (
+    Posted,
+    WebError,
+    Work,
+    claim_form,
+    is_htmx,
+    redirect,
+    render,
+    submit,
+    unit_of_work,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,10 +97,15 @@ def remote(request: Request, patient_id: Id, request_id: Id | None = None) -> Re
 
 @router.post("/patients/{patient_id}/remote")
 def remote_press(request: Request, patient_id: Id, form: Posted) -> Response:
-    """The patient presses the remote: the twin decides (use case `request_bolus`), and the answer is shown."""
-    with unit_of_work(request) as w:
-        row = pathway.request_bolus(w.s, w.user, patient_id, w.now)
-        shown = row.id
+    """The patient presses the remote: the twin decides (use case `request_bolus`), and the answer is shown. The
+    same press sent twice (a double tap, a retry: the same form token) is one request, answered with the first."""
+    with unit_of_work(request, write=True) as w:
+        once = claim_form(request, w)
+        if once.status_code:
+            shown = int(once.replay["request_id"])
+        else:
+            shown = pathway.request_bolus(w.s, w.user, patient_id, w.now).id
+            once.store(303, {"redirect": f"/patients/{patient_id}/remote?request_id={shown}", "request_id": shown})
     if not is_htmx(request):
         return redirect(f"/patients/{patient_id}/remote?request_id={shown}")
     with unit_of_work(request) as w:

@@ -62,7 +62,8 @@ class ProgramForm:
     opioid_naive: str = ""  # "yes" / "no" / "" (kept from the file)
     source: str = "form"  # or "file": the pasted program file is used as it is
     pasted: str = ""
-    bridge: bool = False
+    bridge: bool = True  # a new drug or concentration gets a bridge unless it is turned off with a reason
+    bridge_off_reason: str = ""
 
     def with_blank_rows(self) -> ProgramForm:
         """Room to add steps and a drug on the page."""
@@ -206,6 +207,7 @@ def from_fields(fields: Fields, base: dict[str, Any]) -> ProgramForm:
         source="file" if fields.get("source") == "file" else "form",
         pasted=fields.get("document"),
         bridge=fields.checked("bridge"),
+        bridge_off_reason=fields.get("bridge_off_reason"),
     )
 
 

@@ -31,6 +31,7 @@ from starlette.datastructures import FormData
 
 from openidds.db.models import User
 from openidds.errors import InputError
+from openidds.service import idempotency
 from openidds.service.auth import user_for_token
 from openidds.service.errors import ServiceError, Unauthorized
 from openidds.web import charts
@@ -39,6 +40,7 @@ from openidds.web import format as fmt
 SESSION_COOKIE = "idds_session"
 LOGIN_CSRF_COOKIE = "idds_login_csrf"
 CSRF_FIELD = "csrf_token"
+FORM_TOKEN_FIELD = "form_token"  # one per rendered page: the form it is in is done once (service.idempotency)
 CSRF_HEADER = "X-CSRF-Token"
 # No inline script or style anywhere: the policy forbids both, so injected markup cannot run.
 SECURITY_HEADERS = {
@@ -115,12 +117,15 @@ class Fields:
 
 
 async def posted_form(request: Request) -> Fields:
-    """The form of a logged-in POST, after its CSRF token is checked (403 otherwise)."""
+    """The form of a logged-in POST, after its CSRF token is checked (403 otherwise). Its one-time form token, if
+    any, is kept for `submit` (a repeat of the same form answers the first result)."""
     form = await request.form()
     session = request.cookies.get(SESSION_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not session or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(session)):
         raise WebError(403, "the form's security token is missing or out of date: reload the page and try again")
+    token = form.get(FORM_TOKEN_FIELD)
+    request.state.form_token = token if isinstance(token, str) and token else None
     return Fields(form)
 
 
@@ -142,6 +147,10 @@ def new_login_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 # --- one use case, one transaction -----------------------------------------------------------------------------------
 @dataclass
 class Work:
@@ -156,12 +165,14 @@ def now_of(request: Request) -> datetime:
 
 
 @contextmanager
-def unit_of_work(request: Request) -> Iterator[Work]:
+def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
     """The logged-in user and a transaction: committed when the block ends, rolled back (nothing half-written)
-    when it raises. Refusals from the use cases come out as WebError, after the rollback."""
+    when it raises. Refusals from the use cases come out as WebError, after the rollback. `write`: a writer's
+    session (db.writers), for a use case that reads and then writes."""
     now = now_of(request)
+    make = request.app.state.writers if write else request.app.state.sessions
     try:
-        with request.app.state.sessions() as s, s.begin():
+        with make() as s, s.begin():
             token = request.cookies.get(SESSION_COOKIE)
             if not token:
                 raise LoginNeeded()
@@ -195,14 +206,27 @@ def submit(
     there once it is committed. Refused, nothing is written and `show_again` shows the page with the refusal (in a
     new unit of work), unless the status is one of `own_page`: then the refusal is its own page."""
     try:
-        with unit_of_work(request) as w:
-            url = write(w)
+        with unit_of_work(request, write=True) as w:
+            once = claim_form(request, w)
+            url = once.replay["redirect"] if once.status_code else write(w)
+            once.store(303, {"redirect": url})
     except WebError as err:
         if err.status in own_page:
             raise
         with unit_of_work(request) as w:
             return show_again(w, err)
     return redirect(url)
+
+
+def claim_form(request: Request, w: Work) -> idempotency.Claim:
+    """The form's one-time token, claimed for this user and this form's address: a form sent twice (a double
+    click, a reload, the back button) answers the first result."""
+    token = getattr(request.state, "form_token", None)
+    if token is None:
+        return idempotency.Claim(None)
+    path = request.url.path
+    key = "form:" + hashlib.sha256(f"{token} {path}".encode()).hexdigest()
+    return idempotency.claim(w.s, w.user.id, key, idempotency.fingerprint("POST", path), w.now, FORM_TOKEN_FIELD)
 
 
 # --- responses ------------------------------------------------------------------------------------------------------
@@ -214,6 +238,7 @@ def render(
         request_path=request.url.path,
         user=user,
         csrf_token=csrf_for(session) if session else "",
+        form_token=new_form_token(),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

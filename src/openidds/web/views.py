@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from openidds.calculations import project, stability_limit
 from openidds.db.models import (
     Evaluation,
+    Flag,
     FollowUp,
     Implant,
     Interrogation,
@@ -31,7 +32,7 @@ from openidds.db.models import (
 )
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.review import settings
-from openidds.service.pathway import active_version
+from openidds.service.programs import active_version
 from openidds.service.pump import PumpState, program_of, project_from, pump_state
 from openidds.web import charts
 from openidds.web import format as fmt
@@ -112,15 +113,40 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
             )
         )
     for r in s.scalars(select(Refill).where(Refill.patient_id == pid)):
+        solution = ", ".join(f"{d['name']} {d['concentration']}" for d in r.solution)
+        if r.status == "completed" and r.at is not None:
+            unchecked = " (filled without its check)" if r.checked_by is None and r.emergency_reason else ""
+            out.append(
+                Entry(
+                    r.at,
+                    "refill",
+                    f"Refill: {fmt.words(r.reconciliation or '')}{unchecked}",
+                    f"withdrawn {fmt.number(r.withdrawn_ml)} mL, expected {fmt.number(r.expected_ml)} mL; "
+                    f"filled {fmt.number(r.filled_ml)} mL of {solution} (lot {r.drug_lot})",
+                    f"{base}/refills/{r.id}",
+                    alert=r.reconciliation != "within-band" or bool(unchecked),
+                )
+            )
+        else:
+            out.append(
+                Entry(
+                    r.prepared_at,
+                    "refill",
+                    f"Refill {fmt.words(r.status)}: {solution}",
+                    f"{fmt.number(r.volume_ml)} mL, lot {r.drug_lot}"
+                    + (f"; {r.cancel_reason}" if r.cancel_reason else ""),
+                    f"{base}/refills/{r.id}",
+                )
+            )
+    for flag in s.scalars(select(Flag).where(Flag.patient_id == pid)):
         out.append(
             Entry(
-                r.at,
-                "refill",
-                f"Refill: {fmt.words(r.reconciliation)}",
-                f"withdrawn {fmt.number(r.withdrawn_ml)} mL, expected {fmt.number(r.expected_ml)} mL; "
-                f"filled {fmt.number(r.filled_ml)} mL (lot {r.drug_lot})",
-                f"{base}/refills/{r.id}",
-                alert=r.reconciliation != "within-band",
+                flag.raised_at,
+                "flag",
+                ("Urgent: " if flag.urgent else "Review: ") + flag.message,
+                "resolved: " + flag.resolution if flag.resolved_at is not None else "open",
+                f"{base}/flags/{flag.id}",
+                alert=flag.resolved_at is None,
             )
         )
     for f in s.scalars(select(FollowUp).where(FollowUp.patient_id == pid)):
@@ -214,10 +240,10 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
     fill_at = from_us(twin.recorded_fill_at)
     stable = fill_at + timedelta(days=float(stability_limit(program).value.to("day")))
     left = twin.reservoir
-    empty_worst = program.worst_case_profile.time_when_delivered_us(twin.t, left) if left > 0 else twin.t
-    empty_program = program.profile.time_when_delivered_us(twin.t, left) if left > 0 else twin.t
+    empty_worst = twin.projected_at(left)
+    empty_program = twin.projected_at(left, worst_case=False)
     low = program.reservoir.low_alarm.to("mL")
-    low_at = program.worst_case_profile.time_when_delivered_us(twin.t, left - low) if left > low else None
+    low_at = twin.projected_at(left - low) if left > low else None
     eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
     return PumpNow(
         reservoir_ml=left,
@@ -454,9 +480,21 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
                         "link": f"/patients/{f.patient_id}/follow-ups/{f.id}",
                     }
                 )
+    for flag in s.scalars(select(Flag).where(Flag.resolved_at.is_(None)).order_by(Flag.urgent.desc(), Flag.raised_at)):
+        row = by_id.get(flag.patient_id)
+        if row is None:
+            continue
+        urgent.append(
+            {
+                "row": row,
+                "at": flag.raised_at,
+                "message": ("urgent: " if flag.urgent else "review: ") + flag.message,
+                "link": f"/patients/{flag.patient_id}/flags/{flag.id}",
+            }
+        )
     for refill in s.scalars(
         select(Refill)
-        .where(Refill.reconciliation != "within-band", Refill.at >= now - REVIEW_WINDOW)
+        .where(Refill.status == "completed", Refill.reconciliation != "within-band", Refill.at >= now - REVIEW_WINDOW)
         .order_by(Refill.at.desc())
     ):
         row = by_id.get(refill.patient_id)
@@ -466,9 +504,33 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
             {
                 "row": row,
                 "at": refill.at,
-                "message": f"reconciliation discrepancy: {fmt.words(refill.reconciliation)} (withdrawn "
+                "message": f"reconciliation discrepancy: {fmt.words(refill.reconciliation or '')} (withdrawn "
                 f"{fmt.number(refill.withdrawn_ml)} mL, expected {fmt.number(refill.expected_ml)} mL); likely: "
                 + "; ".join(refill.likely_causes),
+                "link": f"/patients/{refill.patient_id}/refills/{refill.id}",
+            }
+        )
+    in_progress: list[dict[str, Any]] = []  # programs awaiting their refill, refills awaiting their check or fill
+    for r in rows:
+        if r.get("pending_program"):
+            in_progress.append({"row": r, "message": r["pending_program"], "link": f"/patients/{r['patient_id']}"})
+    for refill in s.scalars(
+        select(Refill).where(Refill.status.in_(("prepared", "checked"))).order_by(Refill.prepared_at)
+    ):
+        row = by_id.get(refill.patient_id)
+        if row is None:
+            continue
+        solution = ", ".join(f"{d['name']} {d['concentration']}" for d in refill.solution)
+        step = (
+            "awaits its independent double check"
+            + (" (a pharmacist or a physician: compounded)" if refill.compounded else "")
+            if refill.status == "prepared"
+            else "checked: awaits the fill"
+        )
+        in_progress.append(
+            {
+                "row": row,
+                "message": f"refill of {solution} prepared {fmt.when(refill.prepared_at, row['tz'])}: {step}",
                 "link": f"/patients/{refill.patient_id}/refills/{refill.id}",
             }
         )
@@ -483,6 +545,7 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
             overrides.append({"row": row, "version": v, "link": f"/patients/{v.patient_id}/programs/{v.number}"})
     return {
         "urgent": urgent,
+        "in_progress": in_progress,
         "overdue": overdue,
         "this_week": this_week,
         "next_month": next_month,

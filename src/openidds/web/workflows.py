@@ -8,14 +8,14 @@ writes nothing. Without JavaScript a preview button posts the form and the page 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,8 @@ from openidds.api.schemas import (
     Id,
     ImplantIn,
     InterrogationIn,
-    RefillIn,
     TrialIn,
 )
-from openidds.calculations import reconcile
 from openidds.clinic.evaluation import PSYCH_EVALUATIONS, Candidate, evaluate_candidate
 from openidds.clinic.followup import (
     ADVERSE_EVENTS,
@@ -40,22 +38,22 @@ from openidds.clinic.followup import (
     FollowUpVisit,
     assess_follow_up,
 )
-from openidds.clinic.roles import Action
 from openidds.clinic.scales import ASHWORTH_GRADES, ASHWORTH_TEXT, PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
 from openidds.clinic.trial import TRIAL_METHODS, evaluate_trial
 from openidds.clinic.trial import Trial as TrialInput
 from openidds.data import load_catalog, load_indications, load_library
-from openidds.db.models import FollowUp, Patient, ProgramVersion, Refill, Trial
+from openidds.db.models import Flag, FollowUp, Patient, Trial
 from openidds.errors import InputError
-from openidds.programfile import parse_program, read_toml
-from openidds.quantities import Quantity
+from openidds.programfile import parse_program
+from openidds.programs.program import PumpProgram
 from openidds.review import diff as review_diff
 from openidds.review import settings
 from openidds.safety import check
 from openidds.service import pathway
 from openidds.service.access import require
-from openidds.service.errors import Conflict, NotFound
-from openidds.service.pump import program_of, pump_state, solution_json
+from openidds.service.errors import NotFound
+from openidds.service.programs import active_version
+from openidds.service.pump import program_of, pump_state
 from openidds.twin.pump import ALARMS
 from openidds.web import programform, views
 from openidds.web.forms import listed, local_input, local_instant, parse_in, tri, whole
@@ -88,6 +86,7 @@ EVALUATION_QUESTIONS = (
     ("committed_to_refills_and_follow_up", "Committed to refills and follow-up visits"),
 )
 TRIAL_ROWS = 3
+REPORTED_ROWS = 4  # drugs the pump may report (an admixture has at most a few)
 _DECIMAL = TypeAdapter(DecimalText)
 ODI_SECTION_NAMES = (
     "pain intensity",
@@ -114,10 +113,14 @@ PHQ9_QUESTIONS = (
 )
 
 
-def _patient(w: Work, patient_id: int, action: Any) -> Patient:
+def patient_for(w: Work, patient_id: int, action: Any) -> Patient:
+    """The patient's record, for a user who may do `action` on it."""
     patient = pathway.read_patient(w.s, w.user, patient_id)
     require(w.user, action, patient_id=patient_id)
     return patient
+
+
+_patient = patient_for
 
 
 # --- candidate evaluation ---------------------------------------------------------------------------------------------
@@ -302,23 +305,32 @@ def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
 
 
 # --- program checks (shared by the implant and the programming workflow) ----------------------------------------------
-def _check_program(document: str, old: Any, now: datetime | None, starting: bool) -> dict[str, Any]:
-    """What the use case will find: the program parsed, checked against the running one, and what changed."""
+def check_program(
+    document: str,
+    old: Any,
+    now: datetime | None,
+    starting: bool,
+    history: Sequence[tuple[datetime, PumpProgram]] = (),
+) -> dict[str, Any]:
+    """What the use case will find: the program parsed, checked against the running one (and the record of every
+    program the pump ran), and what changed."""
     try:
         program = parse_program(document, load_library(), load_catalog())
         findings = [
             f.as_json()
-            for f in check(program, program.context, old, library=load_library(), now=now, starting=starting)
+            for f in check(
+                program, program.context, old, library=load_library(), now=now, starting=starting, history=history
+            )
         ]
     except InputError as exc:
-        return {"error": str(exc), "findings": [], "changes": [], "daily": []}
+        return {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
     changes = [r for r in review_diff(old, program) if r.changed] if old is not None else []
     daily = [
         (k, v)
         for k, v in settings(program).items()
         if k.startswith("daily") or k.endswith(("daily dose", "worst case"))
     ]
-    return {"error": None, "findings": findings, "changes": changes, "daily": daily}
+    return {"error": None, "findings": findings, "changes": changes, "daily": daily, "program": program}
 
 
 # --- implant ----------------------------------------------------------------------------------------------------------
@@ -407,12 +419,13 @@ def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str
     try:
         _, first = _implant(form, patient)
     except InputError as exc:
-        return {"error": str(exc), "findings": [], "changes": [], "daily": []}, programform.from_fields(form, {})
+        failed: dict[str, Any] = {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
+        return failed, programform.from_fields(form, {})
     if first is None:
         return None, programform.from_fields(form, {})
-    running = pathway.active_version(s, patient.id)
+    running = active_version(s, patient.id)
     old = None if running is None else program_of(running)
-    return _check_program(first.document(), old, None, old is None), first
+    return check_program(first.document(), old, None, old is None), first
 
 
 @router.post("/patients/{patient_id}/implant/preview")
@@ -440,286 +453,6 @@ def implant_save(request: Request, patient_id: Id, form: Posted) -> Response:
         return _implant_page(request, w, patient, values, first.with_blank_rows(), result, err.message, err.status)
 
     return submit(request, write, show_again)
-
-
-# --- programming: edit, with findings as you type ---------------------------------------------------------------------
-def _running(w: Work, patient_id: int) -> ProgramVersion:
-    current = pathway.active_version(w.s, patient_id)
-    if current is None:
-        raise Conflict("no program is running: record the implant with its first program first")
-    return current
-
-
-def _program_page(
-    request: Request,
-    w: Work,
-    patient: Patient,
-    form: programform.ProgramForm,
-    check_result: Any,
-    error: str | None,
-    status: int,
-) -> Response:
-    return render(
-        request,
-        "program_edit.html",
-        status,
-        user=w.user,
-        patient=patient,
-        form=form,
-        check=check_result,
-        error=error,
-        drugs=load_library().drugs,
-        modes=programform.MODES,
-        weekdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
-    )
-
-
-@router.get("/patients/{patient_id}/program")
-def program_page(request: Request, patient_id: Id) -> Response:
-    with unit_of_work(request) as w:
-        patient = _patient(w, patient_id, "propose-program")
-        current = _running(w, patient_id)
-        form = programform.from_document(current.document)
-        result = _check_program(form.document(), program_of(current), w.now, False)
-        return _program_page(request, w, patient, form.with_blank_rows(), result, None, 200)
-
-
-@router.post("/patients/{patient_id}/program/preview")
-def program_preview(request: Request, patient_id: Id, form: Posted) -> Response:
-    with unit_of_work(request) as w:
-        patient = _patient(w, patient_id, "propose-program")
-        current = _running(w, patient_id)
-        edited = programform.from_fields(form, read_toml(current.document))
-        result = _check_program(edited.document(), program_of(current), w.now, False)
-        if is_htmx(request):
-            return render(request, "_program_check.html", check=result, check_id="program-check")
-        return _program_page(request, w, patient, edited.with_blank_rows(), result, None, 200)
-
-
-@router.post("/patients/{patient_id}/programs")
-def program_propose(request: Request, patient_id: Id, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        current = _running(w, patient_id)
-        edited = programform.from_fields(form, read_toml(current.document))
-        version = pathway.propose_program(w.s, w.user, patient_id, edited.document(), w.now, edited.bridge)
-        return f"/patients/{patient_id}/programs/{version.number}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        patient = _patient(w, patient_id, "propose-program")
-        current = _running(w, patient_id)
-        edited = programform.from_fields(form, read_toml(current.document))
-        result = _check_program(edited.document(), program_of(current), w.now, False)
-        return _program_page(request, w, patient, edited.with_blank_rows(), result, err.message, err.status)
-
-    return submit(request, write, show_again)
-
-
-# --- programming: the review screen, confirm, verify ------------------------------------------------------------------
-def _version(s: Session, patient_id: int, number: int) -> ProgramVersion:
-    version = s.scalars(
-        select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.number == number)
-    ).first()
-    if version is None:
-        raise NotFound(f"no program version {number}")
-    return version
-
-
-def _review_page(
-    request: Request,
-    w: Work,
-    patient_id: int,
-    number: int,
-    error: str | None = None,
-    status: int = 200,
-    overrides: dict[str, str] | None = None,
-) -> Response:
-    patient = pathway.read_patient(w.s, w.user, patient_id)
-    version = _version(w.s, patient_id, number)
-    who = views.names(w.s, [version.proposed_by, version.confirmed_by, version.verified_by])
-    soft = [f for f in version.findings if f["severity"] == "soft"]
-    second_by = {version.proposed_by, version.confirmed_by}
-    return render(
-        request,
-        "program_review.html",
-        status,
-        user=w.user,
-        patient=patient,
-        version=version,
-        who=who,
-        soft=soft,
-        overrides=overrides if overrides is not None else dict(version.overrides),
-        error=error,
-        can_confirm=version.status == "proposed" and may(w.user, "confirm-program", patient_id),
-        can_verify=version.status == "awaiting-verification" and may(w.user, "verify-concentration-change", patient_id),
-        second_blocked=version.status == "awaiting-verification" and w.user.id in second_by,
-        done=request.query_params.get("done", ""),
-    )
-
-
-@router.get("/patients/{patient_id}/programs/{number}")
-def program_review(request: Request, patient_id: Id, number: Id) -> Response:
-    with unit_of_work(request) as w:
-        if w.user.role == "patient":
-            pathway.read_patient(w.s, w.user, patient_id)
-            raise NotFound("no such page")
-        return _review_page(request, w, patient_id, number)
-
-
-def _overrides(form: Fields) -> dict[str, str]:
-    return {k.removeprefix("override:"): form.get(k) for k in form.names() if k.startswith("override:")}
-
-
-@router.post("/patients/{patient_id}/programs/{number}/confirm")
-def program_confirm(request: Request, patient_id: Id, number: Id, form: Posted) -> Response:
-    overrides = _overrides(form)
-
-    def write(w: Work) -> str:
-        # an empty reason goes to the use case as missing, so it names the finding that needs one
-        given = {code: why for code, why in overrides.items() if why}
-        version = pathway.confirm_program(w.s, w.user, patient_id, number, given, w.now)
-        return f"/patients/{patient_id}/programs/{number}?done={version.status}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        return _review_page(request, w, patient_id, number, err.message, err.status, overrides)
-
-    return submit(request, write, show_again, NOT_ON_RECORD)
-
-
-@router.post("/patients/{patient_id}/programs/{number}/verify")
-def program_verify(request: Request, patient_id: Id, number: Id, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        pathway.verify_program(w.s, w.user, patient_id, number, w.now)
-        return f"/patients/{patient_id}/programs/{number}?done=verified"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        return _review_page(request, w, patient_id, number, err.message, err.status)
-
-    return submit(request, write, show_again, NOT_ON_RECORD)
-
-
-# --- refill -----------------------------------------------------------------------------------------------------------
-def _refill_page(
-    request: Request, w: Work, patient: Patient, values: dict[str, Any], error: str | None, status: int
-) -> Response:
-    pump = views.pump_now(w.s, patient.id, w.now)
-    if pump is None:
-        raise Conflict("no pump is programmed for this patient")
-    expected = pump.state.twin.expected_residual()
-    withdrawn = values.get("withdrawn_ml", "")
-    return render(
-        request,
-        "refill.html",
-        status,
-        user=w.user,
-        patient=patient,
-        pump=pump,
-        expected=expected,
-        solution=solution_json(pump.state.program.solution),
-        capacity=pump.state.program.pump.capacity.to("mL"),
-        values=values,
-        error=error,
-        check=_reconcile(expected, withdrawn) if withdrawn else None,
-    )
-
-
-def _reconcile(expected: Any, withdrawn: str) -> dict[str, Any]:
-    """The discrepancy check on the volume as typed: read as the save reads it (`RefillIn.withdrawn_ml`)."""
-    try:
-        volume = Fraction(_DECIMAL.validate_python(withdrawn))
-    except ValidationError:
-        return {"error": f"enter the withdrawn volume in mL (a number such as 12.5), got {withdrawn!r}"}
-    result = reconcile(expected, Quantity.of(volume, "mL"))
-    return {"error": None, "result": result.value, "notes": result.assumptions, "expected": expected}
-
-
-@router.get("/patients/{patient_id}/refill")
-def refill_page(request: Request, patient_id: Id) -> Response:
-    with unit_of_work(request) as w:
-        patient = _patient(w, patient_id, "record-refill")
-        return _refill_page(request, w, patient, {}, None, 200)
-
-
-@router.post("/patients/{patient_id}/refill/check")
-def refill_check(request: Request, patient_id: Id, form: Posted) -> Response:
-    with unit_of_work(request) as w:
-        patient = _patient(w, patient_id, "record-refill")
-        if not is_htmx(request):
-            return _refill_page(request, w, patient, form.as_dict(), None, 200)
-        state = pump_state(w.s, patient_id, w.now)
-        if state is None:
-            raise Conflict("no pump is programmed for this patient")
-        withdrawn = form.get("withdrawn_ml")
-        result = _reconcile(state.twin.expected_residual(), withdrawn) if withdrawn else None
-        return render(request, "_refill_check.html", check=result)
-
-
-@router.post("/patients/{patient_id}/refill")
-def refill_save(request: Request, patient_id: Id, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        state = pump_state(w.s, patient_id, w.now)  # the solution in the pump: the twin's (a bridge keeps the old)
-        solution = [] if state is None else solution_json(state.program.solution)
-        body = parse_in(
-            RefillIn,
-            {
-                "drug_lot": form.get("drug_lot"),
-                "solution": solution,
-                "compounded": form.checked("compounded"),
-                "withdrawn_ml": form.get("withdrawn_ml"),
-                "filled_ml": form.get("filled_ml"),
-            },
-        )
-        refill = pathway.record_refill(w.s, w.user, patient_id, body.to_data(), w.now)
-        return f"/patients/{patient_id}/refills/{refill.id}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        patient = _patient(w, patient_id, "record-refill")
-        return _refill_page(request, w, patient, form.as_dict(), err.message, err.status)
-
-    return submit(request, write, show_again)
-
-
-def _refill_result(
-    request: Request, w: Work, patient_id: int, refill_id: int, error: str | None = None, status: int = 200
-) -> Response:
-    patient = pathway.read_patient(w.s, w.user, patient_id)
-    refill = w.s.get(Refill, refill_id)
-    if refill is None or refill.patient_id != patient_id:
-        raise NotFound(f"no refill {refill_id}")
-    action: Action = "verify-compounded-refill" if refill.compounded else "verify-refill"
-    who = views.names(w.s, [refill.recorded_by, refill.verified_by])
-    return render(
-        request,
-        "refill_result.html",
-        status,
-        user=w.user,
-        patient=patient,
-        refill=refill,
-        who=who,
-        error=error,
-        can_verify=refill.verified_by is None and may(w.user, action, patient_id),
-        second_blocked=refill.verified_by is None and w.user.id == refill.recorded_by,
-    )
-
-
-@router.get("/patients/{patient_id}/refills/{refill_id}")
-def refill_result(request: Request, patient_id: Id, refill_id: Id) -> Response:
-    with unit_of_work(request) as w:
-        if w.user.role == "patient":
-            pathway.read_patient(w.s, w.user, patient_id)
-            raise NotFound("no such page")
-        return _refill_result(request, w, patient_id, refill_id)
-
-
-@router.post("/patients/{patient_id}/refills/{refill_id}/verify")
-def refill_verify(request: Request, patient_id: Id, refill_id: Id, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        pathway.verify_refill(w.s, w.user, patient_id, refill_id, w.now)
-        return f"/patients/{patient_id}/refills/{refill_id}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        return _refill_result(request, w, patient_id, refill_id, err.message, err.status)
-
-    return submit(request, write, show_again, NOT_ON_RECORD)
 
 
 # --- follow-up --------------------------------------------------------------------------------------------------------
@@ -859,7 +592,7 @@ def follow_up_view(request: Request, patient_id: Id, follow_up_id: Id) -> Respon
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve")
 def follow_up_resolve(request: Request, patient_id: Id, follow_up_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
-        pathway.resolve_flag(w.s, w.user, patient_id, follow_up_id, w.now)
+        pathway.resolve_follow_up(w.s, w.user, patient_id, follow_up_id, w.now)
         return f"/patients/{patient_id}/follow-ups/{follow_up_id}"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -872,8 +605,18 @@ def follow_up_resolve(request: Request, patient_id: Id, follow_up_id: Id, form: 
 def _interrogation_page(
     request: Request, w: Work, patient: Patient, values: dict[str, Any], error: str | None, status: int
 ) -> Response:
+    running = active_version(w.s, patient.id)
+    drugs = [] if running is None else [i.drug for i in program_of(running).solution]
     return render(
-        request, "interrogation.html", status, user=w.user, patient=patient, values=values, error=error, alarms=ALARMS
+        request,
+        "interrogation.html",
+        status,
+        user=w.user,
+        patient=patient,
+        values=values,
+        error=error,
+        alarms=ALARMS,
+        drugs=drugs,
     )
 
 
@@ -882,6 +625,16 @@ def interrogation_page(request: Request, patient_id: Id) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-follow-up")
         return _interrogation_page(request, w, patient, {"alarms": []}, None, 200)
+
+
+def _reported(form: Fields) -> list[dict[str, Any]]:
+    """The drugs as the pump reports them: a row counts once its concentration is filled in."""
+    out = []
+    for i in range(REPORTED_ROWS):
+        name, conc = form.get(f"reported-{i}-name"), form.get(f"reported-{i}-concentration")
+        if name and conc:
+            out.append({"name": name, "concentration": conc, "daily_dose": form.get(f"reported-{i}-dose") or None})
+    return out
 
 
 @router.post("/patients/{patient_id}/interrogation")
@@ -893,9 +646,10 @@ def interrogation_save(request: Request, patient_id: Id, form: Posted) -> Respon
                 "reservoir_ml": form.get("reservoir_ml") or None,
                 "alarms": form.getlist("alarms"),
                 "eri": form.checked("eri"),
+                "reported": _reported(form),
             },
         )
-        pathway.record_interrogation(w.s, w.user, patient_id, body.to_data(), w.now)
+        pathway.record_interrogation(w.s, w.user, patient_id, body.to_command(), w.now)
         return f"/patients/{patient_id}?done=interrogation"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -903,3 +657,46 @@ def interrogation_save(request: Request, patient_id: Id, form: Posted) -> Respon
         return _interrogation_page(request, w, patient, _values(form, "alarms"), err.message, err.status)
 
     return submit(request, write, show_again)
+
+
+# --- flags raised by the use cases -------------------------------------------------------------------------------
+def _flag_page(
+    request: Request, w: Work, patient_id: int, flag_id: int, error: str | None = None, status: int = 200
+) -> Response:
+    patient = pathway.read_patient(w.s, w.user, patient_id)
+    flag = w.s.get(Flag, flag_id)
+    if flag is None or flag.patient_id != patient_id:
+        raise NotFound(f"no flag {flag_id}")
+    who = views.names(w.s, [flag.raised_by, flag.resolved_by])
+    return render(
+        request,
+        "flag.html",
+        status,
+        user=w.user,
+        patient=patient,
+        flag=flag,
+        who=who,
+        error=error,
+        can_resolve=flag.resolved_at is None and may(w.user, "resolve-flag", patient_id),
+    )
+
+
+@router.get("/patients/{patient_id}/flags/{flag_id}")
+def flag_view(request: Request, patient_id: Id, flag_id: Id) -> Response:
+    with unit_of_work(request) as w:
+        if w.user.role == "patient":
+            pathway.read_patient(w.s, w.user, patient_id)
+            raise NotFound("no such page")
+        return _flag_page(request, w, patient_id, flag_id)
+
+
+@router.post("/patients/{patient_id}/flags/{flag_id}/resolve")
+def flag_resolve(request: Request, patient_id: Id, flag_id: Id, form: Posted) -> Response:
+    def write(w: Work) -> str:
+        pathway.resolve_flag(w.s, w.user, patient_id, flag_id, form.get("resolution"), w.now)
+        return f"/patients/{patient_id}/flags/{flag_id}"
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _flag_page(request, w, patient_id, flag_id, err.message, err.status)
+
+    return submit(request, write, show_again, NOT_ON_RECORD)

@@ -1,0 +1,356 @@
+"""Program changes: propose → confirm (physician) → verify (a second person, for a new drug or concentration) →
+active now, or, for a new drug or concentration, awaiting the refill that brings the new solution.
+
+A program is written against the program the pump runs (`based_on`): once another takes over, it can no longer be
+confirmed, verified or applied (propose it again). A program for another solution never runs before the pump holds
+that solution: the refill that brings it applies it in the same transaction (service.refills), with a bridge by
+default (off only with a reason). Titration is checked against the record: every program the pump ran, from when
+it took effect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openidds.data import load_catalog, load_library
+from openidds.db.models import Implant, ProgramVersion, Refill, User
+from openidds.errors import InputError
+from openidds.programfile import parse_program
+from openidds.programs.program import PumpProgram
+from openidds.review import diff as review_diff
+from openidds.safety import bridge_findings, check
+from openidds.service import audit
+from openidds.service.access import actor_name, require
+from openidds.service.errors import Conflict, NotFound
+from openidds.service.locks import lock_patient
+from openidds.service.pump import ACTIVE, program_of, refresh_status, solution_json
+
+WAITING = ("awaiting-verification", "awaiting-refill")
+REASON_MAX = 2000
+
+
+def parse(document: str, field: str) -> PumpProgram:
+    """A program file from a request; its schema errors name the setting inside the request's field."""
+    try:
+        return parse_program(document, load_library(), load_catalog())
+    except InputError as exc:
+        raise InputError(f"{field}.{exc.field}" if exc.field else field, exc.message) from None
+
+
+def active_version(s: Session, patient_id: int) -> ProgramVersion | None:
+    return s.scalars(
+        select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.status == "active")
+    ).first()
+
+
+def find_version(s: Session, patient_id: int, number: int) -> ProgramVersion:
+    version = s.scalars(
+        select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.number == number)
+    ).first()
+    if version is None:
+        raise NotFound(f"no program version {number}")
+    return version
+
+
+def waiting_for_refill(s: Session, patient_id: int) -> list[ProgramVersion]:
+    """Programs confirmed and verified for another solution, in the order written: the refill that brings one's
+    solution applies it."""
+    return list(
+        s.scalars(
+            select(ProgramVersion)
+            .where(ProgramVersion.patient_id == patient_id, ProgramVersion.status == "awaiting-refill")
+            .order_by(ProgramVersion.number)
+        )
+    )
+
+
+def titration_history(s: Session, patient_id: int) -> list[tuple[datetime, PumpProgram]]:
+    """Every program the patient's current pump has run, oldest first, from when it took effect."""
+    implant = s.scalars(
+        select(Implant)
+        .where(Implant.patient_id == patient_id, Implant.kind != "revision")
+        .order_by(Implant.implanted_at.desc())
+    ).first()
+    if implant is None:
+        return []
+    versions = s.scalars(
+        select(ProgramVersion)
+        .where(ProgramVersion.patient_id == patient_id, ProgramVersion.status.in_(ACTIVE))
+        .where(ProgramVersion.effective_at >= implant.implanted_at)
+        .order_by(ProgramVersion.effective_at, ProgramVersion.number)
+    )
+    return [(v.effective_at, program_of(v)) for v in versions if v.effective_at is not None]
+
+
+def new_version(
+    s: Session,
+    patient_id: int,
+    document: str,
+    findings: list[Any],
+    diff: list[Any],
+    needs_second: bool,
+    actor: User,
+    now: datetime,
+    bridge: bool = False,
+    based_on: int | None = None,
+    bridge_off_reason: str = "",
+) -> ProgramVersion:
+    number = (s.scalar(select(func.max(ProgramVersion.number)).where(ProgramVersion.patient_id == patient_id)) or 0) + 1
+    version = ProgramVersion(
+        patient_id=patient_id,
+        number=number,
+        document=document,
+        status="proposed",
+        findings=findings,
+        overrides={},
+        diff=diff,
+        needs_second=needs_second,
+        bridge=bridge,
+        bridge_off_reason=bridge_off_reason,
+        based_on=based_on,
+        proposed_by=actor.id,
+        proposed_at=now,
+    )
+    s.add(version)
+    s.flush()
+    return version
+
+
+def propose_program(
+    s: Session,
+    actor: User,
+    patient_id: int,
+    document: str,
+    now: datetime,
+    bridge: bool | None = None,
+    bridge_off_reason: str = "",
+) -> ProgramVersion:
+    """A proposed program: its findings against the running program and the record of every program the pump ran,
+    and every setting old beside new.
+
+    A new drug or concentration gets a bridge unless it is turned off with a reason. Hard findings refuse it at
+    once (it is kept, refused, with the reasons: the record shows what was tried)."""
+    require(actor, "propose-program", patient_id=patient_id)
+    patient = lock_patient(s, patient_id)
+    current = active_version(s, patient.id)
+    if current is None:
+        raise Conflict("no program is running: record the implant with its first program first")
+    program = parse(document, "document")
+    old = program_of(current)
+    needs_second = solution_json(old.solution) != solution_json(program.solution)
+    off_reason = bridge_off_reason.strip()
+    if len(off_reason) > REASON_MAX:
+        raise InputError("bridge_off_reason", f"at most {REASON_MAX} characters")
+    if not needs_second:
+        bridge, off_reason = False, ""  # the same solution: nothing old to flush
+    elif bridge is None:
+        bridge = not off_reason
+    if needs_second and not bridge and not off_reason:
+        raise InputError(
+            "bridge_off_reason",
+            "a new drug or concentration gets a bridge bolus (the old solution in pump and catheter at the new "
+            "dose): say why it is turned off (e.g. 'catheter aspirated at the refill')",
+        )
+    if bridge and off_reason:
+        raise InputError("bridge_off_reason", "only for a change without a bridge: leave it empty, or turn it off")
+    history = titration_history(s, patient.id)
+    findings = [
+        f.as_json() for f in check(program, program.context, old, library=load_library(), now=now, history=history)
+    ]
+    if bridge:
+        try:
+            findings += [f.as_json() for f in bridge_findings(old, program)]
+        except InputError as exc:
+            raise InputError("bridge", f"{exc.message}; turn the bridge off with a reason") from None
+    diff = [{"setting": r.setting, "old": r.old, "new": r.new, "changed": r.changed} for r in review_diff(old, program)]
+    version = new_version(
+        s,
+        patient.id,
+        document,
+        findings,
+        diff,
+        needs_second,
+        actor,
+        now,
+        bool(bridge),
+        based_on=current.number,
+        bridge_off_reason=off_reason,
+    )
+    hard = [f for f in findings if f["severity"] == "hard"]
+    if hard:
+        version.status = "refused"
+        version.closed_reason = "; ".join(str(f["message"]) for f in hard)
+    audit.record(
+        s,
+        actor_name(actor),
+        "propose-program",
+        f"patient/{patient.id}/program/{version.number}",
+        now,
+        None,
+        {
+            "status": version.status,
+            "findings": [f["code"] for f in findings],
+            "needs_second": needs_second,
+            "bridge": version.bridge,
+            "bridge_off_reason": off_reason,
+            "based_on": current.number,
+        },
+    )
+    return version
+
+
+def _still_current(s: Session, version: ProgramVersion) -> None:
+    """A program is written against the one the pump runs: once another has taken over, propose it again."""
+    running = active_version(s, version.patient_id)
+    if version.based_on is not None and (running is None or running.number != version.based_on):
+        now_runs = "no program" if running is None else f"version {running.number}"
+        raise Conflict(
+            f"program version {version.number} was written against version {version.based_on}, but the pump now "
+            f"runs {now_runs}: propose it again"
+        )
+
+
+def confirm_program(
+    s: Session, actor: User, patient_id: int, number: int, overrides: dict[str, str], now: datetime
+) -> ProgramVersion:
+    """A physician confirms: every soft finding needs a reason. A drug or concentration change then waits for a
+    second user's verification and its refill; otherwise the program runs from now."""
+    require(actor, "confirm-program", patient_id=patient_id)
+    lock_patient(s, patient_id)
+    version = find_version(s, patient_id, number)
+    if version.status != "proposed":
+        raise Conflict(f"program version {number} is {version.status}, not proposed")
+    _still_current(s, version)
+    soft = {str(f["code"]) for f in version.findings if f["severity"] == "soft"}
+    missing = sorted(code for code in soft if not (overrides.get(code) or "").strip())
+    if missing:
+        raise InputError("overrides", f"each soft finding needs a reason: {', '.join(missing)}")
+    unknown = sorted(set(overrides) - soft)
+    if unknown:
+        raise InputError("overrides", f"not soft findings of this program: {', '.join(unknown)}")
+    too_long = sorted(code for code in soft if len(overrides[code]) > REASON_MAX)
+    if too_long:
+        raise InputError("overrides", f"at most {REASON_MAX} characters a reason: {', '.join(too_long)}")
+    version.overrides = {code: overrides[code].strip() for code in sorted(soft)}
+    version.confirmed_by, version.confirmed_at = actor.id, now
+    closed: list[int] = []
+    if version.needs_second:
+        version.status = "awaiting-verification"
+    else:
+        closed = activate(s, version, now)
+    s.flush()
+    after: dict[str, Any] = {"status": version.status, "overrides": version.overrides}
+    if closed:
+        after["closed"] = closed  # written against the program this one replaced
+    audit.record(
+        s,
+        actor_name(actor),
+        "confirm-program",
+        f"patient/{patient_id}/program/{number}",
+        now,
+        {"status": "proposed"},
+        after,
+    )
+    refresh_status(s, patient_id, now)
+    return version
+
+
+def verify_program(s: Session, actor: User, patient_id: int, number: int, now: datetime) -> ProgramVersion:
+    """The second person for a drug or concentration change (not who proposed it, nor who confirmed it). The
+    program then waits for the refill that brings its solution: the pump keeps running the one it holds."""
+    lock_patient(s, patient_id)
+    version = find_version(s, patient_id, number)
+    for by in (version.proposed_by, version.confirmed_by):
+        if by is not None:  # not confirmed yet: the status check below answers (409), not a missing id (422)
+            require(actor, "verify-concentration-change", patient_id=patient_id, recorded_by=by)
+    if version.status != "awaiting-verification":
+        raise Conflict(f"program version {number} is {version.status}, not awaiting verification")
+    _still_current(s, version)
+    version.verified_by, version.verified_at = actor.id, now
+    version.status = "awaiting-refill"
+    s.flush()
+    audit.record(
+        s,
+        actor_name(actor),
+        "verify-program",
+        f"patient/{patient_id}/program/{number}",
+        now,
+        {"status": "awaiting-verification"},
+        {"status": version.status},
+    )
+    refresh_status(s, patient_id, now)
+    return version
+
+
+def cancel_program(s: Session, actor: User, patient_id: int, number: int, reason: str, now: datetime) -> ProgramVersion:
+    """A physician cancels a program that has not run: proposed, or waiting for its verification or refill."""
+    require(actor, "cancel-program", patient_id=patient_id)
+    lock_patient(s, patient_id)
+    version = find_version(s, patient_id, number)
+    if version.status not in ("proposed", *WAITING):
+        raise Conflict(f"program version {number} is {version.status}: only a program that has not run is cancelled")
+    why = reason.strip()
+    if not why:
+        raise InputError("reason", "say why the program is cancelled")
+    if len(why) > REASON_MAX:
+        raise InputError("reason", f"at most {REASON_MAX} characters")
+    before = version.status
+    version.status, version.closed_reason = "cancelled", why
+    version.cancelled_by, version.cancelled_at = actor.id, now
+    s.flush()
+    audit.record(
+        s,
+        actor_name(actor),
+        "cancel-program",
+        f"patient/{patient_id}/program/{number}",
+        now,
+        {"status": before},
+        {"status": "cancelled", "reason": why},
+    )
+    refresh_status(s, patient_id, now)
+    return version
+
+
+def activate(s: Session, version: ProgramVersion, at: datetime, refill: Refill | None = None) -> list[int]:
+    """The program runs from `at`: the one it replaces is superseded, and any other program written against that
+    one can no longer run (it is closed, and says why). Returns the numbers closed, for the caller's audit record."""
+    current = active_version(s, version.patient_id)
+    if current is not None:
+        current.status = "superseded"
+    version.status, version.effective_at = "active", at
+    if refill is not None:
+        version.applied_by = refill.id
+    closed: list[int] = []
+    if current is None:
+        return closed
+    for other in s.scalars(
+        select(ProgramVersion).where(
+            ProgramVersion.patient_id == version.patient_id,
+            ProgramVersion.status.in_(("proposed", *WAITING)),
+            ProgramVersion.id != version.id,
+        )
+    ):
+        if other.based_on == current.number:
+            other.status = "cancelled"
+            other.closed_reason = (
+                f"written against version {current.number}, which version {version.number} replaced before it ran: "
+                "propose it again"
+            )
+            other.cancelled_at = at
+            closed.append(other.number)
+    return sorted(closed)
+
+
+def apply_with_refill(s: Session, version: ProgramVersion, refill: Refill, at: datetime) -> list[int]:
+    """The refill that brings a waiting program's solution applies it (service.refills, same transaction and
+    audit record). Returns the programs it closed."""
+    if version.status != "awaiting-refill":
+        raise Conflict(f"program version {version.number} is {version.status}, not awaiting its refill")
+    _still_current(s, version)
+    closed = activate(s, version, at, refill)
+    s.flush()
+    return closed
