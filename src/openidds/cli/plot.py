@@ -40,7 +40,7 @@ from openidds.errors import InputError
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.programs.program import PumpProgram
 from openidds.twin.events import ProgramChange, Refill
-from openidds.twin.pump import Alarm
+from openidds.twin.records import Alarm
 from openidds.twin.simulate import SimulationResult
 
 ALARM_COLOUR = {"critical": "#c62828", "non-critical": "#ef6c00"}

@@ -25,7 +25,7 @@ from openidds.twin import ProgramChange, PumpTwin
 from openidds.twin import Refill as RefillEvent
 from openidds.twin import RemoteRequest as RemoteEvent
 from openidds.twin.events import Event
-from openidds.twin.pump import ALARMS
+from openidds.twin.records import ALARMS
 
 ACTIVE = ("active", "superseded")  # program versions the pump has run
 
@@ -111,14 +111,18 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
 def _solution(raw: list[dict[str, str]], programs: list[PumpProgram]) -> tuple[Ingredient, ...]:
     """The refill's solution as ingredients: always given, so a refill back to an earlier solution is one too.
 
-    A refill is recorded only with the solution of the program running then, so it is one of the programs' own;
-    otherwise it is checked by the program parser, with the first program's facts about the patient."""
+    A refill is recorded only with the solution of a program, so it is one of the programs' own; otherwise it is
+    read as the program file reads drugs."""
     for program in programs:
         if raw == solution_json(program.solution):
             return program.solution
-    program = programs[0]
-    context = program.context
-    base = {
+    return read_solution(raw, programs[0])
+
+
+def read_solution(drugs: list[dict[str, str]], program: PumpProgram) -> tuple[Ingredient, ...]:
+    """`drugs` ([{name, concentration}]) read as the program file reads them (the library's drugs and units), for
+    `program`'s pump. InputError naming `drugs[i]…` when one cannot be read."""
+    doc = {
         "pump": {"model": program.pump.id},
         "reservoir": {
             "filled_at": program.reservoir.filled_at,
@@ -126,17 +130,12 @@ def _solution(raw: list[dict[str, str]], programs: list[PumpProgram]) -> tuple[I
             "volume": str(program.reservoir.volume),
             "low_alarm": str(program.reservoir.low_alarm),
         },
-        "drugs": raw,
+        "drugs": drugs,
         "program": {"mode": "stopped"},
-        "context": {
-            "care_area": context.care_area,
-            "opioid_naive": context.opioid_naive,
-            "psychosis_history": context.psychosis_history,
-            "sedatives": context.sedatives,
-            "anticoagulants": context.anticoagulants,
-        },
+        # Facts the parser requires with some drugs; they decide nothing about what the solution is.
+        "context": {"care_area": program.context.care_area, "opioid_naive": True, "psychosis_history": True},
     }
-    return program_from_dict(base, load_library(), load_catalog()).solution
+    return program_from_dict(doc, load_library(), load_catalog()).solution
 
 
 def refresh_status(

@@ -28,10 +28,8 @@ from openidds.clinic.refill import (
     step_refused,
 )
 from openidds.clinic.roles import Action
-from openidds.data import load_catalog, load_library
 from openidds.db.models import Refill, User
 from openidds.errors import InputError
-from openidds.programfile import program_from_dict
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.programs.solution import check_solution
 from openidds.quantities import Quantity, format_number
@@ -41,7 +39,7 @@ from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
 from openidds.service.locks import lock_patient
 from openidds.service.programs import apply_with_refill, find_version, waiting_for_refill
-from openidds.service.pump import PumpState, program_of, pump_state, refresh_status
+from openidds.service.pump import PumpState, program_of, pump_state, read_solution, refresh_status
 
 LOT_MAX = 60
 REASON_MAX = 2000
@@ -83,21 +81,8 @@ def ingredients(
 ) -> tuple[Ingredient, ...]:
     """The label's solution read as the program file reads drugs (units, limits of the library), no drug twice.
     A problem names `field` and the entry (e.g. `solution[1].concentration`)."""
-    program = running
-    doc = {
-        "pump": {"model": program.pump.id},
-        "reservoir": {
-            "filled_at": program.reservoir.filled_at,
-            "timezone": program.reservoir.zone.key,
-            "volume": str(program.reservoir.volume),
-            "low_alarm": str(program.reservoir.low_alarm),
-        },
-        "drugs": [{"name": n, "concentration": c} for n, c in raw],
-        "program": {"mode": "stopped"},
-        "context": {"care_area": program.context.care_area, "opioid_naive": True, "psychosis_history": True},
-    }
     try:
-        solution = program_from_dict(doc, load_library(), load_catalog()).solution
+        solution = read_solution([{"name": n, "concentration": c} for n, c in raw], running)
     except InputError as exc:
         where = exc.field.replace("drugs", field, 1) if exc.field.startswith("drugs") else field
         raise InputError(where, exc.message) from None

@@ -13,7 +13,8 @@ from openidds.twin.events import (
     Refill,
     RemoteRequest,
 )
-from openidds.twin.pump import Alarm, Decision, PumpTwin
+from openidds.twin.pump import PumpTwin
+from openidds.twin.records import Alarm, Decision
 
 __all__ = [
     "AccuracyChange",

@@ -16,17 +16,16 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from math import lcm
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from openidds.calculations.bridge import bridge_program, bridge_rule
 from openidds.calculations.reconcile import ResidualEstimate, reconcile
 from openidds.errors import InputError
 from openidds.programs.clock import DAY_US, from_us, offset_spans, to_us, wall_us
-from openidds.programs.delivery import Bolus, DeliveryProfile
+from openidds.programs.delivery import DeliveryProfile
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.programs.solution import check_solution, check_volume
 from openidds.quantities import Quantity
@@ -44,68 +43,11 @@ from openidds.twin.events import (
     Refill,
     RemoteRequest,
 )
+from openidds.twin.records import ALARMS, Alarm, Decision, Mode, Running
 
-Priority = Literal["non-critical", "critical"]
-ALARMS: dict[str, Priority] = {
-    "low-reservoir": "non-critical",
-    "eri": "non-critical",
-    "empty-reservoir": "critical",
-    "motor-stall": "critical",
-    "end-of-service": "critical",
-}
-Mode = Literal[
-    "running",
-    "single-bolus",
-    "patient-bolus",
-    "bridge-bolus",
-    "minimum-rate",
-    "stopped",
-    "motor-stall",
-    "latched",
-    "end-of-service",
-]
 Solution = tuple[Ingredient, ...]
 NEVER = 1 << 62  # later than any instant a scenario can name
 _REMOTE_BLOCK: dict[int, tuple[weakref.ref[PumpProgram], str | None]] = {}
-
-
-@dataclass
-class Alarm:
-    name: str
-    priority: Priority
-    raised_at: int
-    cleared_at: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "alarm": self.name,
-            "priority": self.priority,
-            "raised_at": from_us(self.raised_at).isoformat(),
-            "cleared_at": None if self.cleared_at is None else from_us(self.cleared_at).isoformat(),
-        }
-
-
-class Decision(NamedTuple):
-    """A patient remote request, accepted or denied, with the reason in the patient's words."""
-
-    at: int
-    accepted: bool
-    reason: str
-
-
-@dataclass(slots=True)
-class _Running:
-    """A bolus being delivered on top of the schedule: `rate` is units of 1/q mL per µs at the current factor."""
-
-    start: int
-    end: int
-    volume_ml: Fraction
-    duration_us: int
-    rate: int
-    kind: Literal["patient", "clinician"]
-
-    def bolus(self) -> Bolus:
-        return Bolus(self.start, self.volume_ml, self.duration_us)
 
 
 class PumpTwin:
@@ -129,7 +71,7 @@ class PumpTwin:
         self._pocket: dict[int, int] = {}  # units injected outside the reservoir at a refill (a pocket fill)
         self._outlet_total = 0
         self._patient_total = 0
-        self._running: list[_Running] = []
+        self._running: list[Running] = []
         self._span = (0, -1, 0)  # [from, to) µs with one UTC offset, and the offset
         # occlusion: nothing leaves the pump; disconnection or leak: it leaves, but not into the intrathecal space
         self.catheter: Literal["ok", "occlusion", "disconnection", "leak"] = "ok"
@@ -669,7 +611,7 @@ class PumpTwin:
                     accepted.append(at)
                     window.append(at)
                     volume, duration, rate = self._pb_volume, self._pb_duration, self._bolus_rate
-                    self._running.append(_Running(at, at + duration, volume, duration, rate, "patient"))
+                    self._running.append(Running(at, at + duration, volume, duration, rate, "patient"))
                     self._bolus_bound += rate * duration
                     self._boluses_since.append((at, volume, duration))
                     append(_new_decision((at, True, "dose given")))
@@ -683,7 +625,7 @@ class PumpTwin:
             self.note("bolus-refused", reason="the pump is not infusing")
             return
         rate = self._rate_units(volume, e.duration_us)
-        self._running.append(_Running(e.at, e.at + e.duration_us, volume, e.duration_us, rate, "clinician"))
+        self._running.append(Running(e.at, e.at + e.duration_us, volume, e.duration_us, rate, "clinician"))
         self._bolus_bound += rate * e.duration_us
         self._boluses_since.append((e.at, volume, e.duration_us))
         doses = {i.drug.name: f"{i.dose(Quantity.of(volume, 'mL'))}" for i in self.solution}

@@ -54,7 +54,7 @@ from openidds.service.access import require
 from openidds.service.errors import NotFound
 from openidds.service.programs import active_version
 from openidds.service.pump import program_of, pump_state
-from openidds.twin.pump import ALARMS
+from openidds.twin.records import ALARMS
 from openidds.web import programform, views
 from openidds.web.forms import listed, local_input, local_instant, parse_in, tri, whole
 from openidds.web.pages import may

@@ -1,0 +1,289 @@
+"""The clinic service's commands: `idds serve`, `idds audit verify|anchor` and `idds user add`.
+
+They register on the `idds` app (cli/app.py imports this module last). Database, web and service modules load
+only when one of them runs, so the calculators stay quick to start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from openidds.cli.app import JsonOpt, app, emit_json, guarded
+from openidds.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+DATABASE_HELP = "The clinic database (default: $IDDS_DATABASE_URL, else a SQLite file in your user data directory)."
+DatabaseOpt = Annotated[str | None, typer.Option("--database", metavar="URL", help=DATABASE_HELP)]
+audit_app = typer.Typer(help="The clinic's audit trail: a hash chain of every write.", no_args_is_help=True)
+user_app = typer.Typer(help="Clinic service users.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _open_database(database: str | None, create: bool) -> Engine:
+    """The engine for the clinic database, created and migrated (`create`) or required to exist already."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+
+    from openidds.db import database_url, make_engine, migrate
+
+    url = database_url(database)
+    try:
+        parsed = make_url(url)
+    except Exception:  # SQLAlchemy raises several kinds for a malformed URL
+        import re
+
+        shown = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)  # a password, as _shown_url hides it
+        raise InputError("--database", f"not a database URL: '{shown}'") from None
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not create and file not in (None, "", ":memory:") and not Path(str(file)).exists():
+        raise InputError("--database", f"no clinic database at {_shown_url(url)} (start it once: idds serve)")
+    try:
+        engine = make_engine(url)
+    except (NoSuchModuleError, ImportError):  # a kind of database, or a driver, that this installation lacks
+        raise InputError(
+            "--database",
+            f"cannot open {_shown_url(url)}: no driver for '{parsed.drivername}' "
+            "(use sqlite:///FILE or postgresql://USER@HOST/DATABASE)",
+        ) from None
+    try:
+        if create:
+            migrate(engine)
+        elif not inspect(engine).has_table("audit"):
+            raise InputError("--database", f"{_shown_url(url)} holds no clinic database (start it once: idds serve)")
+    except SQLAlchemyError as exc:
+        message = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise InputError("--database", f"cannot open {_shown_url(url)}: {message}") from None
+    return engine
+
+
+def _say(text: str = "") -> None:
+    """Plain lines, never rich: commands and URLs must stay whole and copy-pasteable at any terminal width."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed a demo clinic (into an empty database) and print its logins.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    database: DatabaseOpt = None,
+) -> None:
+    """Start the clinic service: the REST API under /api/v1 (docs at /api/v1/docs), after creating or migrating
+    the database."""
+    from time import perf_counter
+
+    with guarded():
+        if not 0 < port < 65536:
+            raise InputError("--port", f"must be 1-65535, got {port}")
+        engine = _open_database(database, create=True)
+    from openidds.db import sessions
+    from openidds.service.demo import LOGINS, patient_count, seed_demo
+    from openidds.service.errors import Conflict
+
+    shown = f"[{host}]" if ":" in host else host
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown  # what a user types to reach it
+    base = f"http://{local}:{port}/api/v1"
+    _say(f"OpenIDDS clinic service. Not a certified medical device. Database: {_shown_url(str(engine.url))}")
+    with sessions(engine)() as s:
+        patients = patient_count(s)
+    logins = None
+    if demo:
+        if patients:
+            _say(f"The database already holds {patients} patients: the demo clinic is not seeded again.")
+        else:
+            started = perf_counter()
+            try:
+                logins = seed_demo(sessions(engine), datetime.now(UTC))
+            except Conflict as exc:
+                _say(f"Demo not seeded: {exc.message}.")
+            else:
+                took = perf_counter() - started
+                _say(
+                    f"Seeded the demo clinic: {logins.patients} patients, {logins.audit_records} audit records, "
+                    f"in {took:.1f} s."
+                )
+        if logins is None:
+            from sqlalchemy import select
+
+            from openidds.db.models import User
+
+            with sessions(engine)() as s:
+                names = set(s.scalars(select(User.username)))
+            logins = LOGINS if {login.username for login in LOGINS.logins} <= names else None
+            if logins is None:
+                _say("(The demo's logins are not in this database.)")
+        if logins is not None:
+            _say("")
+            _say("Demo logins (public passwords: a demo, never for patient care):")
+            for line in logins.lines():
+                _say("  " + line)
+            nurse = logins.by_role("nurse")
+            _say("")
+            _say("Quick start, in another terminal:")
+            _say(
+                f"  TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' "
+                f"""-d '{{"username": "{nurse.username}", "password": "{nurse.password}"}}' """
+                """| python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"""
+            )
+            _say(f'  curl -s "{base}/dashboard?limit=5" -H "Authorization: Bearer $TOKEN"')
+            _say(f'  curl -s {base}/patients -H "Authorization: Bearer $TOKEN"')
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                _say(f"Warning: listening on {host}: anyone who can reach it can log in with these public passwords.")
+    elif not patients:
+        _say('No patients yet. The first admin: idds user add admin --role admin --name "Clinic Administrator"')
+    _say("")
+    _say(f"In a browser: http://{local}:{port}/    API docs: {base}/docs    (Ctrl+C stops the service)")
+    import uvicorn
+
+    from openidds.api.app import create_app
+
+    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port)
+
+
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, sep, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if not sep or not seq.strip().isdigit() or int(seq) < 1 or len(digest) != 64:
+        raise InputError("--anchor", f"expected SEQUENCE:HASH as `idds audit anchor` prints it, got '{text}'")
+    if any(c not in "0123456789abcdef" for c in digest):
+        raise InputError("--anchor", "the hash must be 64 hexadecimal digits")
+    return int(seq), digest
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database: DatabaseOpt = None,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="A head kept elsewhere (`idds audit anchor`): also "
+            "catches the last records removed, or the whole chain rewritten.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the audit trail's hash chain. Exit 0: intact; 1: each edited, missing or inserted record named."""
+    with guarded():
+        parsed = _anchor(anchor)
+        engine = _open_database(database, create=False)
+    from openidds.db import sessions
+    from openidds.service import audit
+
+    with sessions(engine)() as s:
+        checked, findings = audit.verify(s, parsed)
+    engine.dispose()
+    if as_json:
+        emit_json(
+            {
+                "database": _shown_url(str(engine.url)),
+                "records": checked,
+                "intact": not findings,
+                "findings": [{"kind": f.kind, "sequence": f.sequence, "message": f.message} for f in findings],
+            }
+        )
+    elif not findings:
+        _say(f"{checked} records, intact")
+    else:
+        _say(
+            f"{checked} records, {len(findings)} finding{'s' if len(findings) > 1 else ''}: the audit trail was changed"
+        )
+        for f in findings:
+            _say(f"  {f.kind:<8}  {f.message}")
+    if findings:
+        raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the audit trail's head as SEQ:HASH, to keep elsewhere and check later with `verify --anchor`."""
+    with guarded():
+        engine = _open_database(database, create=False)
+        from openidds.db import sessions
+        from openidds.db.models import AuditHead
+
+        with sessions(engine)() as s:
+            head = s.get(AuditHead, 1)
+        engine.dispose()
+        if head is None or head.sequence == 0:
+            raise InputError("--database", "the audit trail is empty: nothing to anchor yet")
+    if as_json:
+        emit_json({"sequence": head.sequence, "hash": head.hash, "anchor": f"{head.sequence}:{head.hash}"})
+        return
+    _say(f"{head.sequence}:{head.hash}")
+    sys.stderr.write(
+        f"(record {head.sequence} and its hash: keep it elsewhere; later: idds audit verify --anchor ...)\n"
+    )
+
+
+def _new_password() -> tuple[str, str]:
+    """The new user's password and where it came from: $IDDS_PASSWORD, else a hidden prompt (typed twice)."""
+    password = os.environ.get("IDDS_PASSWORD")
+    if password:
+        return password, "IDDS_PASSWORD"
+    try:
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True), "password"
+    except typer.Abort:  # no terminal to type it at (or Ctrl+C)
+        raise InputError("IDDS_PASSWORD", "not set, and no password was typed at the prompt") from None
+
+
+USER_OPTION = {"username": "USERNAME", "role": "--role", "full_name": "--name", "patient_id": "--patient-id"}
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="Lower-case letters, digits, '.', '_' or '-'.")],
+    role: Annotated[str, typer.Option("--role", help="admin, physician, nurse, pharmacist or patient.")],
+    name: Annotated[str, typer.Option("--name", help="The user's full name.")],
+    patient_id: Annotated[
+        int | None, typer.Option("--patient-id", help="For a patient's own login: their patient id.")
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Add a user (e.g. a clinic's first admin). The password comes from $IDDS_PASSWORD, or a hidden prompt."""
+    from openidds.clinic.roles import ROLES
+
+    with guarded():
+        if role not in ROLES:  # before asking for a password
+            raise InputError("--role", f"expected one of {', '.join(ROLES)}, got '{role}'")
+        password, source = _new_password()
+    with guarded():
+        engine = _open_database(database, create=True)
+        from openidds.db import sessions
+        from openidds.service.errors import Conflict
+        from openidds.service.users import add_user
+
+        try:
+            with sessions(engine)() as s, s.begin():
+                user = add_user(s, "cli", username, name, role, password, datetime.now(UTC), patient_id)
+                user_id = user.id
+        except Conflict as exc:
+            raise InputError("USERNAME", exc.message) from None
+        except InputError as exc:
+            field = source if exc.field == "password" else USER_OPTION.get(exc.field or "", exc.field or "")
+            raise InputError(field, exc.message) from None
+        finally:
+            engine.dispose()
+    _say(f"Added {role} {username} (user {user_id}), audited as actor 'cli'.")
