@@ -566,6 +566,10 @@ def generate_patient(pid: int, rows: Rows, follow_ups: dict[str, Any], staff: di
             "refills",
             {
                 "patient_id": pid,
+                "status": "completed",  # prepared, checked by a second person, then filled
+                "prepared_by": nurse,
+                "prepared_at": at - timedelta(minutes=30),
+                "volume_ml": t.volume,
                 "at": at,
                 "drug_lot": f"L{pid % 97:02d}-{n:03d}",
                 "solution": solution,
@@ -580,8 +584,8 @@ def generate_patient(pid: int, rows: Rows, follow_ups: dict[str, Any], staff: di
                 "likely_causes": _causes(status),
                 "next_refill_due": at + timedelta(days=due),
                 "recorded_by": nurse,
-                "verified_by": verifier,
-                "verified_at": at + timedelta(minutes=15),
+                "checked_by": verifier,
+                "checked_at": at - timedelta(minutes=15),
                 "version": 1,
             },
         )

@@ -145,8 +145,11 @@ class Matrix:
 
     def before_verify_concentration_change(self, role: str) -> None:
         """For each role allowed: proposed by the nurse and confirmed by bo, so ada and phil are second persons."""
-        self.program = self.post("nora", f"/patients/{self.own}/programs", {"document": MORPHINE_20}).json()["number"]
-        r = self.post("bo", f"/patients/{self.own}/programs/{self.program}/confirm", {})
+        proposed = self.post("nora", f"/patients/{self.own}/programs", {"document": MORPHINE_20}).json()
+        self.program = proposed["number"]
+        # a change verified before waits too: this one, if it runs, closes it (a soft finding, with its reason)
+        soft = {f["code"]: "the newer change replaces it" for f in proposed["findings"] if f["severity"] == "soft"}
+        r = self.post("bo", f"/patients/{self.own}/programs/{self.program}/confirm", {"overrides": soft})
         assert r.json()["status"] == "awaiting-verification", r.text
 
     def verify_concentration_change(self, who: str, pid: int) -> Any:

@@ -196,7 +196,14 @@ def test_a_program_written_against_a_replaced_one_cannot_run(clinic: Clinic) -> 
         "POST", f"/patients/{pid}/programs", "ada", json={"document": baclofen("2000 mcg/mL", "220 mcg/day")}
     )
     assert r.status_code == 201, r.text
+    closes = next(f for f in r.json()["findings"] if f["code"] == "program.closes-waiting")
+    assert closes["severity"] == "soft" and closes["message"].startswith(
+        "if this program runs, it closes version 2 (awaiting refill: baclofen 1000 mcg/mL)"
+    )
     r = clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={"overrides": {}})
+    assert r.status_code == 422 and "program.closes-waiting" in r.json()["detail"]  # not dropped without a word
+    why = {"program.closes-waiting": "a rate change first; the new concentration later"}
+    r = clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={"overrides": why})
     assert r.json()["status"] == "active", r.text
     v2 = clinic.call("GET", f"/patients/{pid}/programs/2", "nora").json()
     assert v2["status"] == "cancelled" and "version 3 replaced before it ran" in v2["closed_reason"]
@@ -373,6 +380,7 @@ def test_a_suspected_pocket_fill_is_an_urgent_flag_with_the_drugs_action(clinic:
     assert "Withdrawal later" in flag["actions"][0]
     pump = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()
     assert (pump["reservoir_ml"], pump["pocket"]) == ("15", {"baclofen": "10000"})
+    assert pump["expected_residual_ml"] == "15"  # the clinic expects only what went into the reservoir
     r = clinic.call("POST", f"/patients/{pid}/flags/{flag['id']}/resolve", "nora", json={"resolution": "ICU, observed"})
     assert r.status_code == 200 and r.json()["resolution"] == "ICU, observed"
     again = clinic.call("POST", f"/patients/{pid}/flags/{flag['id']}/resolve", "nora", json={"resolution": "again"})

@@ -398,7 +398,12 @@ def test_a_change_without_a_bridge_needs_a_reason_and_a_waiting_program_can_be_c
     assert r.headers["location"] == f"/patients/{pid}/programs/3"
     ada.post(f"/patients/{pid}/programs/3/confirm", {})
     r = ada.post(f"/patients/{pid}/programs", program_data(mode="continuous", rate="0.5 mL/day"))
-    r = ada.post(f"{r.headers['location']}/confirm", {})
+    review = ada.follow(r).text
+    assert "if this program runs, it closes version 3 (awaiting verification" in review  # said before confirming
+    r = ada.post(f"/patients/{pid}/programs/4/confirm", {})
+    assert r.status_code == 422 and "program.closes-waiting" in text_by_id(r.text, "review-error")
+    reason = {"override:program.closes-waiting": "the rate first; the new concentration is re-ordered"}
+    r = ada.post(f"/patients/{pid}/programs/4/confirm", reason)
     assert r.headers["location"] == f"/patients/{pid}/programs/4?done=active"
     r = phil.post(f"/patients/{pid}/programs/3/verify")
     assert r.status_code == 409 and "program version 3 is cancelled" in text_by_id(r.text, "review-error")
@@ -547,11 +552,15 @@ def test_an_unchecked_emergency_fill_needs_a_reason_and_raises_a_review_flag(cli
     assert has_id(nora.follow(r).text, "unchecked-warning")
     r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "40"})
     assert r.status_code == 422
+    assert "not been checked by a second person" in text_by_id(r.text, "refill-error")  # not filled by accident
+    sure = {"withdrawn_ml": "25", "filled_ml": "40", "emergency_confirmed": "on"}
+    r = nora.post(f"{url}/complete", sure)  # ticked, but no reason
+    assert r.status_code == 422
     error = text_by_id(r.text, "refill-error")
     assert "emergency_reason" in error and "independent double check" in error
     assert text_by_id(nora.get(url).text, "refill-title") == "Refill: prepared"
     why = "low-reservoir alarm at a home visit, no second nurse reachable"
-    r = nora.post(f"{url}/complete", {"withdrawn_ml": "25", "filled_ml": "40", "emergency_reason": why})
+    r = nora.post(f"{url}/complete", {**sure, "emergency_reason": why})
     result = nora.follow(r).text
     assert text_by_id(result, "refill-title") == "Refill: completed"
     assert text_by_id(result, "step-check") == "Not checked before the fill (emergency)"

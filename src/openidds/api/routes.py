@@ -46,6 +46,7 @@ from openidds.db.models import (
     User,
 )
 from openidds.errors import InputError
+from openidds.programs.clock import from_us
 from openidds.quantities.units import format_number
 from openidds.service import audit, auth, pathway
 from openidds.service import programs as programs_service
@@ -172,6 +173,7 @@ def pump(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
         "reservoir_ml": format_number(twin.reservoir, 9),
         "solution": solution_json(twin.solution),
         "program_version": None if running is None else running.number,
+        "bridge_ends_at": None if twin.bridge_ends_at is None else from_us(twin.bridge_ends_at).isoformat(),
         "expected_residual_ml": format_number(twin.expected_residual().expected.to("mL"), 9),
         "pocket": {k: format_number(v, 9) for k, v in twin.pocket.items()},
         **{k: v for k, v in row(status).items() if k != "patient_id"},
@@ -247,15 +249,19 @@ def record_implant(patient_id: Id, body: ImplantIn, once: OnceOnly) -> dict[str,
     return once.run(body, 201, use_case)
 
 
-def program_json(v: ProgramVersion) -> dict[str, Any]:
-    return {**row(v), "document": v.document}
+def program_json(v: ProgramVersion, s: Session | None = None) -> dict[str, Any]:
+    """A program version; one that waits says the bridge it will run from what the pump holds now."""
+    out = {**row(v), "document": v.document}
+    if s is not None and v.status in programs_service.WAITING:
+        out["bridge_plan"] = programs_service.bridge_summary(s, v) or None
+    return out
 
 
 @router.get("/patients/{patient_id}/programs", tags=["programs"])
 def programs(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(ProgramVersion).where(ProgramVersion.patient_id == patient_id).order_by("number"))
-    return [program_json(v) for v in found]
+    return [program_json(v, s) for v in found]
 
 
 @router.get("/patients/{patient_id}/programs/{number}", tags=["programs"])
@@ -266,7 +272,7 @@ def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> dict[str, A
     ).first()
     if found is None:
         raise NotFound(f"no program version {number}")
-    return program_json(found)
+    return program_json(found, s)
 
 
 @router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
@@ -290,7 +296,8 @@ def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, once: OnceOnly)
         body,
         200,
         lambda: program_json(
-            programs_service.confirm_program(once.s, once.actor, patient_id, number, body.overrides, once.at)
+            programs_service.confirm_program(once.s, once.actor, patient_id, number, body.overrides, once.at),
+            once.s,
         ),
     )
 
@@ -301,7 +308,7 @@ def verify_program(patient_id: Id, number: Id, once: OnceOnly) -> dict[str, Any]
     return once.run(
         None,
         200,
-        lambda: program_json(programs_service.verify_program(once.s, once.actor, patient_id, number, once.at)),
+        lambda: program_json(programs_service.verify_program(once.s, once.actor, patient_id, number, once.at), once.s),
     )
 
 

@@ -2,9 +2,11 @@
 
 from openidds.calculations.bridge import (
     BridgeBolus,
+    BridgePlan,
     BridgeRate,
     BridgeRule,
     bridge_bolus,
+    bridge_plan,
     bridge_program,
     bridge_rate,
     bridge_rule,
@@ -19,6 +21,7 @@ from openidds.calculations.volumes import pathway_volume, priming_bolus, refill_
 __all__ = [
     "Both",
     "BridgeBolus",
+    "BridgePlan",
     "BridgeRate",
     "BridgeRule",
     "Calculated",
@@ -26,6 +29,7 @@ __all__ = [
     "Reconciliation",
     "ResidualEstimate",
     "bridge_bolus",
+    "bridge_plan",
     "bridge_program",
     "bridge_rate",
     "bridge_rule",

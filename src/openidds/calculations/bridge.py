@@ -142,6 +142,41 @@ def bridge_program(new: PumpProgram, rule: BridgeRule) -> Calculated[PumpProgram
 
 
 @dataclass(frozen=True, slots=True)
+class BridgePlan:
+    """The bridge a program change would run, for the screens that show it before it is applied."""
+
+    volume: Quantity  # old solution in pump and catheter
+    rates: tuple[Quantity, ...]  # what the pump runs, step by step (mL/day)
+    duration: Quantity  # at the bridge's mean daily volume
+    kept: str  # the drug whose new daily dose it keeps
+    kept_dose: Quantity  # that dose (the most in any 24 h of the new program)
+
+    def words(self) -> str:
+        rates = " / ".join(r.format("mL/day") for r in dict.fromkeys(self.rates))
+        return (
+            f"{self.volume.format('mL')} of the old solution at {rates} (the new {self.kept} "
+            f"{self.kept_dose.format(None, 3)} with the old concentration) for about {self.duration.format('h', 3)}, "
+            "then the new program"
+        )
+
+
+def bridge_plan(old: Sequence[Ingredient], new: PumpProgram) -> Calculated[BridgePlan]:
+    """The bridge from `old` (what pump and catheter hold) to `new`: volume, rates, duration (InputError naming
+    `new` when the solutions share no drug)."""
+    rule = bridge_rule(old, new.solution)
+    volume = new.pump.dead_volume.value.in_unit("mL")
+    if new.catheter is not None and new.catheter_length is not None:
+        volume = volume + (new.catheter_length * new.catheter.volume_per_cm.value).in_unit("mL")
+    bridge = bridge_program(new, rule)
+    mean = bridge.value.mean_daily_volume().to("mL/day")
+    duration = Quantity.of(volume.to("mL") / mean, "day").in_unit("h") if mean > 0 else Quantity.of(0, "h")
+    kept = next(i for i in new.solution if i.drug.name == rule.kept)
+    dose = kept.dose_rate(new.daily_volume())
+    rates = tuple(step.rate for step in bridge.value.steps)
+    return Calculated(BridgePlan(volume, rates, duration, rule.kept, dose), bridge.assumptions)
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeBolus:
     volume: Quantity  # old solution left in the pump pathway and catheter
     rate: Quantity  # mL/day the old solution runs at (what the pump can run)

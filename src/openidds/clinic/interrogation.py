@@ -28,6 +28,7 @@ MISMATCH = policy(
     "daily doses agree when they are equal to 3 significant figures (what the pump and OpenIDDS display): an "
     "OpenIDDS choice."
 )
+SHOWN_TO = Fraction(1, 20)  # half of the 0.1 mL a pump shows its reservoir to
 OUTSIDE_BAND = policy(
     "An interrogated reservoir outside the twin's accuracy band is a discrepancy for review: an OpenIDDS choice."
 )
@@ -64,10 +65,19 @@ def program_differences(running: PumpProgram, reported: Sequence[ReportedDrug]) 
             out.append(f"the pump reports {name}, which the running program does not hold")
             continue
         if ours.concentration != r.ingredient.concentration:
-            out.append(
-                f"{name}: the pump was told {r.ingredient.concentration}, the running program is written for "
-                f"{ours.concentration}"
-            )
+            told = r.ingredient.concentration
+            what = f"{name}: the pump was told {told}, the running program is written for {ours.concentration}"
+            if r.daily_dose is not None:
+                # The pump sets its rate from the dose and the concentration it was told; the reservoir holds the
+                # record's solution, so what reaches the patient is scaled by the true concentration over the told.
+                unit = ours.drug.dose_rate_unit
+                actual = r.daily_dose.to(unit) * ours.concentration.ratio(told)
+                side = "more" if actual > r.daily_dose.to(unit) else "less"
+                what += (
+                    f": with the solution in it, the pump gives about {format_number(actual, 3)} {unit}, {side} than "
+                    f"the {format_number(r.daily_dose.to(unit), 3)} {unit} it shows"
+                )
+            out.append(what)
         if r.daily_dose is not None:
             unit = ours.drug.dose_rate_unit
             ours_dose = doses[name].program.to(unit)
@@ -83,20 +93,26 @@ def program_differences(running: PumpProgram, reported: Sequence[ReportedDrug]) 
     return out
 
 
-def mismatch_flag(differences: Sequence[str]) -> Flag:
+def mismatch_flag(differences: Sequence[str], drugs: Sequence[Ingredient] = ()) -> Flag:
+    """The urgent flag, with the drugs' own warnings: a wrong program may be an overdose or a withdrawal."""
+    actions = [
+        "check the pump against the prescription now: reprogram it, or correct the record, with a second person",
+        "assess the patient for an overdose or a withdrawal of each drug until the pump is put right",
+    ]
+    actions += [i.drug.withdrawal_risk.message for i in drugs if i.drug.withdrawal_risk is not None]
     return Flag(
         "interrogation.program-mismatch",
         True,
         "the pump runs another program than the record: " + "; ".join(differences),
         MISMATCH,
-        ("check the pump against the prescription now: reprogram it, or correct the record, with a second person",),
+        tuple(actions),
     )
 
 
 def reservoir_discrepancy(reported_ml: Fraction, estimate: ResidualEstimate) -> Flag | None:
     """A review flag when the pump's reservoir figure lies outside the twin's accuracy band."""
     low, high = estimate.low.to("mL"), estimate.high.to("mL")
-    if low <= reported_ml <= high:
+    if low - SHOWN_TO <= reported_ml <= high + SHOWN_TO:  # the pump shows its figure to 0.1 mL
         return None
     side = "more" if reported_ml > high else "less"
     return Flag(

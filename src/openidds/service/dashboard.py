@@ -195,7 +195,12 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         withdrawal_risk=withdrawal,
         active_alarms=tuple(ActiveAlarm(a["alarm"], a["priority"]) for a in active),
         projected_alarms=tuple(
-            ProjectedAlarm(a["alarm"], a["priority"], to_us(datetime.fromisoformat(a["at"]))) for a in projected
+            ProjectedAlarm(
+                a["alarm"] + (" (no alarm on this pump: nobody is warned)" if a.get("silent") else ""),
+                a["priority"],
+                to_us(datetime.fromisoformat(a["at"])),
+            )
+            for a in projected
         ),
         replacement_due=None if replace is None else to_us(replace),
         urgent_flags=tuple(f["message"] for f in open_flags if f["urgent"]) or URGENT_FLAG * min(flags, 1),

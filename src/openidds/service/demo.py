@@ -261,7 +261,7 @@ class Demo:
         cmd = refill_steps.PrepareRefill(
             tuple((d["name"], d["concentration"]) for d in solution),
             self.lot(at),
-            at + timedelta(days=60),
+            at + timedelta(days=400),  # the label's expiry, well after the next refill
             volume,
         )
         refill = refill_steps.prepare_refill(self.s, self.user(GARCIA), pid, cmd, at)

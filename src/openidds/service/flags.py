@@ -62,8 +62,7 @@ def open_flags(s: Session, patient_id: int) -> list[dict[str, Any]]:
     ):
         for flag in row.flags:
             if flag.get("urgent"):
-                out.append(
-                    {"code": flag["code"], "urgent": True, "message": flag["message"], "link": f"follow-ups/{row.id}"}
-                )
+                message = str(flag["message"]).removeprefix("URGENT: ")  # the listing says it is urgent
+                out.append({"code": flag["code"], "urgent": True, "message": message, "link": f"follow-ups/{row.id}"})
     out.sort(key=lambda f: not f["urgent"])  # stable: in the order raised within each kind
     return out

@@ -409,7 +409,8 @@ def record_interrogation(
                 raised.append(raise_flag(s, actor, patient.id, found, entity, now))
         differences = program_differences(state.program, reported) if reported else []
         if differences:
-            raised.append(raise_flag(s, actor, patient.id, mismatch_flag(differences), entity, now))
+            flag = mismatch_flag(differences, state.program.solution)
+            raised.append(raise_flag(s, actor, patient.id, flag, entity, now))
     _write(
         s,
         actor,

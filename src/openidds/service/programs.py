@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from openidds.calculations.bridge import bridge_plan
 from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, ProgramVersion, Refill, User
 from openidds.errors import InputError
@@ -27,7 +28,7 @@ from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.locks import lock_patient
-from openidds.service.pump import ACTIVE, program_of, refresh_status, solution_json
+from openidds.service.pump import ACTIVE, describe_solution, program_of, refresh_status, solution_json
 
 WAITING = ("awaiting-verification", "awaiting-refill")
 REASON_MAX = 2000
@@ -166,6 +167,7 @@ def propose_program(
             findings += [f.as_json() for f in bridge_findings(old, program)]
         except InputError as exc:
             raise InputError("bridge", f"{exc.message}; turn the bridge off with a reason") from None
+    findings += _closes_waiting(s, patient.id, current.number)
     diff = [{"setting": r.setting, "old": r.old, "new": r.new, "changed": r.changed} for r in review_diff(old, program)]
     version = new_version(
         s,
@@ -201,6 +203,48 @@ def propose_program(
         },
     )
     return version
+
+
+def _closes_waiting(s: Session, patient_id: int, running: int) -> list[dict[str, Any]]:
+    """A program that runs at once closes every program verified or waiting against the same running version: a
+    soft finding, so the prescriber says why before a planned change (perhaps already compounded) is dropped."""
+    waiting = s.scalars(
+        select(ProgramVersion)
+        .where(
+            ProgramVersion.patient_id == patient_id,
+            ProgramVersion.status.in_(WAITING),
+            ProgramVersion.based_on == running,
+        )
+        .order_by(ProgramVersion.number)
+    ).all()
+    if not waiting:
+        return []
+    words = "; ".join(
+        f"version {v.number} ({v.status.replace('-', ' ')}: {describe_solution(program_of(v).solution)})"
+        for v in waiting
+    )
+    return [
+        {
+            "severity": "soft",
+            "code": "program.closes-waiting",
+            "message": f"if this program runs, it closes {words}, written against the same running version: "
+            "its solution may already be prepared",
+        }
+    ]
+
+
+def bridge_summary(s: Session, version: ProgramVersion) -> str:
+    """The bridge a waiting program will run from the solution the pump holds now, in words ("" without one)."""
+    if not version.bridge:
+        return ""
+    running = active_version(s, version.patient_id)
+    if running is None:
+        return ""
+    try:
+        plan = bridge_plan(program_of(running).solution, program_of(version))
+    except InputError:
+        return ""
+    return "bridge bolus: " + plan.value.words()
 
 
 def _still_current(s: Session, version: ProgramVersion) -> None:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,7 +97,8 @@ def pump_state(s: Session, patient_id: int, until: datetime) -> PumpState | None
     ):
         assert r.at is not None and r.filled_ml is not None  # a completed refill has both
         pocket = r.pocket_ml or Fraction(0)
-        timed.append((r.at, 0, RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, programs), pocket)))
+        refill = RefillEvent(to_us(r.at), r.filled_ml, _solution(r.solution, programs), pocket, pocket_recorded=True)
+        timed.append((r.at, 0, refill))
     for q in s.scalars(select(RemoteRequest).where(RemoteRequest.patient_id == patient_id, RemoteRequest.at > start)):
         timed.append((q.at, 2, RemoteEvent(to_us(q.at))))
     for i in s.scalars(select(Interrogation).where(Interrogation.patient_id == patient_id, Interrogation.at > start)):
@@ -183,7 +184,7 @@ def refresh_status(
             if name not in known
         ]
     status.withdrawal_risk = any(i.drug.withdrawal_risk is not None for i in twin.solution)
-    due, reason, projected = project_from(twin, program)
+    due, reason, projected = project_from(twin, program, fill_expiry(s, patient_id, twin))
     status.next_refill_due, status.refill_reason, status.projected_alarms = due, reason, projected
     eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
     if reported is not None and reported.eri:  # the pump reported ERI: replace it now, whatever the model says
@@ -218,12 +219,17 @@ def describe_solution(solution: tuple[Ingredient, ...]) -> str:
     return ", ".join(f"{i.drug.name} {i.concentration}" for i in solution)
 
 
-def project_from(twin: PumpTwin, program: PumpProgram) -> tuple[datetime, str, list[dict[str, str]]]:
+def project_from(
+    twin: PumpTwin, program: PumpProgram, expires_at: datetime | None = None
+) -> tuple[datetime, str, list[dict[str, Any]]]:
     """Next refill due and the projected alarms, from the twin's reservoir now, with every allowed patient bolus
-    (the worst case), capped by the stability of the fill in the pump."""
+    (the worst case), capped by the stability of the fill in the pump and by the solution's expiry or beyond-use
+    date (`expires_at`, when the refill recorded one). A pump without alarms projects the same levels, marked
+    silent: nobody is warned when it gets there."""
     low = program.reservoir.low_alarm.to("mL")
     left = twin.reservoir
-    projected: list[dict[str, str]] = []
+    silent = not program.pump.has_alarms
+    projected: list[dict[str, Any]] = []
     if left > low:
         low_at = twin.projected_at(left - low)
     else:  # already at or below the alarm level: due since the alarm sounded, not since whoever wrote last
@@ -231,11 +237,29 @@ def project_from(twin: PumpTwin, program: PumpProgram) -> tuple[datetime, str, l
     empty_at = twin.projected_at(left) if left > 0 else twin.t
     for name, priority, at in (("low-reservoir", "non-critical", low_at), ("empty-reservoir", "critical", empty_at)):
         if at is not None and at > twin.t:
-            projected.append({"alarm": name, "priority": priority, "at": from_us(at).isoformat()})
+            entry: dict[str, Any] = {"alarm": name, "priority": priority, "at": from_us(at).isoformat()}
+            if silent:
+                entry["silent"] = True
+            projected.append(entry)
     fill_at = twin.recorded_fill_at
     stable_until = fill_at + int(stability_limit(program).value.to("day") * DAY_US)
     candidates = [(stable_until, "drug stability in the pump runs out")]
+    if expires_at is not None:
+        candidates.append((to_us(expires_at), "the solution's expiry or beyond-use date"))
     if low_at is not None:
-        candidates.append((low_at, "worst-case low-reservoir alarm"))
+        why = "worst-case low-reservoir level (this pump has no alarm)" if silent else "worst-case low-reservoir alarm"
+        candidates.append((low_at, why))
     at, reason = min(candidates)
     return from_us(at), reason, projected
+
+
+def fill_expiry(s: Session, patient_id: int, twin: PumpTwin) -> datetime | None:
+    """The expiry or beyond-use date of the solution in the pump, as its refill recorded it (None: not known)."""
+    return s.scalar(
+        select(Refill.expires_at)
+        .where(
+            Refill.patient_id == patient_id, Refill.status == "completed", Refill.at == from_us(twin.recorded_fill_at)
+        )
+        .order_by(Refill.id.desc())
+        .limit(1)
+    )

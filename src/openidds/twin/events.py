@@ -31,6 +31,9 @@ class Refill:
     solution: tuple[Ingredient, ...] | None = None  # None: the same solution again
     pocket_ml: Fraction = Fraction(0)  # of the fill, what went outside the reservoir (a pocket fill)
     withdrawn_ml: Fraction | None = None  # measured residual; None: what the twin holds
+    # The clinic recorded the pocket fill it suspects, so it expects only the rest in the reservoir (a scenario's
+    # `pocket` is what really happened, unknown to the clinic until the next refill shows it)
+    pocket_recorded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -750,7 +750,8 @@ class PumpTwin:
             self._pocket[self._sid] = self._pocket.get(self._sid, 0) + units
             doses = {i.drug.name: i.dose(Quantity.of(e.pocket_ml, "mL")).to(i.drug.dose_unit) for i in self.solution}
             self.note("pocket-fill", volume_ml=e.pocket_ml, doses=doses)
-        self.recorded_fill, self.recorded_fill_at = e.volume_ml, self.t
+        self.recorded_fill = e.volume_ml - e.pocket_ml if e.pocket_recorded else e.volume_ml
+        self.recorded_fill_at = self.t
         self._programmed_before, self._program_since, self._boluses_since = Fraction(0), self.t, []
         for name in ("low-reservoir", "empty-reservoir"):
             self.clear_alarm(name)

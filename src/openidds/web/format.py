@@ -90,6 +90,10 @@ def words(value: str) -> str:
     return value.replace("-", " ").replace("_", " ")
 
 
+def capitalize_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def options(values: Any) -> list[tuple[str, str]]:
     """Codes as (value, words) pairs for a <select>."""
     return [(str(v), words(str(v))) for v in values]
@@ -107,6 +111,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "iso": iso,
     "number": number,
     "words": words,
+    "capitalize_first": capitalize_first,
     "relative_to": relative,
     "options": options,
     "choices": choices,

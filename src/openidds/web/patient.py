@@ -86,7 +86,20 @@ def _remote_context(w: Work, patient_id: int, shown: int | None) -> dict[str, An
         result = w.s.get(RemoteRequest, shown)
         if result is None or result.patient_id != patient_id:
             result = None
-    return {**context, "recent": recent, "result": result, "next_dose_at": next_dose_at, "user": w.user}
+    last_dose = w.s.scalars(
+        select(RemoteRequest)
+        .where(RemoteRequest.patient_id == patient_id, RemoteRequest.accepted)
+        .order_by(RemoteRequest.at.desc(), RemoteRequest.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        **context,
+        "recent": recent,
+        "result": result,
+        "last_dose": last_dose,
+        "next_dose_at": next_dose_at,
+        "user": w.user,
+    }
 
 
 @router.get("/patients/{patient_id}/remote")

@@ -18,17 +18,19 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from openidds.api.schemas import CompleteIn, DecimalText, Id, PrepareIn
-from openidds.calculations import reconcile
+from openidds.calculations import project, reconcile
 from openidds.db.models import Flag, Patient, ProgramVersion, Refill
+from openidds.devices import PumpModel
 from openidds.errors import InputError
+from openidds.programs.solution import check_volume
 from openidds.quantities import Quantity
 from openidds.service import pathway
 from openidds.service import refills as refills_service
 from openidds.service.access import require
 from openidds.service.auth import second_person
 from openidds.service.errors import Conflict, NotFound
-from openidds.service.programs import active_version, find_version, waiting_for_refill
-from openidds.service.pump import program_of, pump_state, solution_json
+from openidds.service.programs import active_version, bridge_summary, find_version, waiting_for_refill
+from openidds.service.pump import describe_solution, program_of, pump_state, solution_json
 from openidds.web import format as fmt
 from openidds.web import views
 from openidds.web.forms import local_instant, parse_in
@@ -56,7 +58,8 @@ def _choices(w: Work, patient_id: int) -> list[dict[str, Any]]:
         out.append({"key": "running", "number": None, "solution": solution_json(prog.solution), "version": running})
     for v in waiting_for_refill(w.s, patient_id):
         solution = solution_json(program_of(v).solution)
-        out.append({"key": f"v{v.number}", "number": v.number, "solution": solution, "version": v})
+        bridge = bridge_summary(w.s, v)
+        out.append({"key": f"v{v.number}", "number": v.number, "solution": solution, "version": v, "bridge": bridge})
     return out
 
 
@@ -173,6 +176,16 @@ def _record_page(
     if refill.program_number is not None:
         waiting = find_version(w.s, patient_id, refill.program_number)
     pump = views.pump_now(w.s, patient_id, w.now) if refill.status in OPEN else None
+    written = waiting if waiting is not None else active_version(w.s, patient_id)
+    prescription = None
+    if written is not None and refill.status in OPEN:
+        prog = program_of(written)
+        prescription = {
+            "number": written.number,
+            "solution": describe_solution(prog.solution),
+            "doses": [(name, str(d.program)) for name, d in project(prog).daily_dose.items()],
+            "capacity": prog.pump.capacity.to("mL"),
+        }
     flags = list(w.s.scalars(select(Flag).where(Flag.patient_id == patient_id, Flag.entity == f"refill/{refill.id}")))
     values = values if values is not None else {}  # the nurse types what she filled: nothing is assumed
     withdrawn = values.get("withdrawn_ml", "")
@@ -185,12 +198,16 @@ def _record_page(
         refill=refill,
         who=who,
         waiting=waiting,
+        prescription=prescription,
+        bridge_text="" if waiting is None or refill.status not in OPEN else bridge_summary(w.s, waiting),
         pump=pump,
         expected=None if pump is None else pump.state.twin.expected_residual(),
         flags=flags,
         values=values,
         error=error,
-        check=_reconcile(pump.state.twin.expected_residual(), withdrawn) if pump is not None and withdrawn else None,
+        check=None
+        if pump is None or not withdrawn
+        else _reconcile(pump.state.twin.expected_residual(), withdrawn, pump.state.program.pump),
         can_check=refill.status == "prepared" and may(w.user, action, patient_id) and w.user.id != refill.prepared_by,
         can_complete=refill.status in OPEN and may(w.user, "record-refill", patient_id),
         can_cancel=refill.status in OPEN and may(w.user, "prepare-refill", patient_id),
@@ -198,12 +215,17 @@ def _record_page(
     )
 
 
-def _reconcile(expected: Any, withdrawn: str) -> dict[str, Any]:
-    """The discrepancy check on the volume as typed: read as the save reads it (`CompleteIn.withdrawn_ml`)."""
+def _reconcile(expected: Any, withdrawn: str, pump: PumpModel | None = None) -> dict[str, Any]:
+    """The discrepancy check on the volume as typed: read as the save reads it (`CompleteIn.withdrawn_ml`), and
+    refused as the save refuses it when the pump cannot hold it."""
     try:
         volume = Fraction(_DECIMAL.validate_python(withdrawn))
+        if pump is not None:
+            check_volume(pump, volume, "withdrawn_ml", "the withdrawn volume")
     except ValidationError:
         return {"error": f"enter the withdrawn volume in mL (a number such as 12.5), got {withdrawn!r}"}
+    except InputError as exc:
+        return {"error": exc.message}
     result = reconcile(expected, Quantity.of(volume, "mL"))
     return {"error": None, "result": result.value, "notes": result.assumptions, "expected": expected}
 
@@ -235,6 +257,15 @@ def refill_check_save(request: Request, patient_id: Id, refill_id: Id, form: Pos
 @router.post("/patients/{patient_id}/refills/{refill_id}/complete")
 def refill_complete_save(request: Request, patient_id: Id, refill_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
+        require(w.user, "record-refill", patient_id=patient_id)  # who may fill first: a refusal is its own page
+        unchecked = w.s.get(Refill, refill_id)
+        if unchecked is not None and unchecked.status == "prepared" and not form.checked("emergency_confirmed"):
+            raise WebError(
+                422,
+                "this solution has not been checked by a second person: have it checked first, or give the "
+                "emergency reason and tick that you fill it unchecked",
+                "emergency_confirmed",
+            )
         suspected = form.checked("pocket_fill_suspected")
         body = parse_in(
             CompleteIn,
@@ -282,5 +313,6 @@ def refill_volume_check(request: Request, patient_id: Id, form: Posted) -> Respo
         if state is None:
             raise Conflict("no pump is programmed for this patient")
         withdrawn = form.get("withdrawn_ml")
-        result = _reconcile(state.twin.expected_residual(), withdrawn) if withdrawn else None
+        expected = state.twin.expected_residual()
+        result = _reconcile(expected, withdrawn, state.program.pump) if withdrawn else None
         return render(request, "_refill_check.html", check=result)

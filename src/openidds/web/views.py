@@ -33,7 +33,7 @@ from openidds.db.models import (
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.review import settings
 from openidds.service.programs import active_version
-from openidds.service.pump import PumpState, program_of, project_from, pump_state
+from openidds.service.pump import PumpState, fill_expiry, program_of, project_from, pump_state
 from openidds.web import charts
 from openidds.web import format as fmt
 
@@ -109,9 +109,20 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
                 f"Program version {v.number}: {fmt.words(v.status)}" + (" (bridge)" if v.bridge else ""),
                 detail,
                 f"{base}/programs/{v.number}",
-                alert=v.status == "refused",
+                alert=v.status in ("refused", "awaiting-refill"),
             )
         )
+        if v.effective_at is not None and v.effective_at != v.proposed_at:
+            how = " with the refill that brought its solution" if v.applied_by is not None else ""
+            out.append(
+                Entry(
+                    v.effective_at,
+                    "program",
+                    f"Program version {v.number} starts running{how}" + (", after a bridge bolus" if v.bridge else ""),
+                    "",
+                    f"{base}/programs/{v.number}",
+                )
+            )
     for r in s.scalars(select(Refill).where(Refill.patient_id == pid)):
         solution = ", ".join(f"{d['name']} {d['concentration']}" for d in r.solution)
         if r.status == "completed" and r.at is not None:
@@ -228,6 +239,7 @@ class PumpNow:
     low_at: datetime | None
     empty_program_at: datetime | None  # the schedule alone
     eri_at: datetime | None
+    bridge_ends_at: datetime | None  # a bridge bolus running: when the new program starts
     state: PumpState = field(repr=False)
 
 
@@ -236,7 +248,7 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
     if state is None:
         return None
     twin, program = state.twin, state.program
-    due, reason, projected = project_from(twin, program)
+    due, reason, projected = project_from(twin, program, fill_expiry(s, patient_id, twin))
     fill_at = from_us(twin.recorded_fill_at)
     stable = fill_at + timedelta(days=float(stability_limit(program).value.to("day")))
     left = twin.reservoir
@@ -261,6 +273,7 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
         low_at=None if low_at is None else from_us(low_at),
         empty_program_at=None if empty_program is None else from_us(empty_program),
         eri_at=None if eri is None else from_us(eri),
+        bridge_ends_at=None if twin.bridge_ends_at is None else from_us(twin.bridge_ends_at),
         state=state,
     )
 
