@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 import uvicorn
 
 from openidds.db.models import Flag, Refill, RemoteRequest
+from openidds.service.pump import pump_state
 from openidds.web.session import SESSION_COOKIE, csrf_for
 from tests.api_support import (
     FLEX,
@@ -211,3 +213,22 @@ def test_two_confirmations_at_once_activate_the_program_once(clinic: Clinic, liv
     assert sorted(r.status_code for r in answers) == [200, 409]
     programs = clinic.call("GET", f"/patients/{pid}/programs", "nora").json()
     assert [p["status"] for p in programs] == ["superseded", "active"]
+
+
+def test_a_press_that_waited_for_the_lock_is_decided_after_the_dose_before_it(clinic: Clinic) -> None:
+    """The deterministic form of the race: a request reads its clock, then waits for the patient lock while a press
+    1 ms later commits a dose. Decided at its own earlier instant it would not see that dose (the twin replays only
+    what came before): it is decided at the latest instant on the record instead, inside the lockout."""
+    pid, _ = remote_patient(clinic, "K-4")
+    t = clinic.now
+    clinic.now = t + timedelta(milliseconds=1)
+    first = clinic.call("POST", f"/patients/{pid}/remote-requests", "pat-k-4").json()
+    clinic.now = t  # the waiting request's clock
+    second = clinic.call("POST", f"/patients/{pid}/remote-requests", "pat-k-4").json()
+    assert (first["accepted"], second["accepted"]) == (True, False)
+    assert second["reason"].startswith("lockout") and second["at"] == first["at"]
+    clinic.now = t + timedelta(hours=1)
+    with clinic.sessions() as s:
+        state = pump_state(s, pid, clinic.now)
+        assert state is not None
+        assert [d.accepted for d in state.twin.decisions] == [True, False]  # the replay agrees with the record

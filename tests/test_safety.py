@@ -311,3 +311,42 @@ def test_a_decrease_then_a_rise_inside_the_window_counts_from_the_lowest_dose():
     # The step 6 → 10 is +66.7 %: over the hard 50 % by itself (the cumulative check adds nothing new).
     assert found["titration.hard-max"].severity == "hard"
     assert "titration.cumulative-hard-max" not in found
+
+
+def test_a_drug_taken_out_and_put_back_is_a_step_from_the_dose_it_ran_at():
+    # Morphine 10 mg/mL + clonidine at 1 mL/day (morphine 10 mg/day) for a month; morphine taken out an hour ago,
+    # now back at 20 mg/mL: 20 mg/day is +100 % from the 10 mg/day it ran at inside the 24 h window (hard 50 %).
+    t0 = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    morphine, clonidine = (
+        {"name": "morphine", "concentration": "10 mg/mL"},
+        {"name": "clonidine", "concentration": "100 mcg/mL"},
+    )
+
+    def mix(*drugs: dict[str, str]) -> PumpProgram:
+        return program(drugs=list(drugs), program__rate="1 mL/day")
+
+    history = [(t0 - timedelta(days=30), mix(morphine, clonidine)), (t0, mix(clonidine))]
+    back = mix({"name": "morphine", "concentration": "20 mg/mL"}, clonidine)
+    found = {f.code: f for f in check(back, now=t0 + timedelta(hours=1), history=history)}
+    assert found["titration.hard-max"].severity == "hard"
+    assert found["titration.hard-max"].message.startswith("morphine rises from 10 mg/day to 20 mg/day (+100 %)")
+    # Two days later the window holds only the program without morphine: a restart, checked as a starting dose.
+    later = {f.code for f in check(back, now=t0 + timedelta(days=2), history=history)}
+    assert "titration.hard-max" not in later and "starting-dose.hard-max" in later
+
+
+def test_stopping_baclofen_and_restarting_it_higher_is_one_step():
+    # 200 mcg/day for a month, 0 mcg/day five minutes ago, 400 mcg/day now: +100 % from 200 (hard 60 %), not a
+    # rise from zero that no percentage can measure.
+    t0 = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    history = [(t0 - timedelta(days=30), _baclofen("200 mcg/day")), (t0, _baclofen("0 mcg/day"))]
+    found = {f.code: f for f in check(_baclofen("400 mcg/day"), now=t0 + timedelta(minutes=5), history=history)}
+    assert found["titration.hard-max"].message.startswith("baclofen rises from 200 mcg/day to 400 mcg/day (+100 %)")
+
+
+def test_a_steep_decrease_says_how_much_of_the_old_dose_is_cut():
+    # 200 → 80 mcg/day is 120/200 = 60 % less (the old text divided by the new dose: −150 %); 200 → 0 is −100 %.
+    found = {f.code: f for f in check(_baclofen("80 mcg/day"), current=_baclofen("200 mcg/day"))}
+    assert "(−60 %)" in found["titration.steep-decrease"].message
+    found = {f.code: f for f in check(_baclofen("0 mcg/day"), current=_baclofen("200 mcg/day"))}
+    assert "(−100 %)" in found["titration.steep-decrease"].message

@@ -167,3 +167,51 @@ def test_impossible_refill_volumes_are_refused_naming_the_field():
         twin.apply(Refill(START + DAY_US, F(40), withdrawn_ml=F(45)))
     with pytest.raises(InputError, match=r"refill\.volume"):
         twin.apply(Refill(START + DAY_US, F(41)))
+
+
+def test_two_changes_inside_the_flush_each_old_solution_runs_at_its_own_bridge_rate():
+    # Baclofen 2000 mcg/mL at 200 mcg/day (0.1 mL/day), pathway 0.32 mL. Day 1: refilled with 500 mcg/mL (0.4 mL/day):
+    # the bridge runs the 2000 at 0.4 × 500/2000 = 0.1 mL/day. 12 h later, 0.05 mL of it has gone; refilled with
+    # 2000 again: pump and catheter hold 0.27 mL of 2000 (at the tip) and 0.05 mL of 500. Each runs at the rate
+    # that gives 200 mcg/day with its own concentration: the 2000 at 0.1 mL/day, then the 500 at 0.4 mL/day. The
+    # patient gets 200 mcg/day throughout, never 800 (0.4 mL/day of 2000) or 50.
+    strong, weak = "2000 mcg/mL", "500 mcg/mL"
+    first = baclofen(drugs=[{"name": "baclofen", "concentration": strong}])
+    diluted = baclofen(drugs=[{"name": "baclofen", "concentration": weak}])
+    at, back = START + DAY_US, START + DAY_US + 12 * HOUR_US
+    events = [
+        Refill(at, F(20), solution=diluted.solution),
+        ProgramChange(at, diluted, "", True),
+        Refill(back, F(20), solution=first.solution),
+        ProgramChange(back, first, "", True),
+    ]
+    twin = PumpTwin(first).run(events, back)
+    change = [e for e in twin.log if e["event"] == "program-changed"][-1]
+    assert change["bridge_phases"] == [
+        {"volume_ml": F("0.27"), "rates_ml_per_day": [F("0.1")]},
+        {"volume_ml": F("0.05"), "rates_ml_per_day": [F("0.4")]},
+    ]
+    for day in range(1, 6):
+        before = twin.patient["baclofen"]
+        twin.advance(back + day * DAY_US)
+        assert twin.patient["baclofen"] - before == 200, day
+    # The new program starts when both have run out: 0.27 / 0.1 = 2.7 days, then 0.05 / 0.4 = 3 h.
+    started = [e["at"] for e in twin.log if e["event"] == "program-started"]
+    assert started == [back + int(F("2.7") * DAY_US) + 3 * HOUR_US]
+
+
+def test_an_admixture_bridge_gives_no_drug_more_than_its_new_dose():
+    # Morphine 10 mg/mL + clonidine 100 mcg/mL at 0.5 mL/day, then clonidine 100 (listed first) + morphine 5 mg/mL
+    # at 0.6 mL/day (morphine 3 mg/day, clonidine 60 mcg/day). Keeping clonidine's dose would run the old solution
+    # at 0.6 mL/day: morphine 6 mg/day, twice its new dose. The bridge keeps the drug whose concentration falls
+    # most: 0.6 × 5/10 = 0.3 mL/day, morphine 3 mg/day and clonidine 30 mcg/day (under its new 60) while it runs.
+    mix = [{"name": "morphine", "concentration": "10 mg/mL"}, {"name": "clonidine", "concentration": "100 mcg/mL"}]
+    swapped = [{"name": "clonidine", "concentration": "100 mcg/mL"}, {"name": "morphine", "concentration": "5 mg/mL"}]
+    old, new = program(drugs=mix), program(drugs=swapped, program__rate="0.6 mL/day")
+    at = START + DAY_US
+    twin = PumpTwin(old).run([Refill(at, F(40), solution=new.solution), ProgramChange(at, new, "", True)], at)
+    change = next(e for e in twin.log if e["event"] == "program-changed")
+    assert change["bridge_rates_ml_per_day"] == [F("0.3")]
+    before = dict(twin.patient)
+    twin.advance(at + HOUR_US * 12)  # inside the bridge (0.332 mL at 0.3 mL/day: 26.6 h)
+    assert twin.patient["morphine"] - before["morphine"] == F("0.15") * 10  # 3 mg/day for half a day

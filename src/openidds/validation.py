@@ -47,3 +47,31 @@ def validation_error(exc: ValidationError) -> tuple[str, str]:
     elif err["type"] == "literal_error":
         message = f"{message}, got {err.get('input')!r}"
     return dotted(loc), message
+
+
+# Bidirectional embeddings, overrides and isolates reorder what a reader sees ("L\u202e1" shows as "1L"): a lot
+# number or a reason must read as it was typed.
+_BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def control_character(text: str) -> str | None:
+    """The first character that does not belong in free text (NUL, C0/C1 controls other than newline and tab, DEL,
+    bidirectional controls), or None."""
+    return next(
+        (c for c in text if (ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 or c in _BIDI),
+        None,
+    )
+
+
+def plain_text(value: str, field: str, max_length: int = 2000) -> str:
+    """Free text as a person writes it, trimmed: no NUL or other control character (a database refuses some, and
+    none belongs in a record), at most `max_length` characters. InputError naming `field` otherwise."""
+    from openidds.errors import InputError  # validation is imported by the core's own modules
+
+    text = value.strip()
+    bad = control_character(text)
+    if bad is not None:
+        raise InputError(field, f"contains a control character (U+{ord(bad):04X}): type plain text")
+    if len(text) > max_length:
+        raise InputError(field, f"at most {max_length} characters, got {len(text)}")
+    return text

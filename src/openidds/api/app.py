@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from openidds.api.routes import router
@@ -88,7 +89,31 @@ def create_app(
     def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         return _error(409, "that conflicts with a record already there (a duplicate, or written at the same time)")
 
+    def busy(request: Request) -> Response:
+        if request.url.path.startswith("/api/"):
+            return _error(503, BUSY, headers={"Retry-After": "5"})
+        from openidds.web.session import WebError  # a page (or htmx fragment) like any other refusal
+
+        page = app.exception_handlers[WebError](request, WebError(503, BUSY))
+        assert isinstance(page, Response)  # the web's handler is synchronous
+        page.headers["Retry-After"] = "5"
+        return page
+
+    @app.exception_handler(PoolTimeout)
+    def _pool(request: Request, exc: PoolTimeout) -> Response:
+        return busy(request)
+
+    @app.exception_handler(OperationalError)
+    def _operational(request: Request, exc: OperationalError) -> Response:
+        # SQLite's write lock held past its timeout is a busy server, not a fault; anything else is re-raised.
+        if "database is locked" in str(exc.orig):
+            return busy(request)
+        raise exc
+
     return app
+
+
+BUSY = "the service is busy: nothing was saved, try again in a few seconds"
 
 
 def _error(

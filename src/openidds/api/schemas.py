@@ -6,11 +6,11 @@ with the `to_…` methods here, so the two accept, refuse and record the same th
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from openidds.clinic.evaluation import Candidate
 from openidds.clinic.followup import AdverseEvent, FollowUpVisit
@@ -18,12 +18,36 @@ from openidds.clinic.trial import SideEffect, Trial, TrialDose
 from openidds.service.pathway import RecordInterrogation
 from openidds.service.pathway import ReportedDrugIn as ReportedDrug
 from openidds.service.refills import CompleteRefill, PrepareRefill
+from openidds.validation import control_character
 
 # A record's id or number (in a path, a query or a body): what the database's integer columns hold (32 bits), so a
 # longer number is a 422 naming it rather than a database error.
 Id = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 # An exact, non-negative decimal such as "12.5" (mL, cm, mg/day): read as a Fraction. Short, so reading it is cheap.
-DecimalText = Annotated[str, Field(pattern=r"^\d+(\.\d+)?$", max_length=40)]
+DecimalText = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=40)]  # ASCII digits only
+
+
+def _plain(value: str) -> str:
+    bad = control_character(value)
+    if bad is not None:
+        raise ValueError(f"contains a control character (U+{ord(bad):04X}): type plain text")
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1970 to 2199") from None
+    if not 1970 <= utc.year <= 2199:
+        raise ValueError("is outside the years 1970 to 2199")
+    return value
+
+
+# Free text in a record: no NUL or control character (PostgreSQL refuses NUL; none belongs in a record).
+Text = Annotated[str, AfterValidator(_plain)]
+# An instant with its UTC offset, inside the years every part of OpenIDDS handles.
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 
 
 def _exact(text: str | None) -> Fraction | None:
@@ -150,7 +174,7 @@ class ImplantIn(In):
     catheter_model: str
     catheter_length_cm: DecimalText
     tip_level: str = Field(min_length=1, max_length=20)  # e.g. "T10"
-    implanted_at: AwareDatetime
+    implanted_at: Instant
     surgeon: str = Field(min_length=1, max_length=200)
     notes: str = ""
     program: str | None = Field(
@@ -169,32 +193,34 @@ class ProgramIn(In):
         description="for a new drug or concentration: run the old solution in pump and catheter out at the new dose "
         "first (the default); false needs bridge_off_reason",
     )
-    bridge_off_reason: str = Field(default="", max_length=2000)
+    bridge_off_reason: Text = Field(default="", max_length=2000)
 
 
 class ConfirmIn(In):
-    overrides: dict[str, str] = Field(default_factory=dict, description="soft finding code → reason")
+    overrides: dict[Annotated[str, Field(max_length=80)], Text] = Field(
+        default_factory=dict, max_length=50, description="soft finding code → reason"
+    )
 
 
 class ReasonIn(In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class ResolveIn(In):
-    resolution: str = Field(min_length=1, max_length=2000, description="what was done")
+    resolution: Text = Field(min_length=1, max_length=2000, description="what was done")
 
 
 class DrugIn(In):
-    name: str = Field(min_length=1, max_length=60)
-    concentration: str = Field(min_length=1, max_length=60)
+    name: Text = Field(min_length=1, max_length=60)
+    concentration: Text = Field(min_length=1, max_length=60)
 
 
 class PrepareIn(In):
     """Step 1 of a refill: the solution as labelled; a second person checks it (POST …/check) before the fill."""
 
     solution: list[DrugIn] = Field(min_length=1, max_length=8)
-    drug_lot: str = Field(min_length=1, max_length=60)
-    expires_at: AwareDatetime = Field(description="the solution's expiry or beyond-use date")
+    drug_lot: Text = Field(min_length=1, max_length=60)
+    expires_at: Instant = Field(description="the solution's expiry or beyond-use date")
     volume_ml: DecimalText = Field(description="the volume prepared to fill")
     program_version: Id | None = Field(
         default=None, description="the program waiting for this solution (found from the solution when left out)"
@@ -215,7 +241,7 @@ class CompleteIn(In):
 
     withdrawn_ml: DecimalText
     filled_ml: DecimalText
-    emergency_reason: str = Field(default="", max_length=2000)
+    emergency_reason: Text = Field(default="", max_length=2000)
     pocket_fill_suspected: bool = False
     pocket_ml: DecimalText | None = Field(default=None, description="how much may have gone outside (default all)")
 
@@ -260,15 +286,18 @@ class FollowUpIn(In):
         )
 
 
+AlarmName = Literal["low-reservoir", "eri", "empty-reservoir", "motor-stall", "end-of-service"]  # the twin's
+
+
 class ReportedDrugIn(In):
-    name: str = Field(min_length=1, max_length=60)
-    concentration: str = Field(min_length=1, max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
-    daily_dose: str | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
+    name: Text = Field(min_length=1, max_length=60)
+    concentration: Text = Field(min_length=1, max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
+    daily_dose: Text | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
 
 
 class InterrogationIn(In):
     reservoir_ml: DecimalText | None = None
-    alarms: list[str] = Field(default_factory=list, max_length=20)
+    alarms: list[AlarmName] = Field(default_factory=list, max_length=20)
     eri: bool = False
     reported: list[ReportedDrugIn] = Field(
         default_factory=list, max_length=8, description="the drugs the pump holds by its program, if read"

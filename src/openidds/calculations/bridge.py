@@ -4,10 +4,10 @@ clinic service.
 After a refill with a new solution, pump tubing and catheter still hold the old one. Run at the new program's rate
 it would reach the patient at the new rate times the *old* concentration: a double dose when the concentration is
 halved, a half dose when it is doubled. The bridge runs the old solution out at the rate that gives the **new**
-daily dose with the old concentration (new rate × new concentration ÷ old concentration, of the first new drug the
-old solution also holds), then the new program starts. The pump must be able to run that rate: below its minimum
-or above its maximum it runs the nearest rate it can, and a constant-flow pump only its fixed rate; each case is
-said in words, with what to do instead.
+daily dose with the old concentration (new rate × new concentration ÷ old concentration; in an admixture, of the
+drug whose concentration falls most, so that no drug gets more than its new dose), then the new program starts.
+The pump must be able to run that rate: below its minimum or above its maximum it runs the nearest rate it can,
+and a constant-flow pump only its fixed rate; each case is said in words, with what to do instead.
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ class BridgeRule:
 
 
 def bridge_rule(old: Sequence[Ingredient], new: Sequence[Ingredient]) -> BridgeRule:
-    """The first new drug that the old solution also holds sets the bridge; with none in common there is no dose to
-    keep (an InputError naming `new`)."""
+    """Of the drugs both solutions hold, the one whose concentration falls most (the smallest new ÷ old) sets the
+    bridge: at that rate no drug of an admixture gets more than its new dose (the others get less while it runs).
+    With no drug in common there is no dose to keep (an InputError naming `new`)."""
     old_by_name = {i.drug.name: i for i in old}
-    keep = next((i for i in new if i.drug.name in old_by_name), None)
-    if keep is None:
+    shared = [i for i in new if i.drug.name in old_by_name]
+    if not shared:
         raise InputError(
             "new", "the new solution shares no drug with the old one: no dose to keep (plan the switch by hand)"
         )
+    keep = min(shared, key=lambda i: i.concentration.ratio(old_by_name[i.drug.name].concentration))
     return BridgeRule(keep.drug.name, old_by_name[keep.drug.name].concentration, keep.concentration)
 
 
@@ -200,8 +202,8 @@ def bridge_bolus(
 ) -> Calculated[BridgeBolus]:
     """Deliver the old solution still in pump and catheter at the rate that keeps the new daily dose.
 
-    The rate keeps the new prescribed daily dose of the first new drug that the old solution also holds; after the
-    bridge the new program starts. When the pump cannot run that rate, the answer runs the nearest rate it can and
+    The rate keeps the new prescribed daily dose of the drug whose concentration falls most (`bridge_rule`); after
+    the bridge the new program starts. When the pump cannot run that rate, the answer runs the nearest rate it can and
     says what that gives and what to do instead.
     """
     if not new_rate.is_kind(RATE) or new_rate.base <= 0:

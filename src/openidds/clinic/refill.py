@@ -140,19 +140,24 @@ def match_solution(
         found = next((s for n, s in waiting if n == named), None)
         if found is None:
             raise InputError("program_version", f"program version {named} is not waiting for a refill")
-        if tuple(found) != tuple(solution):
+        if not same_solution(found, solution):
             raise InputError("solution", f"differs from the solution program version {named} is written for")
         return named
-    if tuple(solution) == tuple(running):
+    if same_solution(solution, running):
         return None
     for number, waiting_solution in waiting:
-        if tuple(waiting_solution) == tuple(solution):
+        if same_solution(waiting_solution, solution):
             return number
     raise InputError(
         "solution",
         "differs from the running program's solution, and no program waits for it: a new drug or concentration "
         "needs a new program (proposed, confirmed and verified) before its refill",
     )
+
+
+def same_solution(a: Sequence[Ingredient], b: Sequence[Ingredient]) -> bool:
+    """The same drugs at the same concentrations, in whatever order a label lists them."""
+    return {i.drug.name: i.concentration for i in a} == {i.drug.name: i.concentration for i in b}
 
 
 def describe(solution: Sequence[Ingredient]) -> str:

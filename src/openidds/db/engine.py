@@ -34,7 +34,8 @@ def database_url(url: str | None = None) -> str:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        connect_args = {"check_same_thread": False, "timeout": 30, **kwargs.pop("connect_args", {})}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,6 +54,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
+    # As many connections as the server runs request threads (AnyIO's 40): a burst of requests queues on the
+    # patient's lock, not on the pool; PostgreSQL's default 100 connections leave room for the rest.
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 30)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

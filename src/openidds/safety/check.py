@@ -362,17 +362,24 @@ class _Checker:
             name = ing.drug.name
             old_ing = old_by_name.get(name)
             limits = ing.drug.care_areas.get(self.ctx.care_area)
-            if old_ing is None or limits is None:
+            if limits is None:
                 continue
-            if old_ing.concentration != ing.concentration:
+            if old_ing is not None and old_ing.concentration != ing.concentration:
                 yield self.finding(
                     "info",
                     "concentration.changed",
                     f"{name} concentration changes from {old_ing.concentration} to {ing.concentration}: a second "
                     "clinician must verify, and the old solution in pump and catheter needs a bridge bolus",
                 )
-            old, new = old_proj.daily_dose[name].program, self.projection.daily_dose[name].program
-            unit = ing.drug.dose_rate_unit
+            new, unit = self.projection.daily_dose[name].program, ing.drug.dose_rate_unit
+            old = old_proj.daily_dose[name].program if old_ing is not None and _holds(cur, name) else None
+            if old is None or old.base == 0:
+                # Stopped or left out, then back: a titration step from the dose it ran at inside the window, not a
+                # new start (otherwise a stop, or a drug taken out and put back, would bypass every step limit).
+                recent = self.recent_dose(name, limits)
+                if recent is None:
+                    continue
+                old = recent
             if new > old and limits.titration is not None and old.base > 0:
                 t = limits.titration
                 for severity, rule in (("hard", t.hard), ("soft", t.soft)):
@@ -398,7 +405,7 @@ class _Checker:
                     yield self.finding(
                         "soft",
                         "titration.steep-decrease",
-                        f"{name} falls from {old.format(unit)} to {new.format(unit)} (−{_pct(old, new)}), more than "
+                        f"{name} falls from {old.format(unit)} to {new.format(unit)} (−{_cut(old, new)}), more than "
                         f"{cut.describe('%')}: risk of withdrawal; needs an override reason",
                         cut,
                     )
@@ -409,6 +416,19 @@ class _Checker:
                 yield self.finding(
                     risk.severity, "withdrawal.drug-removed", f"{old_ing.drug.name} is removed: {risk.message}"
                 )
+
+    def recent_dose(self, name: str, limits: CareAreaLimits) -> Quantity | None:
+        """The last dose above zero the drug ran at inside its hard titration window (the record's programs that
+        took effect after the window's start, and the one running at its start), or None."""
+        rule = limits.titration.hard if limits.titration else None
+        if rule is None or self.now is None or not self.history:
+            return None
+        start = self.now - timedelta(seconds=float(rule.window.value.to("s")))
+        doses = self._doses(name)
+        before = [d for at, d in doses if at <= start]
+        ran = ([before[-1]] if before else []) + [d for at, d in doses if at > start]
+        recent = [d for d in ran if d.base > 0]
+        return recent[-1] if recent else None
 
     def _doses(self, name: str) -> list[tuple[datetime, Quantity]]:
         """The drug's programmed daily dose under each program of the record, from when it took effect."""
@@ -548,7 +568,13 @@ def _holds(program: PumpProgram, name: str) -> bool:
 
 
 def _pct(a: Quantity, b: Quantity) -> str:
+    """How much a is above b, in % of b."""
     return f"{format_number((a - b).ratio(b) * 100, 3)} %"
+
+
+def _cut(old: Quantity, new: Quantity) -> str:
+    """How much new is below old, in % of old."""
+    return f"{format_number((old - new).ratio(old) * 100, 3)} %"
 
 
 def _step_excess(rule: TitrationRule, old: Quantity, new: Quantity) -> Cited | None:

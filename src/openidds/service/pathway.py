@@ -45,11 +45,12 @@ from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
-from openidds.service.locks import lock_patient
-from openidds.service.programs import active_version, new_version, parse
+from openidds.service.locks import decision_instant, lock_patient
+from openidds.service.programs import active_version, new_version, parse, titration_history
 from openidds.service.pump import program_of, pump_state, refresh_status
 from openidds.service.refills import ingredients
 from openidds.twin import RemoteRequest as RemoteEvent
+from openidds.validation import plain_text
 
 
 def _patient(s: Session, actor: User, patient_id: int, action: Action) -> Patient:
@@ -205,6 +206,15 @@ def record_implant(
     catalog = load_catalog()
     pump = catalog.pump(data["pump_model"], "pump_model")
     catalog.catheter(data["catheter_model"], "catheter_model")
+    at: datetime = data["implanted_at"]
+    if at > now:
+        raise InputError("implanted_at", "is in the future: record the surgery once it is done")
+    latest = decision_instant(s, patient.id, at)
+    if latest > at:  # the pump's own record goes on after it: a revision or replacement cannot come before
+        raise InputError(
+            "implanted_at",
+            f"comes before the last record of the pump in place ({latest:%Y-%m-%d %H:%M}Z): give the surgery's instant",
+        )
     if data.get("kind", "implant") == "revision":
         if first_program:
             raise InputError("program", "a catheter revision keeps the pump's program: leave the program out")
@@ -225,7 +235,13 @@ def record_implant(
     # A replacement pump continues the therapy: checked as a step from the old pump's program, not as a start.
     running = active_version(s, patient.id)
     old = None if running is None else program_of(running)
-    findings = [f.as_json() for f in check(program, program.context, old, library=load_library(), starting=old is None)]
+    history = titration_history(s, patient.id)  # a new pump does not restart the titration window
+    findings = [
+        f.as_json()
+        for f in check(
+            program, program.context, old, library=load_library(), starting=old is None, now=at, history=history
+        )
+    ]
     hard = [f for f in findings if f["severity"] == "hard"]
     if hard:
         raise InputError("program", "; ".join(str(f["message"]) for f in hard))
@@ -338,11 +354,9 @@ def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolut
         raise NotFound(f"no flag {flag_id}")
     if row.resolved_at is not None:
         raise Conflict("this flag is already resolved")
-    text = resolution.strip()
+    text = plain_text(resolution, "resolution", RESOLUTION_MAX)
     if not text:
         raise InputError("resolution", "say what was done (e.g. 'observed 24 h, no respiratory depression')")
-    if len(text) > RESOLUTION_MAX:
-        raise InputError("resolution", f"at most {RESOLUTION_MAX} characters")
     row.resolved_at, row.resolved_by, row.resolution = now, actor.id, text
     s.flush()
     _write(
@@ -382,6 +396,7 @@ def record_interrogation(
     """Against the twin: a reservoir figure outside its band is a discrepancy to review, and a pump that reports
     another program than the running one is an urgent flag."""
     patient = _writer(s, actor, patient_id, "record-follow-up")
+    now = decision_instant(s, patient.id, now)
     state = pump_state(s, patient.id, now)
     reported: list[ReportedDrug] = []
     if state is not None:
@@ -446,6 +461,7 @@ def request_bolus(s: Session, actor: User, patient_id: int, now: datetime) -> Re
 
     Serialised on the patient: of requests at once, each is decided on the committed ones before it."""
     patient = _writer(s, actor, patient_id, "request-bolus")
+    now = decision_instant(s, patient.id, now)
     state = pump_state(s, patient.id, now)
     if state is None:
         accepted, reason = False, "no pump is programmed"

@@ -27,8 +27,9 @@ from openidds.safety import bridge_findings, check
 from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.errors import Conflict, NotFound
-from openidds.service.locks import lock_patient
+from openidds.service.locks import decision_instant, lock_patient
 from openidds.service.pump import ACTIVE, describe_solution, program_of, refresh_status, solution_json
+from openidds.validation import plain_text
 
 WAITING = ("awaiting-verification", "awaiting-refill")
 REASON_MAX = 2000
@@ -142,10 +143,12 @@ def propose_program(
         raise Conflict("no program is running: record the implant with its first program first")
     program = parse(document, "document")
     old = program_of(current)
+    if program.pump.id != old.pump.id:
+        raise InputError(
+            "document.pump.model", f"the program is for a {program.pump.id} pump; the pump in place is {old.pump.id}"
+        )
     needs_second = solution_json(old.solution) != solution_json(program.solution)
-    off_reason = bridge_off_reason.strip()
-    if len(off_reason) > REASON_MAX:
-        raise InputError("bridge_off_reason", f"at most {REASON_MAX} characters")
+    off_reason = plain_text(bridge_off_reason, "bridge_off_reason", REASON_MAX)
     if not needs_second:
         bridge, off_reason = False, ""  # the same solution: nothing old to flush
     elif bridge is None:
@@ -265,6 +268,7 @@ def confirm_program(
     second user's verification and its refill; otherwise the program runs from now."""
     require(actor, "confirm-program", patient_id=patient_id)
     lock_patient(s, patient_id)
+    now = decision_instant(s, patient_id, now)  # it runs from now: never before what the record holds
     version = find_version(s, patient_id, number)
     if version.status != "proposed":
         raise Conflict(f"program version {number} is {version.status}, not proposed")
@@ -276,10 +280,7 @@ def confirm_program(
     unknown = sorted(set(overrides) - soft)
     if unknown:
         raise InputError("overrides", f"not soft findings of this program: {', '.join(unknown)}")
-    too_long = sorted(code for code in soft if len(overrides[code]) > REASON_MAX)
-    if too_long:
-        raise InputError("overrides", f"at most {REASON_MAX} characters a reason: {', '.join(too_long)}")
-    version.overrides = {code: overrides[code].strip() for code in sorted(soft)}
+    version.overrides = {code: plain_text(overrides[code], f"overrides.{code}", REASON_MAX) for code in sorted(soft)}
     version.confirmed_by, version.confirmed_at = actor.id, now
     closed: list[int] = []
     if version.needs_second:
@@ -337,11 +338,9 @@ def cancel_program(s: Session, actor: User, patient_id: int, number: int, reason
     version = find_version(s, patient_id, number)
     if version.status not in ("proposed", *WAITING):
         raise Conflict(f"program version {number} is {version.status}: only a program that has not run is cancelled")
-    why = reason.strip()
+    why = plain_text(reason, "reason", REASON_MAX)
     if not why:
         raise InputError("reason", "say why the program is cancelled")
-    if len(why) > REASON_MAX:
-        raise InputError("reason", f"at most {REASON_MAX} characters")
     before = version.status
     version.status, version.closed_reason = "cancelled", why
     version.cancelled_by, version.cancelled_at = actor.id, now

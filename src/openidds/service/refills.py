@@ -37,9 +37,10 @@ from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
-from openidds.service.locks import lock_patient
+from openidds.service.locks import decision_instant, lock_patient
 from openidds.service.programs import apply_with_refill, find_version, waiting_for_refill
 from openidds.service.pump import PumpState, program_of, pump_state, read_solution, refresh_status
+from openidds.validation import plain_text
 
 LOT_MAX = 60
 REASON_MAX = 2000
@@ -97,11 +98,14 @@ def prepare_refill(s: Session, actor: User, patient_id: int, cmd: PrepareRefill,
     require(actor, "prepare-refill", patient_id=patient_id)
     patient = lock_patient(s, patient_id)
     state = _state(s, patient.id, now)
-    lot = cmd.drug_lot.strip()
-    if not lot or len(lot) > LOT_MAX:
+    lot = plain_text(cmd.drug_lot, "drug_lot", LOT_MAX)
+    if not lot:
         raise InputError("drug_lot", f"the lot number as on the label, 1 to {LOT_MAX} characters")
     solution = ingredients(cmd.solution, state.program)
-    number = match_solution(solution, state.program.solution, _waiting(s, patient.id), cmd.program_version)
+    waiting = _waiting(s, patient.id)
+    number = match_solution(solution, state.program.solution, waiting, cmd.program_version)
+    # kept in the order of the program it is for (a label may list the drugs in another order)
+    solution = state.program.solution if number is None else next(sol for n, sol in waiting if n == number)
     check_preparation(state.program.pump, cmd.volume_ml, cmd.expires_at, now)
     made = compounded(solution)
     refill = Refill(
@@ -179,6 +183,7 @@ def complete_refill(
     solution (if any) from now, and the next refill due. Unchecked, it needs an emergency reason and is flagged."""
     require(actor, "record-refill", patient_id=patient_id)
     patient = lock_patient(s, patient_id)
+    now = decision_instant(s, patient.id, now)
     refill = _refill(s, patient_id, refill_id)
     refused = step_refused(refill.status, "complete")
     if refused:
@@ -190,12 +195,14 @@ def complete_refill(
     if number != refill.program_number:  # the running program changed since the preparation
         raise Conflict("the pump's program changed since this refill was prepared: cancel it and prepare it again")
     pump = state.program.pump
-    reason = cmd.emergency_reason.strip()
-    if len(reason) > REASON_MAX:
-        raise InputError("emergency_reason", f"at most {REASON_MAX} characters")
+    reason = plain_text(cmd.emergency_reason, "emergency_reason", REASON_MAX)
     pocket = Fraction(0)
     if cmd.pocket_fill_suspected:
         pocket = cmd.filled_ml if cmd.pocket_ml is None else cmd.pocket_ml
+        if pocket <= 0:
+            raise InputError(
+                "pocket_ml", "a suspected pocket fill is more than 0 mL (leave it empty for all of the fill)"
+            )
     elif cmd.pocket_ml is not None:
         raise InputError("pocket_ml", "only with a suspected pocket fill")
     checked = refill.status == "checked"
@@ -253,9 +260,9 @@ def cancel_refill(s: Session, actor: User, patient_id: int, refill_id: int, reas
     refused = step_refused(refill.status, "cancel")
     if refused:
         raise Conflict(refused)
-    why = reason.strip()
-    if not why or len(why) > REASON_MAX:
-        raise InputError("reason", f"say why the preparation is cancelled (at most {REASON_MAX} characters)")
+    why = plain_text(reason, "reason", REASON_MAX)
+    if not why:
+        raise InputError("reason", "say why the preparation is cancelled")
     before = refill.status
     refill.status, refill.cancelled_by, refill.cancelled_at, refill.cancel_reason = "cancelled", actor.id, now, why
     s.flush()

@@ -103,6 +103,8 @@ class PumpTwin:
         self._life_days: Fraction | None = None
         self._eri_due = NEVER
         self._pending: tuple[int, PumpProgram] | None = None  # a program waiting for its bridge bolus to end
+        # Bridge phases still to run after the current one: (mL of one old solution, the program that flushes it)
+        self._phases: deque[tuple[Fraction, PumpProgram]] = deque()
         self._timer = NEVER
         self._halted = False
         self._settled = self.t  # volumes, pathway and alarms are worked out up to here
@@ -236,9 +238,26 @@ class PumpTwin:
         """The program the clinic wrote for the pump now: during a bridge bolus, the one that starts after it."""
         return self.program if self._pending is None else self._pending[1]
 
+    def _bridge_phases(self) -> list[tuple[int, int | None, DeliveryProfile]]:
+        """The bridge still to run, as (start, end or None for never, profile) per phase, as programmed."""
+        if self._pending is None:
+            return []
+        out: list[tuple[int, int | None, DeliveryProfile]] = []
+        end: int | None = None if self._pending[0] >= NEVER else self._pending[0]
+        out.append((self.t, end, self.program.profile))
+        for volume, program in self._phases:
+            if end is None:
+                break
+            start = end
+            end = program.profile.time_when_delivered_us(start, volume)
+            out.append((start, end, program.profile))
+        return out
+
     @property
     def bridge_ends_at(self) -> int | None:
-        return None if self._pending is None or self._pending[0] >= NEVER else self._pending[0]
+        """When the new program starts after a running bridge bolus (every phase of it), or None."""
+        phases = self._bridge_phases()
+        return phases[-1][1] if phases else None
 
     def projected_at(self, volume_ml: Fraction, worst_case: bool = True) -> int | None:
         """When `volume_ml` more will have left the reservoir from now, as programmed: a running bridge first (the
@@ -249,16 +268,16 @@ class PumpTwin:
             return self.t
         after = self.running_program
         profile = after.worst_case_profile if worst_case else after.profile
-        if self._pending is None:
-            return profile.time_when_delivered_us(self.t, volume_ml)
-        ends = self._pending[0]
-        bridge = self.program.profile
-        if ends >= NEVER:
-            return bridge.time_when_delivered_us(self.t, volume_ml)
-        during = bridge.delivered_ml(self.t, ends)
-        if volume_ml <= during:
-            return bridge.time_when_delivered_us(self.t, volume_ml)
-        return profile.time_when_delivered_us(ends, volume_ml - during)
+        start = self.t
+        for begin, end, phase in self._bridge_phases():
+            if end is None:
+                return phase.time_when_delivered_us(begin, volume_ml)
+            during = phase.delivered_ml(begin, end)
+            if volume_ml <= during:
+                return phase.time_when_delivered_us(begin, volume_ml)
+            volume_ml -= during
+            start = end
+        return profile.time_when_delivered_us(start, volume_ml)
 
     @property
     def pathway(self) -> list[tuple[Fraction, Solution]]:
@@ -518,9 +537,14 @@ class PumpTwin:
             self._note_restart("MRI exposure over")
         if self._pending is not None and self._pending[0] <= self.t:
             program = self._pending[1]
-            self._pending = None
-            self._start_program(program)
-            self.note("program-started", reason="bridge bolus delivered: the new program runs")
+            if self._phases:  # the next old solution in the catheter, at its own bridge rate
+                volume, phase = self._phases.popleft()
+                self._begin_phase(volume, phase, program)
+                self.note("bridge-phase", volume_ml=volume, rates_ml_per_day=[s.rate.to("mL/day") for s in phase.steps])
+            else:
+                self._pending = None
+                self._start_program(program)
+                self.note("program-started", reason="bridge bolus delivered: the new program runs")
         if self._eri_due <= self.t:
             self.eri_at = self.t
             self._eri_due = NEVER
@@ -644,40 +668,62 @@ class PumpTwin:
             return
         overrides: dict[str, Any] = {"overrides": [f.code for f in soft], "override_reason": e.override_reason}
         self._settle()
-        old = sum((units for units, sid in self._path if sid != self._sid), 0)
-        if e.bridge and old > 0 and e.program.mode in ("continuous", "flex"):
-            # The old solution still in pump and catheter (at the tip first) runs out at the rate that gives the
-            # new dose with the old concentration, then the new program starts (calculations.bridge).
-            tip = self._solutions[next(sid for _, sid in self._path if sid != self._sid)]
-            try:
-                rule = bridge_rule(tip, e.program.solution)
-            except InputError as exc:
-                self._pending = None
-                self._start_program(e.program)
-                self.note("program-changed", bridge="not possible: " + exc.message, **overrides)
-                return
-            bridge = bridge_program(e.program, rule)
-            self._pending = None
-            old_ml = self._ml(old)
-            self._start_program(bridge.value)
-            old = self._units(old_ml)  # the bridge's rates may have refined the scale
-            self.remote_blocked = "a bridge bolus is running: the remote gives no dose until it ends"
-            ends = self._crossing(self._res - old) if self.delivering else None
-            self._pending = (NEVER if ends is None else ends, e.program)
-            self._retime()
-            until = None if ends is None else from_us(ends).isoformat()
-            self.note(
-                "program-changed",
-                bridge_ml=self._ml(old),
-                bridge_ends_at=until,
-                bridge_rates_ml_per_day=[s.rate.to("mL/day") for s in bridge.value.steps],
-                bridge_notes=list(bridge.assumptions),
-                **overrides,
-            )
+        phases, notes = (
+            self._bridge_plan(e.program) if e.bridge and e.program.mode in ("continuous", "flex") else ([], [])
+        )
+        self._pending, self._phases = None, deque()
+        if not phases:
+            self._start_program(e.program)
+            self.note("program-changed", **({"bridge": notes[0]} if notes else {}), **overrides)
             return
-        self._pending = None
-        self._start_program(e.program)
-        self.note("program-changed", **overrides)
+        # The old solutions still in pump and catheter, the tip's first, each run out at the rate that gives the
+        # new dose with its own concentration (calculations.bridge), then the new program starts.
+        total = sum((volume for volume, _ in phases), Fraction(0))
+        first_volume, first = phases[0]
+        self._phases = deque(phases[1:])
+        self._begin_phase(first_volume, first, e.program)
+        ends = self.bridge_ends_at
+        self.note(
+            "program-changed",
+            bridge_ml=total,
+            bridge_ends_at=None if ends is None else from_us(ends).isoformat(),
+            bridge_rates_ml_per_day=[s.rate.to("mL/day") for s in first.steps],
+            bridge_phases=[
+                {"volume_ml": volume, "rates_ml_per_day": [s.rate.to("mL/day") for s in phase.steps]}
+                for volume, phase in phases
+            ],
+            bridge_notes=notes,
+            **overrides,
+        )
+
+    def _bridge_plan(self, new: PumpProgram) -> tuple[list[tuple[Fraction, PumpProgram]], list[str]]:
+        """One phase per old solution in pump and catheter, from the tip up to the last that is not the new one
+        (a solution the new one does not share a drug with runs at the new program's rates, and says so)."""
+        segments = list(self._path)
+        last_old = max((i for i, (_, sid) in enumerate(segments) if sid != self._sid), default=-1)
+        phases: list[tuple[Fraction, PumpProgram]] = []
+        notes: list[str] = []
+        for units, sid in segments[: last_old + 1]:
+            volume = self._ml(units)
+            try:
+                bridge = bridge_program(new, bridge_rule(self._solutions[sid], new.solution))
+            except InputError as exc:
+                notes.append("not possible for one old solution: " + exc.message)
+                phases.append((volume, new))
+                continue
+            notes += [n for n in bridge.assumptions if n not in notes]
+            phases.append((volume, bridge.value))
+        return phases, notes
+
+    def _begin_phase(self, volume_ml: Fraction, program: PumpProgram, final: PumpProgram) -> None:
+        """Run `program` until `volume_ml` more has left the reservoir, the remote off, then the next phase."""
+        self._start_program(program)
+        self.remote_blocked = "a bridge bolus is running: the remote gives no dose until it ends"
+        units = self._units(volume_ml)
+        # Not `self.delivering`: this also runs inside `advance` (a phase ending), which must not settle again.
+        ends = self._crossing(self._res - units) if self._res > 0 and not self._halted else None
+        self._pending = (NEVER if ends is None else ends, final)
+        self._retime()
 
     def _start_program(self, program: PumpProgram) -> None:
         self._close_program_span()
