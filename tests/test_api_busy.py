@@ -92,3 +92,12 @@ def test_a_busy_database_is_a_page_in_the_web_app(tmp_path: Path) -> None:
     assert r.status_code == 200  # the login form reads nothing
     assert page.status_code == 503 and page.headers["Retry-After"] == "5"
     assert "Busy: nothing was saved" in page.text and page.headers["content-type"].startswith("text/html")
+
+
+def test_requests_at_once_are_bounded_by_the_pool_and_the_worker_threads(tmp_path: Path) -> None:
+    from openidds.api.slots import slots_for
+
+    url = f"sqlite:///{tmp_path / 'slots.sqlite3'}"
+    assert slots_for(make_engine(url)) == 30  # 40 connections, but fewer slots than AnyIO's 40 threads
+    assert slots_for(make_engine(url, pool_size=2, max_overflow=1)) == 3
+    assert slots_for(make_engine(url, pool_size=2, max_overflow=-1)) == 30  # no limit on the pool: the threads'

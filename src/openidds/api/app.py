@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from openidds.api.routes import router
+from openidds.api.slots import BUSY, DatabaseSlots, slots_for
 from openidds.data import load_catalog, load_library
 from openidds.db import make_engine, migrate, sessions, writers
 from openidds.errors import InputError
@@ -65,6 +66,7 @@ def create_app(
     from openidds.web import mount_web
 
     mount_web(app)
+    app.add_middleware(DatabaseSlots, size=slots_for(engine))
 
     @app.exception_handler(InputError)
     def _input(_: Request, exc: InputError) -> JSONResponse:
@@ -111,9 +113,6 @@ def create_app(
         raise exc
 
     return app
-
-
-BUSY = "the service is busy: nothing was saved, try again in a few seconds"
 
 
 def _error(

@@ -35,6 +35,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30, **kwargs.pop("connect_args", {})}
+        if ":memory:" not in url:  # one file, cheap connections: as many as the request slots (api/slots.py)
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 30)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
