@@ -146,3 +146,15 @@ def test_what_the_alarms_mean_with_sources(clinic: Clinic) -> None:
     critical = text_by_id(page, "alarm-critical")
     assert "three-second two-tone" in critical and "Call your pump clinic now" in critical
     assert 'class="source" href="https://www.medtronic.com/' in page
+
+
+def test_the_clinics_working_records_are_not_a_patients_pages(clinic: Clinic) -> None:
+    # A patient sees their pump, not the program, refill and flag records; another patient's record answers as
+    # if it did not exist, whatever the page.
+    pid = implanted_patient(clinic)
+    other = implanted_patient(clinic, mrn="A-2")
+    me = patient_login(clinic, pid, "jane")
+    for path in ("programs/1", "refills/1", "flags/1"):
+        assert me.get(f"/patients/{pid}/{path}").status_code == 404, path
+        page = me.get(f"/patients/{other}/{path}")
+        assert page.status_code == 404 and "no such patient" in page.text, path

@@ -17,12 +17,23 @@ from openidds.errors import InputError
 from openidds.programfile import read_toml
 from openidds.safety import bridge_findings
 from openidds.service import pathway, programs
-from openidds.service.errors import Conflict, NotFound
+from openidds.service.errors import Conflict
 from openidds.service.programs import WAITING, active_version, find_version, titration_history
 from openidds.service.pump import describe_solution, program_of
 from openidds.web import programform, views
 from openidds.web.pages import may
-from openidds.web.session import NOT_ON_RECORD, Fields, Posted, WebError, Work, is_htmx, render, submit, unit_of_work
+from openidds.web.session import (
+    NOT_ON_RECORD,
+    Fields,
+    Posted,
+    WebError,
+    Work,
+    is_htmx,
+    render,
+    staff_page,
+    submit,
+    unit_of_work,
+)
 from openidds.web.workflows import check_program, patient_for
 
 router = APIRouter(include_in_schema=False)
@@ -163,9 +174,7 @@ def _review_page(
 @router.get("/patients/{patient_id}/programs/{number}")
 def program_review(request: Request, patient_id: Id, number: Id) -> Response:
     with unit_of_work(request) as w:
-        if w.user.role == "patient":
-            pathway.read_patient(w.s, w.user, patient_id)
-            raise NotFound("no such page")
+        staff_page(w, patient_id)
         return _review_page(request, w, patient_id, number)
 
 

@@ -35,7 +35,18 @@ from openidds.web import format as fmt
 from openidds.web import views
 from openidds.web.forms import local_instant, parse_in
 from openidds.web.pages import may
-from openidds.web.session import NOT_ON_RECORD, Fields, Posted, WebError, Work, is_htmx, render, submit, unit_of_work
+from openidds.web.session import (
+    NOT_ON_RECORD,
+    Fields,
+    Posted,
+    WebError,
+    Work,
+    is_htmx,
+    render,
+    staff_page,
+    submit,
+    unit_of_work,
+)
 
 router = APIRouter(include_in_schema=False)
 _DECIMAL = TypeAdapter(DecimalText)
@@ -233,9 +244,7 @@ def _reconcile(expected: Any, withdrawn: str, pump: PumpModel | None = None) -> 
 @router.get("/patients/{patient_id}/refills/{refill_id}")
 def refill_record(request: Request, patient_id: Id, refill_id: Id) -> Response:
     with unit_of_work(request) as w:
-        if w.user.role == "patient":
-            pathway.read_patient(w.s, w.user, patient_id)
-            raise NotFound("no such page")
+        staff_page(w, patient_id)
         return _record_page(request, w, patient_id, refill_id)
 
 

@@ -33,7 +33,7 @@ from openidds.db.models import User
 from openidds.errors import InputError
 from openidds.service import idempotency
 from openidds.service.auth import user_for_token
-from openidds.service.errors import ServiceError, Unauthorized
+from openidds.service.errors import NotFound, ServiceError, Unauthorized
 from openidds.web import charts
 from openidds.web import format as fmt
 
@@ -189,6 +189,16 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
         raise WebError(409, "the record changed while you were editing it: reload and try again") from exc
     except IntegrityError as exc:
         raise WebError(409, "that conflicts with a record already there (a duplicate, or written at once)") from exc
+
+
+def staff_page(w: Work, patient_id: int) -> None:
+    """A clinic record's page (a program, a refill, a flag): a patient sees their own pump, not the clinic's
+    working records; another patient's id is refused as the API refuses it."""
+    if w.user.role == "patient":
+        from openidds.service.pathway import read_patient  # the pathway imports nothing of the web
+
+        read_patient(w.s, w.user, patient_id)
+        raise NotFound("no such page")
 
 
 # Refusals about who may do something (or whether the record exists) are their own page; a form shows the rest.

@@ -66,6 +66,7 @@ from openidds.web.session import (
     Work,
     is_htmx,
     render,
+    staff_page,
     submit,
     unit_of_work,
 )
@@ -684,9 +685,7 @@ def _flag_page(
 @router.get("/patients/{patient_id}/flags/{flag_id}")
 def flag_view(request: Request, patient_id: Id, flag_id: Id) -> Response:
     with unit_of_work(request) as w:
-        if w.user.role == "patient":
-            pathway.read_patient(w.s, w.user, patient_id)
-            raise NotFound("no such page")
+        staff_page(w, patient_id)
         return _flag_page(request, w, patient_id, flag_id)
 
 
