@@ -160,3 +160,25 @@ def test_battery_life_by_daily_volume():
     # Halfway in volume (2.25 mL/day): 7 + (5 − 7) × 1.75/3.5 = 6 years.
     assert battery.expected_life(parse_quantity("2.25 mL/day")).to("year") == 6
     assert CAT.pump("constant-flow-30-0.5").battery.expected_life(parse_quantity("0.5 mL/day")) is None
+
+
+def test_the_bridge_plan_in_words_for_the_nurse_at_the_programmer():
+    from openidds.calculations.bridge import bridge_plan
+
+    # Baclofen 2000 → 1000 mcg/mL at 210 mcg/day, programmable-20 with 50 cm of two-piece catheter: pathway
+    # 0.2 + 50 × 0.0024 = 0.32 mL; at the new dose with the old concentration 210 / 2000 = 0.105 mL/day, so the old
+    # solution lasts 0.32 / 0.105 = 3.0476 days = 73.14 h, said to 0.1 h.
+    catheter = {"model": "intrathecal-two-piece", "length": "50 cm"}
+    new = program(
+        BACLOFEN,
+        pump__catheter=catheter,
+        drugs=[{"name": "baclofen", "concentration": "1000 mcg/mL"}],
+        program__dose="210 mcg/day",
+    )
+    old = program(BACLOFEN, pump__catheter=catheter, drugs=[{"name": "baclofen", "concentration": "2000 mcg/mL"}])
+    plan = bridge_plan(old.solution, new).value
+    assert plan.volume == parse_quantity("0.32 mL") and plan.duration.to("h") == Fraction(64, 21) * 24
+    assert plan.words() == (
+        "0.32 mL of the old solution at 0.105 mL/day (the new baclofen 210 mcg/day with the old concentration) "
+        "for about 73.1 h, then the new program"
+    )

@@ -153,11 +153,16 @@ class BridgePlan:
     kept: str  # the drug whose new daily dose it keeps
     kept_dose: Quantity  # that dose (the most in any 24 h of the new program)
 
+    def about_hours(self) -> str:
+        """The duration to 0.1 h: how long the bridge takes, not a setting the pump is given."""
+        tenths = round(self.duration.to("h") * 10)
+        return f"{format_number(Fraction(tenths, 10))} h"
+
     def words(self) -> str:
         rates = " / ".join(r.format("mL/day") for r in dict.fromkeys(self.rates))
         return (
             f"{self.volume.format('mL')} of the old solution at {rates} (the new {self.kept} "
-            f"{self.kept_dose.format(None, 3)} with the old concentration) for about {self.duration.format('h', 3)}, "
+            f"{self.kept_dose.format(None, 3)} with the old concentration) for about {self.about_hours()}, "
             "then the new program"
         )
 
