@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -101,3 +102,53 @@ def test_requests_at_once_are_bounded_by_the_pool_and_the_worker_threads(tmp_pat
     assert slots_for(make_engine(url)) == 30  # 40 connections, but fewer slots than AnyIO's 40 threads
     assert slots_for(make_engine(url, pool_size=2, max_overflow=1)) == 3
     assert slots_for(make_engine(url, pool_size=2, max_overflow=-1)) == 30  # no limit on the pool: the threads'
+
+
+def test_a_body_above_one_mebibyte_is_a_413_and_saves_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'large.sqlite3'}"
+    client = TestClient(create_app(make_engine(url), clock=lambda: START))
+    headers = _login(client, url)
+    big = {**patient_body("L-1"), "given_name": "x" * 1_100_000}
+    r = client.post("/api/v1/patients", json=big, headers=headers)
+    assert r.status_code == 413, r.text
+    assert r.json()["detail"] == "the request is larger than 1 MiB: nothing was read or saved"
+    assert _patients(url) == 0
+    # Just under the limit the body reaches the route, which names the field that is too long.
+    r = client.post("/api/v1/patients", json={**patient_body("L-1"), "given_name": "x" * 1_000_000}, headers=headers)
+    assert r.status_code == 422 and r.json()["field"] == "given_name", r.text
+
+
+def test_a_slow_body_holds_no_slot() -> None:
+    import asyncio
+
+    from openidds.api.slots import DatabaseSlots
+
+    # One slot. The first request's body never finishes arriving; the second still runs.
+    ran: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ran.append(scope["path"])
+
+    slots = DatabaseSlots(app, size=1)
+
+    async def main() -> None:
+        stalled = asyncio.Event()
+
+        async def slow_receive() -> Any:
+            await stalled.wait()
+            return {"type": "http.disconnect"}
+
+        async def quick_receive() -> Any:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(_: object) -> None:
+            pass
+
+        slow = asyncio.create_task(slots({"type": "http", "path": "/api/v1/a", "headers": []}, slow_receive, send))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(slots({"type": "http", "path": "/api/v1/b", "headers": []}, quick_receive, send), 1)
+        stalled.set()
+        await slow
+
+    asyncio.run(main())
+    assert ran == ["/api/v1/b"]  # the first never reached the app: its client went away

@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_SLOTS = 30  # below AnyIO's 40 worker threads
 WAIT_SECONDS = 30.0
+MAX_BODY = 1_048_576  # bytes: the largest input, a 100,000-character program file, JSON-escaped, fits
 BUSY = "the service is busy: nothing was saved, try again in a few seconds"
+TOO_LARGE = f"the request is larger than {MAX_BODY // 1_048_576} MiB: nothing was read or saved"
 
 
 def slots_for(engine: Engine) -> int:
@@ -33,7 +35,8 @@ def slots_for(engine: Engine) -> int:
 
 
 class DatabaseSlots:
-    """ASGI middleware: every HTTP request but the static files holds a slot while it runs."""
+    """ASGI middleware: every HTTP request but the static files holds a slot while it runs. The body is read first,
+    outside the slot, so a client sending it slowly holds no slot (and a body above MAX_BODY is a 413)."""
 
     def __init__(self, app: ASGIApp, size: int, wait_seconds: float = WAIT_SECONDS) -> None:
         self.app, self.size, self.wait_seconds = app, size, wait_seconds
@@ -46,6 +49,13 @@ class DatabaseSlots:
         if scope["type"] != "http" or str(scope["path"]).startswith("/static/"):
             await self.app(scope, receive, send)
             return
+        body = await _read_body(scope, receive)
+        if body is None:  # the client went away
+            return
+        if len(body) > MAX_BODY:
+            await _answer(scope, 413, TOO_LARGE, {})(scope, receive, send)
+            return
+        receive = _replay(body, receive)
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
@@ -54,7 +64,7 @@ class DatabaseSlots:
             async with asyncio.timeout(self.wait_seconds):
                 await slots.acquire()
         except TimeoutError:
-            await _busy(scope)(scope, receive, send)
+            await _answer(scope, 503, BUSY, {"Retry-After": "5"})(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
@@ -62,9 +72,42 @@ class DatabaseSlots:
             slots.release()
 
 
-def _busy(scope: Scope) -> Any:
-    headers = {"Retry-After": "5"}
+async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole body (stopping once it passes MAX_BODY), or None if the client disconnected."""
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return b"x" * (MAX_BODY + 1)  # refused before a byte is read
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            break
+        more = bool(message.get("more_body", False))
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, as one message; then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replayed() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _answer(scope: Scope, status: int, message: str, headers: dict[str, str]) -> Any:
     if str(scope["path"]).startswith("/api/"):
-        return JSONResponse({"detail": BUSY}, status_code=503, headers=headers)
-    page = f"<!doctype html><title>Busy</title><h1>Busy: nothing was saved</h1><p role='alert'>{BUSY}</p>"
-    return HTMLResponse(page, status_code=503, headers=headers)
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    title = {413: "Too large", 503: "Busy: nothing was saved"}[status]
+    page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p role='alert'>{message}</p>"
+    return HTMLResponse(page, status_code=status, headers=headers)
