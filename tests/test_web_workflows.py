@@ -397,7 +397,10 @@ def test_a_change_without_a_bridge_needs_a_reason_and_a_waiting_program_can_be_c
     r = ada.post(f"/patients/{pid}/programs", DOUBLED)
     assert r.headers["location"] == f"/patients/{pid}/programs/3"
     ada.post(f"/patients/{pid}/programs/3/confirm", {})
-    r = ada.post(f"/patients/{pid}/programs", program_data(mode="continuous", rate="0.5 mL/day"))
+    rate_change = program_data(mode="continuous", rate="0.5 mL/day")
+    live = ada.post(f"/patients/{pid}/program/preview", rate_change, htmx=True)  # the editor says it as you type
+    assert "program.closes-waiting" in text_by_id(live.text, "program-check-findings")
+    r = ada.post(f"/patients/{pid}/programs", rate_change)
     review = ada.follow(r).text
     assert "if this program runs, it closes version 3 (awaiting verification" in review  # said before confirming
     r = ada.post(f"/patients/{pid}/programs/4/confirm", {})

@@ -56,7 +56,7 @@ from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import flag_json
 from openidds.service.programs import active_version
-from openidds.service.pump import pump_state, refresh_status, solution_json
+from openidds.service.pump import WAITING, pump_state, refresh_status, solution_json
 from openidds.service.refills import refill_json
 
 router = APIRouter(prefix="/api/v1")
@@ -252,7 +252,7 @@ def record_implant(patient_id: Id, body: ImplantIn, once: OnceOnly) -> dict[str,
 def program_json(v: ProgramVersion, s: Session | None = None) -> dict[str, Any]:
     """A program version; one that waits says the bridge it will run from what the pump holds now."""
     out = {**row(v), "document": v.document}
-    if s is not None and v.status in programs_service.WAITING:
+    if s is not None and v.status in WAITING:
         out["bridge_plan"] = programs_service.bridge_summary(s, v) or None
     return out
 

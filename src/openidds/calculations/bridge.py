@@ -171,9 +171,7 @@ def bridge_plan(old: Sequence[Ingredient], new: PumpProgram) -> Calculated[Bridg
     """The bridge from `old` (what pump and catheter hold) to `new`: volume, rates, duration (InputError naming
     `new` when the solutions share no drug)."""
     rule = bridge_rule(old, new.solution)
-    volume = new.pump.dead_volume.value.in_unit("mL")
-    if new.catheter is not None and new.catheter_length is not None:
-        volume = volume + (new.catheter_length * new.catheter.volume_per_cm.value).in_unit("mL")
+    volume = new.pathway_volume()
     bridge = bridge_program(new, rule)
     mean = bridge.value.mean_daily_volume().to("mL/day")
     duration = Quantity.of(volume.to("mL") / mean, "day").in_unit("h") if mean > 0 else Quantity.of(0, "h")

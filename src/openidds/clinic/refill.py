@@ -97,14 +97,16 @@ def check_completion(
     prepared_ml: Fraction,
     withdrawn_ml: Fraction,
     filled_ml: Fraction,
-    pocket_ml: Fraction,
+    pocket_fill_suspected: bool,
+    pocket_ml: Fraction | None,
     expires_at: datetime | None,
     now: datetime,
     checked: bool,
     emergency_reason: str,
-) -> None:
+) -> Fraction:
     """The fill as recorded: volumes the pump can hold, no more than was prepared (and checked), in date, and a
-    check before the fill unless an emergency reason is given."""
+    check before the fill unless an emergency reason is given. Returns what may have gone outside the reservoir:
+    0 mL, or with a suspected pocket fill `pocket_ml` (None: all of the fill)."""
     check_volume(pump, withdrawn_ml, "withdrawn_ml", "the withdrawn volume")
     if filled_ml <= 0:
         raise InputError("filled_ml", "the volume filled must be more than 0 mL")
@@ -114,8 +116,16 @@ def check_completion(
             "filled_ml",
             f"{format_number(filled_ml)} mL is more than was prepared and checked ({format_number(prepared_ml)} mL)",
         )
-    if not 0 <= pocket_ml <= filled_ml:
-        raise InputError("pocket_ml", "the volume that may have gone outside the reservoir is between 0 and the fill")
+    pocket = Fraction(0)
+    if pocket_fill_suspected:
+        pocket = filled_ml if pocket_ml is None else pocket_ml
+        if not 0 < pocket <= filled_ml:
+            raise InputError(
+                "pocket_ml",
+                "a suspected pocket fill is more than 0 mL and at most the fill (leave it empty for all of the fill)",
+            )
+    elif pocket_ml is not None:
+        raise InputError("pocket_ml", "only with a suspected pocket fill")
     if expires_at is not None and expires_at <= now:
         raise InputError("expires_at", EXPIRED)
     if not checked and not emergency_reason.strip():
@@ -124,6 +134,7 @@ def check_completion(
             "this preparation has not had its independent double check: have a second person check it before the "
             "fill, or give the emergency reason for filling it unchecked (it is flagged for review)",
         )
+    return pocket
 
 
 def match_solution(
@@ -160,7 +171,8 @@ def same_solution(a: Sequence[Ingredient], b: Sequence[Ingredient]) -> bool:
     return {i.drug.name: i.concentration for i in a} == {i.drug.name: i.concentration for i in b}
 
 
-def describe(solution: Sequence[Ingredient]) -> str:
+def describe_solution(solution: Sequence[Ingredient]) -> str:
+    """'morphine 10 mg/mL, clonidine 100 mcg/mL': a solution as its label reads."""
     return ", ".join(f"{i.drug.name} {i.concentration}" for i in solution)
 
 

@@ -155,3 +155,10 @@ class PumpProgram:
 
     def worst_case_daily_volume(self) -> Quantity:
         return self.daily_volume() + self.worst_case_extra
+
+    def pathway_volume(self) -> Quantity:
+        """Pump dead volume plus the catheter's (when the file names it): the old solution a bridge flushes."""
+        volume = self.pump.dead_volume.value.in_unit("mL")
+        if self.catheter is not None and self.catheter_length is not None:
+            volume = volume + (self.catheter_length * self.catheter.volume_per_cm.value).in_unit("mL")
+        return volume

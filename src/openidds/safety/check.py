@@ -67,6 +67,7 @@ class _Checker:
         history: tuple[tuple[datetime, PumpProgram], ...] = (),
     ) -> None:
         self.history = history
+        self._history_doses: list[dict[str, Quantity]] | None = None
         self.p = program
         self.ctx = context
         self.current = current
@@ -417,26 +418,32 @@ class _Checker:
                     risk.severity, "withdrawal.drug-removed", f"{old_ing.drug.name} is removed: {risk.message}"
                 )
 
-    def recent_dose(self, name: str, limits: CareAreaLimits) -> Quantity | None:
-        """The last dose above zero the drug ran at inside its hard titration window (the record's programs that
-        took effect after the window's start, and the one running at its start), or None."""
+    def window_doses(self, name: str, limits: CareAreaLimits) -> list[Quantity]:
+        """The doses the drug ran at inside its hard titration window, oldest first: the one running at the
+        window's start, then each program's that took effect inside it (empty without a record or a clock)."""
         rule = limits.titration.hard if limits.titration else None
         if rule is None or self.now is None or not self.history:
-            return None
+            return []
         start = self.now - timedelta(seconds=float(rule.window.value.to("s")))
         doses = self._doses(name)
         before = [d for at, d in doses if at <= start]
-        ran = ([before[-1]] if before else []) + [d for at, d in doses if at > start]
-        recent = [d for d in ran if d.base > 0]
+        return ([before[-1]] if before else []) + [d for at, d in doses if at > start]
+
+    def recent_dose(self, name: str, limits: CareAreaLimits) -> Quantity | None:
+        """The last dose above zero the drug ran at inside its hard titration window, or None."""
+        recent = [d for d in self.window_doses(name, limits) if d.base > 0]
         return recent[-1] if recent else None
 
     def _doses(self, name: str) -> list[tuple[datetime, Quantity]]:
-        """The drug's programmed daily dose under each program of the record, from when it took effect."""
-        out = []
-        for at, prog in self.history:
-            dose = project(prog).daily_dose.get(name) if _holds(prog, name) else None
-            out.append((at, dose.program if dose is not None else Quantity.of(0, self.unit(name))))
-        return out
+        """The drug's programmed daily dose under each program of the record, from when it took effect (each
+        program projected once per check)."""
+        if self._history_doses is None:
+            self._history_doses = [
+                {n: d.program for n, d in project(prog).daily_dose.items() if _holds(prog, n)}
+                for _, prog in self.history
+            ]
+        zero = Quantity.of(0, self.unit(name))
+        return [(at, doses.get(name, zero)) for (at, _), doses in zip(self.history, self._history_doses, strict=True)]
 
     def unit(self, name: str) -> str:
         return next(i.drug.dose_rate_unit for i in self.p.solution if i.drug.name == name)
@@ -473,15 +480,9 @@ class _Checker:
     ) -> Iterator[Finding]:
         """Steps inside the hard rule's window add up: from the lowest dose the pump ran in the window to the new
         one, against the hard limit (one step alone is checked above)."""
-        rule, now = limits.titration.hard if limits.titration else None, self.now
-        if rule is None or now is None or not self.history:
-            return
-        start = now - timedelta(seconds=float(rule.window.value.to("s")))
-        doses = self._doses(name)
-        inside = [d for at, d in doses if at > start]
-        before = [d for at, d in doses if at <= start]
-        ran = ([before[-1]] if before else []) + inside
-        if not ran:
+        rule = limits.titration.hard if limits.titration else None
+        ran = self.window_doses(name, limits)
+        if rule is None or not ran:
             return
         low = min(ran)
         if low.base <= 0 or low >= old or new <= low:
@@ -549,9 +550,7 @@ def bridge_findings(old: PumpProgram, new: PumpProgram) -> list[Finding]:
     bridge at all (an InputError naming `new`)."""
     rule = bridge_rule(old.solution, new.solution)
     kept = next(i for i in new.solution if i.drug.name == rule.kept)
-    path = new.pump.dead_volume.value.in_unit("mL")
-    if new.catheter is not None and new.catheter_length is not None:
-        path = path + (new.catheter_length * new.catheter.volume_per_cm.value).in_unit("mL")
+    path = new.pathway_volume()
     for step in new.steps:
         rate = bridge_rate(new.pump, step.rate * rule.factor)
         if rate.problem:

@@ -39,15 +39,14 @@ from openidds.programs.clock import to_us
 from openidds.programs.program import PumpProgram
 from openidds.programs.solution import check_volume
 from openidds.quantities import DOSE_RATE, parse_quantity
-from openidds.safety import check
 from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
 from openidds.service.locks import decision_instant, lock_patient
-from openidds.service.programs import active_version, new_version, parse, titration_history
-from openidds.service.pump import program_of, pump_state, refresh_status
+from openidds.service.programs import active_version, first_program_findings, new_version, parse
+from openidds.service.pump import WAITING, pump_state, refresh_status
 from openidds.service.refills import ingredients
 from openidds.twin import RemoteRequest as RemoteEvent
 from openidds.validation import plain_text
@@ -232,16 +231,7 @@ def record_implant(
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
     if program.reservoir.filled_at != data["implanted_at"]:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
-    # A replacement pump continues the therapy: checked as a step from the old pump's program, not as a start.
-    running = active_version(s, patient.id)
-    old = None if running is None else program_of(running)
-    history = titration_history(s, patient.id)  # a new pump does not restart the titration window
-    findings = [
-        f.as_json()
-        for f in check(
-            program, program.context, old, library=load_library(), starting=old is None, now=at, history=history
-        )
-    ]
+    findings = first_program_findings(s, patient.id, program, at)
     hard = [f for f in findings if f["severity"] == "hard"]
     if hard:
         raise InputError("program", "; ".join(str(f["message"]) for f in hard))
@@ -259,7 +249,7 @@ def record_implant(
     for waiting in s.scalars(
         select(ProgramVersion).where(
             ProgramVersion.patient_id == patient.id,
-            ProgramVersion.status.in_(("proposed", "awaiting-verification", "awaiting-refill")),
+            ProgramVersion.status.in_(("proposed", *WAITING)),
         )
     ):  # written for the old pump: they cannot run in the new one
         waiting.status, waiting.closed_reason = "cancelled", "written for the pump this implant replaced"

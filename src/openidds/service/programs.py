@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds.calculations.bridge import bridge_plan
+from openidds.clinic.refill import describe_solution
 from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, ProgramVersion, Refill, User
 from openidds.errors import InputError
@@ -28,10 +29,9 @@ from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.locks import decision_instant, lock_patient
-from openidds.service.pump import ACTIVE, describe_solution, program_of, refresh_status, solution_json
+from openidds.service.pump import ACTIVE, WAITING, program_of, refresh_status, solution_json
 from openidds.validation import plain_text
 
-WAITING = ("awaiting-verification", "awaiting-refill")
 REASON_MAX = 2000
 
 
@@ -143,11 +143,7 @@ def propose_program(
         raise Conflict("no program is running: record the implant with its first program first")
     program = parse(document, "document")
     old = program_of(current)
-    if program.pump.id != old.pump.id:
-        raise InputError(
-            "document.pump.model", f"the program is for a {program.pump.id} pump; the pump in place is {old.pump.id}"
-        )
-    needs_second = solution_json(old.solution) != solution_json(program.solution)
+    needs_second = changes_solution(old, program)
     off_reason = plain_text(bridge_off_reason, "bridge_off_reason", REASON_MAX)
     if not needs_second:
         bridge, off_reason = False, ""  # the same solution: nothing old to flush
@@ -161,16 +157,7 @@ def propose_program(
         )
     if bridge and off_reason:
         raise InputError("bridge_off_reason", "only for a change without a bridge: leave it empty, or turn it off")
-    history = titration_history(s, patient.id)
-    findings = [
-        f.as_json() for f in check(program, program.context, old, library=load_library(), now=now, history=history)
-    ]
-    if bridge:
-        try:
-            findings += [f.as_json() for f in bridge_findings(old, program)]
-        except InputError as exc:
-            raise InputError("bridge", f"{exc.message}; turn the bridge off with a reason") from None
-    findings += _closes_waiting(s, patient.id, current.number)
+    findings = proposal_findings(s, current, program, bool(bridge), now)
     diff = [{"setting": r.setting, "old": r.old, "new": r.new, "changed": r.changed} for r in review_diff(old, program)]
     version = new_version(
         s,
@@ -206,6 +193,45 @@ def propose_program(
         },
     )
     return version
+
+
+def first_program_findings(s: Session, patient_id: int, program: PumpProgram, at: datetime) -> list[dict[str, Any]]:
+    """The checks of an implant's first program, taking effect at `at`. A replacement pump continues the therapy:
+    checked as a step from the old pump's program, against the record (a new pump restarts no titration window)."""
+    running = active_version(s, patient_id)
+    old = None if running is None else program_of(running)
+    history = titration_history(s, patient_id)
+    found = check(program, program.context, old, library=load_library(), starting=old is None, now=at, history=history)
+    return [f.as_json() for f in found]
+
+
+def changes_solution(old: PumpProgram, new: PumpProgram) -> bool:
+    """A new drug or concentration: a second person verifies it, and it waits for the refill that brings it."""
+    return solution_json(old.solution) != solution_json(new.solution)
+
+
+def proposal_findings(
+    s: Session, current: ProgramVersion, program: PumpProgram, bridge: bool, now: datetime
+) -> list[dict[str, Any]]:
+    """Every finding a proposal gets, for the use case and for the screens that preview it: the checks against the
+    running program and the record of every program the pump ran, the bridge the pump cannot run (`bridge`: the
+    change has one), the waiting programs it would close. Refused outright (an InputError): a program for another
+    pump, or a bridge between solutions that share no drug."""
+    old = program_of(current)
+    if program.pump.id != old.pump.id:
+        raise InputError(
+            "document.pump.model", f"the program is for a {program.pump.id} pump; the pump in place is {old.pump.id}"
+        )
+    history = titration_history(s, current.patient_id)
+    findings = [
+        f.as_json() for f in check(program, program.context, old, library=load_library(), now=now, history=history)
+    ]
+    if bridge and changes_solution(old, program):
+        try:
+            findings += [f.as_json() for f in bridge_findings(old, program)]
+        except InputError as exc:
+            raise InputError("bridge", f"{exc.message}; turn the bridge off with a reason") from None
+    return findings + _closes_waiting(s, current.patient_id, current.number)
 
 
 def _closes_waiting(s: Session, patient_id: int, running: int) -> list[dict[str, Any]]:

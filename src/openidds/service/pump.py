@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.calculations import stability_limit
+from openidds.clinic.refill import describe_solution
 from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
 from openidds.devices import DeviceCatalog
@@ -28,6 +29,7 @@ from openidds.twin.events import Event
 from openidds.twin.records import ALARMS
 
 ACTIVE = ("active", "superseded")  # program versions the pump has run
+WAITING = ("awaiting-verification", "awaiting-refill")  # confirmed for another solution, not run yet
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def pending_text(s: Session, patient_id: int, holds: tuple[Ingredient, ...] | No
         select(ProgramVersion)
         .where(
             ProgramVersion.patient_id == patient_id,
-            ProgramVersion.status.in_(("awaiting-verification", "awaiting-refill")),
+            ProgramVersion.status.in_(WAITING),
         )
         .order_by(ProgramVersion.number)
     ).all()
@@ -213,10 +215,6 @@ def pending_text(s: Session, patient_id: int, holds: tuple[Ingredient, ...] | No
             f"pump holds {pump}"
         )
     return "; ".join(parts)
-
-
-def describe_solution(solution: tuple[Ingredient, ...]) -> str:
-    return ", ".join(f"{i.drug.name} {i.concentration}" for i in solution)
 
 
 def project_from(

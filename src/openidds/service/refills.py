@@ -21,7 +21,6 @@ from openidds.clinic.refill import (
     check_completion,
     check_preparation,
     compounded,
-    describe,
     emergency_flag,
     match_solution,
     pocket_fill_flag,
@@ -196,22 +195,14 @@ def complete_refill(
         raise Conflict("the pump's program changed since this refill was prepared: cancel it and prepare it again")
     pump = state.program.pump
     reason = plain_text(cmd.emergency_reason, "emergency_reason", REASON_MAX)
-    pocket = Fraction(0)
-    if cmd.pocket_fill_suspected:
-        pocket = cmd.filled_ml if cmd.pocket_ml is None else cmd.pocket_ml
-        if pocket <= 0:
-            raise InputError(
-                "pocket_ml", "a suspected pocket fill is more than 0 mL (leave it empty for all of the fill)"
-            )
-    elif cmd.pocket_ml is not None:
-        raise InputError("pocket_ml", "only with a suspected pocket fill")
     checked = refill.status == "checked"
-    check_completion(
+    pocket = check_completion(
         pump,
         prepared_ml=refill.volume_ml,
         withdrawn_ml=cmd.withdrawn_ml,
         filled_ml=cmd.filled_ml,
-        pocket_ml=pocket,
+        pocket_fill_suspected=cmd.pocket_fill_suspected,
+        pocket_ml=cmd.pocket_ml,
         expires_at=refill.expires_at,
         now=now,
         checked=checked,
@@ -333,7 +324,6 @@ __all__ = [
     "check_action",
     "check_refill",
     "complete_refill",
-    "describe",
     "ingredients",
     "prepare_refill",
     "refill_json",

@@ -61,9 +61,7 @@ class PumpTwin:
         self._res = 0
         self._solutions: list[Solution] = []  # every solution seen; inside, a solution is its index here
         self._sid = self._solution_id(program.solution)
-        path = self.pump.dead_volume.value.to("mL")
-        if program.catheter is not None and program.catheter_length is not None:
-            path += (program.catheter_length * program.catheter.volume_per_cm.value).to("mL")
+        path = program.pathway_volume().to("mL")
         # Pump dead space and catheter, first in first out: [units, solution id] from the pump end to the tip.
         self._path: deque[list[int]] = deque()
         self._out: dict[int, int] = {}  # units that left the catheter tip, per solution
@@ -656,8 +654,7 @@ class PumpTwin:
         self.note("bolus", volume_ml=volume, duration_min=Fraction(e.duration_us, 60_000_000), doses=doses)
 
     def _on_ProgramChange(self, e: ProgramChange) -> None:
-        running = self.program if self._pending is None else self._pending[1]  # a bridge runs on the new program
-        findings = check(e.program, e.program.context, running)
+        findings = check(e.program, e.program.context, self.running_program)  # during a bridge: the one after it
         hard = [f for f in findings if f.severity == "hard"]
         soft = [f for f in findings if f.severity == "soft"]
         if hard:

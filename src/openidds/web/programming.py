@@ -11,15 +11,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from openidds.api.schemas import Id
-from openidds.data import load_library
+from openidds.clinic.refill import describe_solution
+from openidds.data import load_catalog, load_library
 from openidds.db.models import Patient, ProgramVersion
 from openidds.errors import InputError
-from openidds.programfile import read_toml
-from openidds.safety import bridge_findings
+from openidds.programfile import parse_program, read_toml
 from openidds.service import pathway, programs
 from openidds.service.errors import Conflict
-from openidds.service.programs import WAITING, active_version, find_version, titration_history
-from openidds.service.pump import describe_solution, program_of
+from openidds.service.programs import active_version, find_version
+from openidds.service.pump import WAITING, program_of
 from openidds.web import programform, views
 from openidds.web.pages import may
 from openidds.web.session import (
@@ -34,29 +34,21 @@ from openidds.web.session import (
     submit,
     unit_of_work,
 )
-from openidds.web.workflows import check_program, patient_for
+from openidds.web.workflows import failed_check, patient_for, program_summary
 
 router = APIRouter(include_in_schema=False)
 _patient = patient_for
 
 
-def _preview(w: Work, patient_id: int, form: programform.ProgramForm, current: ProgramVersion) -> dict[str, Any]:
-    """What the use case will find: the same check, against the record of every program the pump ran, and the
-    bridge the change would need."""
+def _preview(w: Work, form: programform.ProgramForm, current: ProgramVersion) -> dict[str, Any]:
+    """What the use case will find (service.programs.proposal_findings), and what changes."""
     old = program_of(current)
-    result = check_program(form.document(), old, w.now, False, titration_history(w.s, patient_id))
-    if result["error"] is None and form.bridge and result.get("program") is not None:
-        new = result["program"]
-        if [str(i.concentration) + i.drug.name for i in new.solution] != [
-            str(i.concentration) + i.drug.name for i in old.solution
-        ]:
-            try:
-                result["findings"] += [f.as_json() for f in bridge_findings(old, new)]
-            except InputError as exc:
-                result["findings"].append(
-                    {"severity": "soft", "code": "bridge.impossible", "message": exc.message + ": turn the bridge off"}
-                )
-    return result
+    try:
+        program = parse_program(form.document(), load_library(), load_catalog())
+        findings = programs.proposal_findings(w.s, current, program, form.bridge, w.now)
+    except InputError as exc:
+        return failed_check(exc)
+    return {**program_summary(program, old), "error": None, "findings": findings}
 
 
 def _running(w: Work, patient_id: int) -> ProgramVersion:
@@ -96,7 +88,7 @@ def program_page(request: Request, patient_id: Id) -> Response:
         patient = _patient(w, patient_id, "propose-program")
         current = _running(w, patient_id)
         form = programform.from_document(current.document)
-        result = _preview(w, patient_id, form, current)
+        result = _preview(w, form, current)
         return _program_page(request, w, patient, form.with_blank_rows(), result, None, 200)
 
 
@@ -106,7 +98,7 @@ def program_preview(request: Request, patient_id: Id, form: Posted) -> Response:
         patient = _patient(w, patient_id, "propose-program")
         current = _running(w, patient_id)
         edited = programform.from_fields(form, read_toml(current.document))
-        result = _preview(w, patient_id, edited, current)
+        result = _preview(w, edited, current)
         if is_htmx(request):
             return render(request, "_program_check.html", check=result, check_id="program-check")
         return _program_page(request, w, patient, edited.with_blank_rows(), result, None, 200)
@@ -126,7 +118,7 @@ def program_propose(request: Request, patient_id: Id, form: Posted) -> Response:
         patient = _patient(w, patient_id, "propose-program")
         current = _running(w, patient_id)
         edited = programform.from_fields(form, read_toml(current.document))
-        result = _preview(w, patient_id, edited, current)
+        result = _preview(w, edited, current)
         return _program_page(request, w, patient, edited.with_blank_rows(), result, err.message, err.status)
 
     return submit(request, write, show_again)

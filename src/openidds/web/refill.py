@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from openidds.api.schemas import CompleteIn, DecimalText, Id, PrepareIn
 from openidds.calculations import project, reconcile
+from openidds.clinic.refill import describe_solution
 from openidds.db.models import Flag, Patient, ProgramVersion, Refill
 from openidds.devices import PumpModel
 from openidds.errors import InputError
@@ -30,7 +31,7 @@ from openidds.service.access import require
 from openidds.service.auth import second_person
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.programs import active_version, bridge_summary, find_version, waiting_for_refill
-from openidds.service.pump import describe_solution, program_of, pump_state, solution_json
+from openidds.service.pump import program_of, pump_state, solution_json
 from openidds.web import format as fmt
 from openidds.web import views
 from openidds.web.forms import local_instant, parse_in

@@ -8,7 +8,6 @@ writes nothing. Without JavaScript a preview button posts the form and the page 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -48,8 +47,7 @@ from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
 from openidds.review import diff as review_diff
 from openidds.review import settings
-from openidds.safety import check
-from openidds.service import pathway
+from openidds.service import pathway, programs
 from openidds.service.access import require
 from openidds.service.errors import NotFound
 from openidds.service.programs import active_version
@@ -306,32 +304,20 @@ def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
 
 
 # --- program checks (shared by the implant and the programming workflow) ----------------------------------------------
-def check_program(
-    document: str,
-    old: Any,
-    now: datetime | None,
-    starting: bool,
-    history: Sequence[tuple[datetime, PumpProgram]] = (),
-) -> dict[str, Any]:
-    """What the use case will find: the program parsed, checked against the running one (and the record of every
-    program the pump ran), and what changed."""
-    try:
-        program = parse_program(document, load_library(), load_catalog())
-        findings = [
-            f.as_json()
-            for f in check(
-                program, program.context, old, library=load_library(), now=now, starting=starting, history=history
-            )
-        ]
-    except InputError as exc:
-        return {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
+def failed_check(exc: InputError) -> dict[str, Any]:
+    """A program that cannot be checked: the one-line reason, nothing else to show."""
+    return {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
+
+
+def program_summary(program: PumpProgram, old: PumpProgram | None) -> dict[str, Any]:
+    """Beside the findings: what changes from the running program, and the daily volumes and doses."""
     changes = [r for r in review_diff(old, program) if r.changed] if old is not None else []
     daily = [
         (k, v)
         for k, v in settings(program).items()
         if k.startswith("daily") or k.endswith(("daily dose", "worst case"))
     ]
-    return {"error": None, "findings": findings, "changes": changes, "daily": daily, "program": program}
+    return {"changes": changes, "daily": daily, "program": program}
 
 
 # --- implant ----------------------------------------------------------------------------------------------------------
@@ -417,16 +403,21 @@ def implant_page(request: Request, patient_id: Id) -> Response:
 
 
 def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str, Any] | None, programform.ProgramForm]:
+    """What the use case will find in the first program (service.programs.first_program_findings)."""
     try:
-        _, first = _implant(form, patient)
+        data, first = _implant(form, patient)
     except InputError as exc:
-        failed: dict[str, Any] = {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
-        return failed, programform.from_fields(form, {})
+        return failed_check(exc), programform.from_fields(form, {})
     if first is None:
         return None, programform.from_fields(form, {})
     running = active_version(s, patient.id)
     old = None if running is None else program_of(running)
-    return check_program(first.document(), old, None, old is None), first
+    try:
+        program = parse_program(first.document(), load_library(), load_catalog())
+        findings = programs.first_program_findings(s, patient.id, program, data["implanted_at"])
+    except InputError as exc:
+        return failed_check(exc), first
+    return {**program_summary(program, old), "error": None, "findings": findings}, first
 
 
 @router.post("/patients/{patient_id}/implant/preview")
