@@ -66,6 +66,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "record-refill": {A: 403, P: 200, N: 200, PH: 403, PT: 403},  # the fill itself
     "record-follow-up": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
     "resolve-flag": {A: 403, P: 200, N: 200, PH: 403, PT: 403},
+    # a second person reviews a fill done without its check: nina filled it, so nora may; a pharmacist too
+    "review-unchecked-refill": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
     "submit-questionnaire": {A: 403, P: 201, N: 201, PH: 403, PT: 201},
     "request-bolus": {A: 403, P: 403, N: 403, PH: 403, PT: 201},
     "read-dashboard": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
@@ -203,6 +205,17 @@ class Matrix:
 
     def resolve_flag(self, who: str, pid: int) -> Any:
         return self.post(who, f"/patients/{pid}/flags/{self.flag}/resolve", {"resolution": "pump re-read: 39 mL"})
+
+    def before_review_unchecked_refill(self, role: str) -> None:
+        refill = self._prepared("nina", PLAIN)
+        self.c.advance(minutes=1)
+        body = complete_body("39", "40", emergency_reason="alarm at a home visit, nobody to check")
+        assert self.post("nina", f"/patients/{self.own}/refills/{refill}/complete", body).status_code == 200
+        flags = self.c.call("GET", f"/patients/{self.own}/flags", "nina").json()
+        self.flag = next(f["id"] for f in flags if f["code"] == "refill.unchecked" and f["resolved_at"] is None)
+
+    def review_unchecked_refill(self, who: str, pid: int) -> Any:
+        return self.post(who, f"/patients/{pid}/flags/{self.flag}/resolve", {"resolution": "label matches the order"})
 
     def record_follow_up(self, who: str, pid: int) -> Any:  # an interrogation is recorded like a follow-up
         return self.post(who, f"/patients/{pid}/interrogations", {"alarms": []})

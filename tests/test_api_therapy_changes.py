@@ -294,6 +294,12 @@ def test_an_unchecked_fill_needs_an_emergency_reason_and_is_flagged(clinic: Clin
         f"review: filled without its independent double check (emergency: {reason}): review the preparation "
         "against the prescription and the label" in row["concerns"]
     )
+    # The check it skipped comes afterwards, from a second person: not the nurse who filled it; a pharmacist may.
+    resolve = f"/patients/{pid}/flags/{flags[0]['id']}/resolve"
+    r = clinic.call("POST", resolve, "nora", json={"resolution": "fine"})
+    assert r.status_code == 403 and "a second person must review a refill filled without" in r.json()["detail"]
+    r = clinic.call("POST", resolve, "phil", json={"resolution": "label and lot match the prescription"})
+    assert r.status_code == 200 and r.json()["resolved_by"] != flags[0]["raised_by"], r.text
 
 
 def test_an_expired_solution_is_not_prepared_or_filled(clinic: Clinic) -> None:

@@ -27,6 +27,7 @@ verify-compounded-refill            .     y        .     y          .
 record-refill                       .     y        y     .          .
 record-follow-up                    .     y        y     .          .
 resolve-flag                        .     y        y     .          .
+review-unchecked-refill             .     y        y     y          .
 submit-questionnaire                .     y        y     .          o
 request-bolus                       .     .        .     .          o
 read-dashboard                      .     y        y     y          .
@@ -40,7 +41,12 @@ for line in EXPECTED_TABLE.strip().splitlines():
     for role, cell in zip(ROLE_COLUMNS, cells, strict=True):
         EXPECTED[(role, action)] = cell
 
-EXPECTED_SECOND_PERSON = {"verify-concentration-change", "verify-refill", "verify-compounded-refill"}
+EXPECTED_SECOND_PERSON = {
+    "verify-concentration-change",
+    "verify-refill",
+    "verify-compounded-refill",
+    "review-unchecked-refill",
+}
 CLINIC_WIDE = {"create-patient", "read-dashboard", "read-audit", "manage-users"}
 
 EXPECTED_MARKDOWN = """\
@@ -61,6 +67,7 @@ EXPECTED_MARKDOWN = """\
 | `record-refill` | — | yes | yes | — | — |
 | `record-follow-up` | — | yes | yes | — | — |
 | `resolve-flag` | — | yes | yes | — | — |
+| `review-unchecked-refill` (second person) | — | yes | yes | yes | — |
 | `submit-questionnaire` | — | yes | yes | — | own record |
 | `request-bolus` | — | — | — | — | own record |
 | `read-dashboard` | — | yes | yes | yes | — |
@@ -75,7 +82,7 @@ A patient asking for another patient's record is answered as if it did not exist
 def test_the_table_covers_every_role_and_action() -> None:
     assert set(ROLES) == set(ROLE_COLUMNS)
     assert {a for _, a in EXPECTED} == set(ACTIONS)
-    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 100
+    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 105
     assert set(SECOND_PERSON) == EXPECTED_SECOND_PERSON
 
 

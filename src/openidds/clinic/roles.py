@@ -36,6 +36,7 @@ Action = Literal[
     "record-refill",
     "record-follow-up",
     "resolve-flag",
+    "review-unchecked-refill",
     "submit-questionnaire",
     "request-bolus",
     "read-dashboard",
@@ -63,6 +64,7 @@ ACTION_TEXT: Mapping[Action, str] = MappingProxyType(
         "record-refill": "complete a refill (withdraw, fill, reconcile)",
         "record-follow-up": "record a follow-up visit",
         "resolve-flag": "resolve a flag, saying what was done",
+        "review-unchecked-refill": "review a refill filled without its double check, saying what was found",
         "submit-questionnaire": "submit questionnaires (pain, ODI, PHQ-9)",
         "request-bolus": "request a bolus with the patient remote",
         "read-dashboard": "read the clinic dashboard",
@@ -88,6 +90,7 @@ MATRIX: Mapping[Action, Mapping[Role, Access]] = MappingProxyType(
         "record-refill": {"physician": "any", "nurse": "any"},
         "record-follow-up": {"physician": "any", "nurse": "any"},
         "resolve-flag": {"physician": "any", "nurse": "any"},
+        "review-unchecked-refill": {"physician": "any", "nurse": "any", "pharmacist": "any"},
         "submit-questionnaire": {"physician": "any", "nurse": "any", "patient": "own"},
         "request-bolus": {"patient": "own"},
         "read-dashboard": {"physician": "any", "nurse": "any", "pharmacist": "any"},
@@ -98,9 +101,10 @@ MATRIX: Mapping[Action, Mapping[Role, Access]] = MappingProxyType(
 
 # The verifier must be a different user from the one who proposed or recorded what is verified.
 # A physician may confirm a program they wrote themselves (it is their prescription); a change of drug or
-# concentration, and every refill, then gets a second user's check.
+# concentration, and every refill, then gets a second user's check; a refill filled without that check gets it
+# afterwards, as the review of its flag.
 SECOND_PERSON: frozenset[Action] = frozenset(
-    {"verify-concentration-change", "verify-refill", "verify-compounded-refill"}
+    {"verify-concentration-change", "verify-refill", "verify-compounded-refill", "review-unchecked-refill"}
 )
 # Actions on one patient's record (the others are clinic-wide).
 PATIENT_SCOPED: frozenset[Action] = frozenset(ACTIONS) - {

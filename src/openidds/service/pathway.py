@@ -336,12 +336,20 @@ def resolve_follow_up(s: Session, actor: User, patient_id: int, follow_up_id: in
 RESOLUTION_MAX = 2000
 
 
+def flag_action(flag: Flag) -> Action:
+    """Who may resolve a flag: a refill filled without its double check is reviewed by a second person (not the one
+    who filled it), a pharmacist too; any other flag by the care team."""
+    return "review-unchecked-refill" if flag.code == "refill.unchecked" else "resolve-flag"
+
+
 def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolution: str, now: datetime) -> Flag:
     """A clinician resolves a flag raised by a use case, saying what was done. Resolving it again answers 409."""
-    _writer(s, actor, patient_id, "resolve-flag")
+    require(actor, "read-patient", patient_id=patient_id)
+    lock_patient(s, patient_id)
     row = s.get(Flag, flag_id, populate_existing=True)
     if row is None or row.patient_id != patient_id:
         raise NotFound(f"no flag {flag_id}")
+    require(actor, flag_action(row), patient_id=patient_id, recorded_by=row.raised_by)
     if row.resolved_at is not None:
         raise Conflict("this flag is already resolved")
     text = plain_text(resolution, "resolution", RESOLUTION_MAX)
@@ -352,7 +360,7 @@ def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolut
     _write(
         s,
         actor,
-        "resolve-flag",
+        flag_action(row),
         f"patient/{patient_id}/flag/{row.id}",
         now,
         {"resolved": False, "code": row.code},

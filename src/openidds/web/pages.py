@@ -52,11 +52,11 @@ def home_of(user: User) -> str:
     return "/clinic"
 
 
-def may(user: User, action: Action, patient_id: int | None = None) -> bool:
+def may(user: User, action: Action, patient_id: int | None = None, recorded_by: int = 0) -> bool:
     """Whether to offer an action on the page (the use case checks again when it is done). A second-person action
-    is offered to anyone of a role that may do it; who recorded it is checked by the use case."""
+    is offered to anyone of a role that may do it unless `recorded_by` names who recorded it (0: no user)."""
     try:
-        require(user, action, patient_id=patient_id, recorded_by=0)  # 0: no user has this id
+        require(user, action, patient_id=patient_id, recorded_by=recorded_by)
     except (ServiceError, InputError):
         return False
     return True

@@ -669,7 +669,8 @@ def _flag_page(
         flag=flag,
         who=who,
         error=error,
-        can_resolve=flag.resolved_at is None and may(w.user, "resolve-flag", patient_id),
+        can_resolve=flag.resolved_at is None and may(w.user, pathway.flag_action(flag), patient_id, flag.raised_by),
+        second_person=flag.resolved_at is None and pathway.flag_action(flag) == "review-unchecked-refill",
     )
 
 
