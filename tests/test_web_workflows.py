@@ -336,14 +336,37 @@ def test_a_concentration_change_is_verified_by_a_second_person_and_runs_from_its
     assert "Completing this refill applies program version 2" in text_by_id(record, "refill-applies")
     assert text_by_id(record, "refill-save") == "Complete the refill and start program version 2"
     assert text_by_id(record, "expected-ml") == "24.25 mL"  # still the old solution in the pump
+    # Both drugs doubled, so the old solution runs at twice each new rate: 0.22 → 0.44, 0.33 → 0.66 mL/day. Pump
+    # 0.2 mL + 60 cm × 0.0022 mL/cm = 0.332 mL to flush at a mean (7 × 0.44 + 15 × 0.66 + 2 × 0.44) / 24 = 0.5775
+    # mL/day: 0.332 / 0.5775 day = 13.8 h. The new morphine dose: 0.28875 mL/day × 20 mg/mL = 5.775 mg/day.
+    plan = (
+        "0.332 mL of the old solution at 0.44 mL/day / 0.66 mL/day (the new morphine 5.775 mg/day "
+        "with the old concentration) for about 13.8 h, then the new program"
+    )
+    assert (
+        text_by_id(record, "refill-bridge-plan")
+        == "Bridge bolus: " + plan + ". Program the bridge bolus on the pump as shown."
+    )
     r = nora.post(f"{url}/complete", {"withdrawn_ml": "24", "filled_ml": "40"})
-    assert text_by_id(nora.follow(r).text, "reconciliation-status") == "Within the band"
+    completed = nora.follow(r).text
+    assert text_by_id(completed, "reconciliation-status") == "Within the band"
+    # after the fill, when the nurse programs the pump, the bridge is still in front of her
+    assert (
+        text_by_id(completed, "refill-bridge-plan")
+        == "Bridge bolus: " + plan + ". The chart shows when the bridge ends."
+    )
     review = ada.get(f"/patients/{pid}/programs/2").text
+    assert text_by_id(review, "bridge-plan-applied") == "bridge bolus: " + plan
     assert text_by_id(review, "version-status") == "active"
     assert "Running since 2026-12-21 09:00 CST" in text_by_id(review, "review-status")
     assert f'href="{url}"' in review  # applied by this refill
     chart = nora.get(f"/patients/{pid}").text
     assert text_by_id(chart, "current-program-link") == "Program version 2"
+    timeline = text_by_id(chart, "timeline")  # dated as it happened: proposed then, running from the refill
+    assert "Program version 2 proposed (now active) (bridge)" in timeline
+    assert (
+        "Program version 2 starts running with the refill that brought its solution, after a bridge bolus" in timeline
+    )
     # 0.28875 mL/day × 20 mg/mL = 5.775 mg/day; with 3 remote doses of 0.2 mg, 6.375 mg/day
     assert "morphine 5.775 mg/day 6.375 mg/day" in text_by_id(chart, "daily-doses")
     # version 3 was written against version 1, which version 2 replaced: it can no longer be confirmed

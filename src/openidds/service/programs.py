@@ -263,10 +263,17 @@ def _closes_waiting(s: Session, patient_id: int, running: int) -> list[dict[str,
 
 
 def bridge_summary(s: Session, version: ProgramVersion) -> str:
-    """The bridge a waiting program will run from the solution the pump holds now, in words ("" without one)."""
+    """The bridge of a program, in words ("" without one): for one that waits, from the solution the pump holds
+    now; for one a refill applied, from the solution of the program it replaced (what the nurse programs after the
+    fill)."""
     if not version.bridge:
         return ""
-    running = active_version(s, version.patient_id)
+    if version.status in WAITING:
+        running = active_version(s, version.patient_id)
+    elif version.applied_by is not None and version.based_on is not None:
+        running = find_version(s, version.patient_id, version.based_on)
+    else:
+        return ""
     if running is None:
         return ""
     try:

@@ -158,7 +158,7 @@ def _review_page(
         can_refill=version.status == "awaiting-refill" and may(w.user, "prepare-refill", patient_id),
         running=running,
         solution_text=describe_solution(program_of(version).solution),
-        bridge_text=programs.bridge_summary(w.s, version) if version.status in WAITING else "",
+        bridge_text=programs.bridge_summary(w.s, version),
         done=request.query_params.get("done", ""),
     )
 

@@ -211,7 +211,7 @@ def _record_page(
         who=who,
         waiting=waiting,
         prescription=prescription,
-        bridge_text="" if waiting is None or refill.status not in OPEN else bridge_summary(w.s, waiting),
+        bridge_text="" if waiting is None or refill.status == "cancelled" else bridge_summary(w.s, waiting),
         pump=pump,
         expected=None if pump is None else pump.state.twin.expected_residual(),
         flags=flags,

@@ -106,7 +106,13 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
             Entry(
                 v.proposed_at,
                 "program",
-                f"Program version {v.number}: {fmt.words(v.status)}" + (" (bridge)" if v.bridge else ""),
+                # dated when it was proposed: once it ran later, say so, not what it is now as if it were then
+                (
+                    f"Program version {v.number} proposed (now {fmt.words(v.status)})"
+                    if v.effective_at is not None and v.effective_at != v.proposed_at
+                    else f"Program version {v.number}: {fmt.words(v.status)}"
+                )
+                + (" (bridge)" if v.bridge else ""),
                 detail,
                 f"{base}/programs/{v.number}",
                 alert=v.status in ("refused", "awaiting-refill"),
