@@ -146,28 +146,41 @@ opioid_naive = false
 """
 
 
-def baclofen_program(filled_at: datetime) -> str:
-    """Baclofen 500 mcg/mL at 100 mcg/day = 0.2 mL/day in a 20 mL pump, the alarm raised to 4 mL."""
+def baclofen(
+    concentration: str = "2000 mcg/mL",
+    dose: str = "200 mcg/day",
+    filled_at: str = START.isoformat(),
+    volume: str = "20 mL",
+    catheter: bool = True,
+) -> str:
+    """Spinal baclofen alone in a 20 mL programmable pump, the alarm raised to 4 mL; with 50 cm of two-piece
+    catheter (pathway 0.2 + 50 × 0.0024 = 0.32 mL) unless `catheter` is False."""
+    line = 'catheter = { model = "intrathecal-two-piece", length = "50 cm" }\n' if catheter else ""
     return f"""[pump]
 model = "programmable-20"
-
+{line}
 [reservoir]
-filled_at = "{filled_at.isoformat()}"
+filled_at = "{filled_at}"
 timezone = "America/Chicago"
-volume = "20 mL"
+volume = "{volume}"
 low_alarm = "4 mL"
 
 [[drugs]]
 name = "baclofen"
-concentration = "500 mcg/mL"
+concentration = "{concentration}"
 
 [program]
 mode = "continuous"
-dose = "100 mcg/day"
+dose = "{dose}"
 
 [context]
 care_area = "spasticity-spinal"
 """
+
+
+def baclofen_program(filled_at: datetime) -> str:
+    """Baclofen 500 mcg/mL at 100 mcg/day = 0.2 mL/day, no catheter in the file."""
+    return baclofen("500 mcg/mL", "100 mcg/day", filled_at.isoformat(), catheter=False)
 
 
 # --- patients -----------------------------------------------------------------------------------------------------
@@ -286,3 +299,21 @@ def count(clinic: Clinic, model: type[Base]) -> int:
 def audit_actions(clinic: Clinic) -> list[str]:
     with clinic.sessions() as s:
         return list(s.scalars(select(AuditRecord.action).order_by(AuditRecord.sequence)))
+
+
+# --- spasticity: one baclofen patient and its refills ----------------------------------------------------------
+def spastic_patient(clinic: Clinic, mrn: str, concentration: str = "2000 mcg/mL", dose: str = "200 mcg/day") -> int:
+    pid = new_patient(clinic, mrn, care_area="spasticity-spinal", indications=["spinal-cord-injury-spasticity"])
+    implant(clinic, pid, baclofen(concentration, dose), START, model="programmable-20")
+    return pid
+
+
+def solution(concentration: str) -> list[dict[str, str]]:
+    return [{"name": "baclofen", "concentration": concentration}]
+
+
+def prepare(clinic: Clinic, pid: int, concentration: str, volume: str = "20", who: str = "nora", **extra: Any) -> Any:
+    """A baclofen refill prepared at `concentration` (step 1 only)."""
+    return clinic.call(
+        "POST", f"/patients/{pid}/refills", who, json=prepare_body(volume, solution(concentration), **extra)
+    )

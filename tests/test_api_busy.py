@@ -7,76 +7,75 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 
 from openidds.api.app import create_app
+from openidds.api.slots import MAX_SLOTS
 from openidds.db import make_engine
-from tests.api_support import patient_body
-from tests.clinic_db import PASSWORD, START
+from openidds.db.models import Patient
+from tests.api_support import count, fast_argon2, patient_body
+from tests.clinic_db import PASSWORD, START, Clinic
 from tests.web_support import hidden
 
 
-def _login(client: TestClient, engine_url: str) -> dict[str, str]:
-    from openidds.db import sessions
-    from openidds.db.models import User
-    from openidds.service.auth import hash_password
-
-    engine = make_engine(engine_url)
-    with sessions(engine)() as s, s.begin():
-        s.add(
-            User(
-                username="nora", full_name="Nora", role="nurse", password_hash=hash_password(PASSWORD), created_at=START
-            )
-        )
-    engine.dispose()
-    r = client.post("/api/v1/auth/login", json={"username": "nora", "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_argon2(monkeypatch)
 
 
-def _patients(engine_url: str) -> int:
-    with sqlite3.connect(engine_url.removeprefix("sqlite:///")) as c:
-        return int(c.execute("select count(*) from patients").fetchone()[0])
+def clinic_on(engine: Engine) -> Clinic:
+    """A clinic on `engine` (a small pool or a short lock timeout) with one nurse, logged in."""
+    clinic = Clinic(engine)
+    clinic.user("nora", "nurse")
+    clinic.as_("nora")
+    return clinic
 
 
 def test_the_sqlite_write_lock_held_too_long_is_a_503(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'busy.sqlite3'}"
-    client = TestClient(create_app(make_engine(url, connect_args={"timeout": 0.2}), clock=lambda: START))
-    headers = _login(client, url)
-    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    path = tmp_path / "busy.sqlite3"
+    clinic = clinic_on(make_engine(f"sqlite:///{path}", connect_args={"timeout": 0.2}))
+    holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing
     try:
-        r = client.post("/api/v1/patients", json=patient_body("B-1"), headers=headers)
+        r = clinic.call("POST", "/patients", "nora", json=patient_body("B-1"))
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert r.status_code == 503, r.text
     assert r.headers["Retry-After"] == "5"
     assert r.json()["detail"] == "the service is busy: nothing was saved, try again in a few seconds"
-    assert _patients(url) == 0
-    assert client.post("/api/v1/patients", json=patient_body("B-1"), headers=headers).status_code == 201
+    assert count(clinic, Patient) == 0
+    assert clinic.call("POST", "/patients", "nora", json=patient_body("B-1")).status_code == 201
 
 
 def test_no_free_connection_in_time_is_a_503(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'pool.sqlite3'}"
-    engine = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
-    client = TestClient(create_app(engine, clock=lambda: START))
-    headers = _login(client, url)
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", pool_size=1, max_overflow=0, pool_timeout=0.2)
+    clinic = clinic_on(engine)
     held = engine.connect()  # every connection the pool has, in use
     try:
-        r = client.post("/api/v1/patients", json=patient_body("B-2"), headers=headers)
+        r = clinic.call("POST", "/patients", "nora", json=patient_body("B-2"))
     finally:
         held.close()
     assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
-    assert _patients(url) == 0
+    assert count(clinic, Patient) == 0
 
 
-@pytest.mark.parametrize("url", ["postgresql+psycopg://u@h/d"])
-def test_postgresql_pools_as_many_connections_as_request_threads(url: str) -> None:
-    # 10 kept + 30 on demand = AnyIO's 40 worker threads, so a burst waits on the patient's lock, not on the pool.
-    engine = make_engine(url)
-    assert (engine.pool.size(), engine.pool._max_overflow) == (10, 30)  # type: ignore[attr-defined]
+@pytest.mark.parametrize("url", ["postgresql+psycopg://u@h/d", "sqlite:///pool.sqlite3"])
+def test_the_pool_has_a_connection_for_every_worker_thread(url: str) -> None:
+    # A burst waits on the patient's lock, not on the pool: as many connections as AnyIO runs worker threads, and
+    # fewer request slots than threads (so the request holding the lock always has one to go on with).
+    async def worker_threads() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    threads = anyio.run(worker_threads)
+    pool = make_engine(url).pool
+    assert isinstance(pool, QueuePool)
+    assert pool.size() + pool._max_overflow == threads == 40
+    assert threads > MAX_SLOTS
 
 
 def test_a_busy_database_is_a_page_in_the_web_app(tmp_path: Path) -> None:
@@ -105,16 +104,14 @@ def test_requests_at_once_are_bounded_by_the_pool_and_the_worker_threads(tmp_pat
 
 
 def test_a_body_above_one_mebibyte_is_a_413_and_saves_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'large.sqlite3'}"
-    client = TestClient(create_app(make_engine(url), clock=lambda: START))
-    headers = _login(client, url)
+    clinic = clinic_on(make_engine(f"sqlite:///{tmp_path / 'large.sqlite3'}"))
     big = {**patient_body("L-1"), "given_name": "x" * 1_100_000}
-    r = client.post("/api/v1/patients", json=big, headers=headers)
+    r = clinic.call("POST", "/patients", "nora", json=big)
     assert r.status_code == 413, r.text
     assert r.json()["detail"] == "the request is larger than 1 MiB: nothing was read or saved"
-    assert _patients(url) == 0
+    assert count(clinic, Patient) == 0
     # Just under the limit the body reaches the route, which names the field that is too long.
-    r = client.post("/api/v1/patients", json={**patient_body("L-1"), "given_name": "x" * 1_000_000}, headers=headers)
+    r = clinic.call("POST", "/patients", "nora", json={**patient_body("L-1"), "given_name": "x" * 1_000_000})
     assert r.status_code == 422 and r.json()["field"] == "given_name", r.text
 
 

@@ -56,7 +56,10 @@ def test_phq9_item_9_raises_an_urgent_flag_until_resolved(clinic: Clinic) -> Non
         (first, "later", 0),
     ]
     # The concern names the flag itself, not just that one is open.
-    assert rows[0]["concerns"][0] == "urgent: " + item9[0]["message"].removeprefix("URGENT: ")
+    assert rows[0]["concerns"][0] == (
+        "urgent: PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered 'several days' (1): "
+        "assess suicide risk today, before the patient leaves, whatever the total"
+    )
     assert [f["code"] for f in rows[0]["flags"]] == ["phq9.item-9"]
     assert rows[0]["refill"] == "later"  # the flag, not the refill, puts the patient first
 

@@ -12,8 +12,19 @@ import pytest
 from openidds.api.schemas import AlarmName
 from openidds.db.models import Implant, Refill
 from openidds.twin.records import ALARMS
-from tests.api_support import START, Clinic, count, fast_argon2, implant_body, new_patient, prepare_body
-from tests.test_api_therapy_changes import baclofen, prepare, solution, spastic_patient
+from tests.api_support import (
+    START,
+    Clinic,
+    baclofen,
+    count,
+    fast_argon2,
+    implant_body,
+    new_patient,
+    prepare,
+    prepare_body,
+    solution,
+    spastic_patient,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +107,7 @@ def test_an_implant_in_the_future_or_before_the_pumps_record_is_refused(clinic: 
     assert clinic.call("POST", f"/patients/{pid}/implants", "ada", json=first).status_code == 201
     clinic.advance(days=30)
     rid = prepare(clinic, pid, "2000 mcg/mL").json()["id"]
-    clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "bo")
+    assert clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "bo").status_code == 200
     done = clinic.call(
         "POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json={"withdrawn_ml": "17", "filled_ml": "20"}
     )

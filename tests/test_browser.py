@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -234,7 +235,7 @@ def test_a_nurse_prepares_a_refill_a_pharmacist_checks_it_and_the_fill_shows_a_d
     expect(page.locator("#choice-running")).to_be_checked()
     expect(page.locator("#f-volume_ml")).to_have_value("40")
     page.fill("#f-drug_lot", "LOT-B-2031")
-    page.fill("#f-expires_at", "2030-01-01")
+    page.fill("#f-expires_at", (date.today() + timedelta(days=60)).isoformat())  # the demo runs on the real clock
     shot(page, "a-refill-prepare")
     page.click("#prepare-save")
     expect(page.locator("#refill-title")).to_have_text("Refill: prepared")
@@ -378,7 +379,7 @@ def test_a_concentration_change_is_not_confirmed_and_verified_by_the_same_user(p
     expect(page.locator("#f-solution")).to_contain_text("morphine 20 mg/mL")
     expect(page.locator(".waiting-program .notice")).to_contain_text("after a bridge bolus")
     page.fill("#f-drug_lot", "CMP-20-0117")
-    page.fill("#f-expires_at", "2030-01-01")
+    page.fill("#f-expires_at", (date.today() + timedelta(days=60)).isoformat())  # the demo runs on the real clock
     page.fill("#f-cosign_username", "pharm.chen")
     page.fill("#f-cosign_password", "pharm.chen-demo")
     shot(page, "c-concentration-refill-prepare")

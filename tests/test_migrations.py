@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,8 @@ def test_one_step_refills_become_completed_refills(engine: Engine) -> None:
                 "INSERT INTO refills (id, patient_id, at, drug_lot, solution, compounded, expected_ml, "
                 "expected_low_ml, expected_high_ml, withdrawn_ml, filled_ml, reconciliation, discrepancy_ml, "
                 "likely_causes, recorded_by, verified_by, verified_at, version) VALUES (1, 1, :at, 'L-1', "
-                '\'[{"name": "morphine", "concentration": "10 mg/mL"}]\', false, \'97/4\', \'87551/4000\', '
-                "'106449/4000', '24', '40', 'within-band', '-1/4', '[]', 1, 2, :at, 1)"
+                '\'[{"name": "morphine", "concentration": "10 mg/mL"}]\', false, \'97/4\', \'87550/4000\', '
+                "'106450/4000', '24', '40', 'within-band', '-1/4', '[]', 1, 2, :at, 1)"
             ),
             {"at": AT},
         )
@@ -83,6 +84,8 @@ def test_one_step_refills_become_completed_refills(engine: Engine) -> None:
         assert refill.prepared_at == refill.at == AT.replace(tzinfo=UTC)
         assert (refill.volume_ml, refill.filled_ml, refill.withdrawn_ml) == (40, 40, 24)
         assert refill.expected_ml * 4 == 97 and refill.expires_at is None and refill.compounded_reasons == []
+        # 24.25 ∓ 2.3625 mL (± 15 % of the 15.75 mL delivered), kept exact through the upgrade
+        assert (refill.expected_low_ml, refill.expected_high_ml) == (Fraction("21.8875"), Fraction("26.6125"))
         assert refill.emergency_reason == "" and refill.pocket_ml is None
         interrogation = s.get(Interrogation, 1)
         assert interrogation is not None and interrogation.reported == []

@@ -65,9 +65,10 @@ def test_the_twin_and_calc_bridge_give_the_same_rate_and_duration():
         parse_quantity("0.24 mL/day"),
     ).value
     assert calc.rate.to("mL/day") == F("0.48") and calc.duration.to("h") == 16 and calc.workable
-    twin, _ = _changed(bridge=True)
+    twin, refill_at = _changed(bridge=True)
     change = next(e for e in twin.log if e["event"] == "program-changed")
     assert change["bridge_rates_ml_per_day"] == [calc.rate.to("mL/day")]
+    assert twin.bridge_ends_at == refill_at + int(calc.duration.to("h") * HOUR_US)  # 16 h, as calc says
 
 
 def test_without_the_bridge_the_raised_dose_is_not_given_at_first():
@@ -215,3 +216,4 @@ def test_an_admixture_bridge_gives_no_drug_more_than_its_new_dose():
     before = dict(twin.patient)
     twin.advance(at + HOUR_US * 12)  # inside the bridge (0.332 mL at 0.3 mL/day: 26.6 h)
     assert twin.patient["morphine"] - before["morphine"] == F("0.15") * 10  # 3 mg/day for half a day
+    assert twin.patient["clonidine"] - before["clonidine"] == F("0.15") * 100  # 30 mcg/day for half a day

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.api_support import prepare_body
 from tests.web_support import (
     Browser,
     Clinic,
@@ -151,10 +152,26 @@ def test_what_the_alarms_mean_with_sources(clinic: Clinic) -> None:
 def test_the_clinics_working_records_are_not_a_patients_pages(clinic: Clinic) -> None:
     # A patient sees their pump, not the program, refill and flag records; another patient's record answers as
     # if it did not exist, whatever the page.
+    # Each record exists (a refill prepared, a flag from an interrogated reservoir far below the record's), so a
+    # 404 here is the patient gate, not a missing record.
     pid = implanted_patient(clinic)
     other = implanted_patient(clinic, mrn="A-2")
+    clinic.advance(days=1)
+    paths = {}
+    for patient in (pid, other):
+        r = clinic.call("POST", f"/patients/{patient}/refills", "nora", json=prepare_body())
+        assert r.status_code == 201, r.text
+        refill = r.json()["id"]
+        r = clinic.call("POST", f"/patients/{patient}/interrogations", "nora", json={"reservoir_ml": "30"})
+        assert r.status_code == 201, r.text
+        (flag,) = clinic.call("GET", f"/patients/{patient}/flags", "nora").json()
+        paths[patient] = ("programs/1", f"refills/{refill}", f"flags/{flag['id']}")
+        nurse = Browser(clinic, "nora")
+        assert all(nurse.get(f"/patients/{patient}/{p}").status_code == 200 for p in paths[patient])
     me = patient_login(clinic, pid, "jane")
-    for path in ("programs/1", "refills/1", "flags/1"):
-        assert me.get(f"/patients/{pid}/{path}").status_code == 404, path
+    for path in paths[pid]:
+        page = me.get(f"/patients/{pid}/{path}")
+        assert page.status_code == 404 and "no such page" in page.text, path
+    for path in paths[other]:
         page = me.get(f"/patients/{other}/{path}")
         assert page.status_code == 404 and "no such patient" in page.text, path

@@ -38,7 +38,7 @@ class DatabaseSlots:
     """ASGI middleware: every HTTP request but the static files holds a slot while it runs. The body is read first,
     outside the slot, so a client sending it slowly holds no slot (and a body above MAX_BODY is a 413)."""
 
-    def __init__(self, app: ASGIApp, size: int, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(self, app: ASGIApp, size: int, wait_seconds: float | None = None) -> None:
         self.app, self.size, self.wait_seconds = app, size, wait_seconds
         # One semaphore per event loop: a test client may run the app on a new loop for each request.
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -61,7 +61,7 @@ class DatabaseSlots:
         if slots is None:
             slots = self._slots[loop] = asyncio.Semaphore(self.size)
         try:
-            async with asyncio.timeout(self.wait_seconds):
+            async with asyncio.timeout(WAIT_SECONDS if self.wait_seconds is None else self.wait_seconds):
                 await slots.acquire()
         except TimeoutError:
             await _answer(scope, 503, BUSY, {"Retry-After": "5"})(scope, receive, send)
