@@ -399,6 +399,8 @@ def test_a_concentration_change_is_not_confirmed_and_verified_by_the_same_user(p
     page.click("#refill-save")
     expect(page.locator("#refill-title")).to_have_text("Refill: completed")
     expect(page.locator("#refill-program")).to_contain_text("(active), with a bridge bolus")
+    expect(page.locator("#refill-bridge-now")).to_contain_text("Program the pump now")  # the bridge, after the fill
+    shot(page, "c-concentration-refill-completed")
     page.goto(review_url)
     expect(page.locator("#version-status")).to_have_text("active")
     expect(page.locator("#awaits-refill")).to_have_count(0)

@@ -356,7 +356,7 @@ def test_a_concentration_change_is_verified_by_a_second_person_and_runs_from_its
         == "Bridge bolus: " + plan + ". The chart shows when the bridge ends."
     )
     review = ada.get(f"/patients/{pid}/programs/2").text
-    assert text_by_id(review, "bridge-plan-applied") == "bridge bolus: " + plan
+    assert text_by_id(review, "bridge-plan-applied") == "Bridge bolus: " + plan
     assert text_by_id(review, "version-status") == "active"
     assert "Running since 2026-12-21 09:00 CST" in text_by_id(review, "review-status")
     assert f'href="{url}"' in review  # applied by this refill
