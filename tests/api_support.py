@@ -194,6 +194,52 @@ TRIAL: dict[str, Any] = {
 }
 
 
+# Baclofen screening: Ashworth 3 → 1 after 100 mcg is a fall of 2 points, a success; its effect lasted 6 h (≤ 8 h),
+# so the pump starts at twice the dose, 200 mcg/day (CMSC 2015).
+SCREENING: dict[str, Any] = {
+    "method": "baclofen-screening",
+    "therapy": "spasticity",
+    "drug": "baclofen",
+    "baseline_ashworth": "3",
+    "doses": [{"dose": "100 mcg", "observation_hours": 6, "ashworth": "1", "effect_hours": 6}],
+}
+
+
+def eligible_evaluation(indication: str, drugs: list[str], **changes: Any) -> dict[str, Any]:
+    """Every checklist item answered as met."""
+    body: dict[str, Any] = {
+        "indication": indication,
+        "planned_drugs": drugs,
+        "conservative_therapy_failed": True,
+        "further_surgery_indicated": False,
+        "psychological_evaluation": "cleared",
+        "active_infection": False,
+        "uncorrected_coagulopathy": False,
+        "on_anticoagulants": False,
+        "allergies": [],
+        "psychosis_history": False,
+        "active_substance_misuse": False,
+        "life_expectancy_3_months_or_more": True,
+        "realistic_expectations": True,
+        "committed_to_refills_and_follow_up": True,
+        "time_since_onset": "2 years",
+    }
+    body.update(changes)
+    return body
+
+
+def through_trial(clinic: Clinic, pid: int, who: str = "ada") -> None:
+    """The pathway up to the implant: an eligible evaluation and a successful trial fitted to the patient's care."""
+    patient = clinic.call("GET", f"/patients/{pid}", who).json()
+    spastic = patient["care_area"].startswith("spasticity")
+    indication = patient["indications"][0] if patient["indications"] else "failed-back-surgery-syndrome"
+    evaluation = eligible_evaluation(indication, ["baclofen"] if spastic else ["morphine"])
+    r = clinic.call("POST", f"/patients/{pid}/evaluations", who, json=evaluation)
+    assert (r.status_code, r.json().get("outcome")) == (201, "eligible"), r.text
+    r = clinic.call("POST", f"/patients/{pid}/trials", who, json=SCREENING if spastic else TRIAL)
+    assert (r.status_code, r.json().get("outcome")) == (201, "success"), r.text
+
+
 def patient_body(mrn: str, **changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "mrn": mrn,
@@ -237,6 +283,9 @@ def implant(
     implanted_at: datetime | str = START,
     model: str = "programmable-40",
 ) -> dict[str, Any]:
+    """The first implant, after the pathway's evaluation and trial (recorded here if the patient has neither)."""
+    if clinic.call("GET", f"/patients/{pid}", "ada").json()["stage"] in ("evaluation", "trial"):
+        through_trial(clinic, pid)
     r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(program, implanted_at, model))
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()

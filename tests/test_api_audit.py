@@ -17,9 +17,11 @@ from openidds.service import audit
 from tests.api_support import (
     CONCENTRATED,
     START,
+    TRIAL,
     Clinic,
     audit_actions,
     complete_body,
+    eligible_evaluation,
     fast_argon2,
     implant,
     new_patient,
@@ -44,34 +46,35 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": version, "given_name": "Janet"}).status_code
         == 200
     )  # 2
-    evaluation = {"indication": "failed-back-surgery-syndrome", "planned_drugs": ["morphine"]}
+    evaluation = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"])
     assert clinic.call("POST", f"/patients/{pid}/evaluations", "nora", json=evaluation).status_code == 201  # 3
-    implant(clinic, pid)  # 4
+    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201  # 4
+    implant(clinic, pid)  # 5
     user = {"username": "jane", "full_name": "Jane Doe", "role": "patient", "password": PASSWORD, "patient_id": pid}
-    assert clinic.call("POST", "/users", "root", json=user).status_code == 201  # 5
+    assert clinic.call("POST", "/users", "root", json=user).status_code == 201  # 6
     clinic.advance(hours=1)
-    assert clinic.call("POST", f"/patients/{pid}/remote-requests", "jane").status_code == 201  # 6
-    assert clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"nrs": 3}).status_code == 201  # 7
+    assert clinic.call("POST", f"/patients/{pid}/remote-requests", "jane").status_code == 201  # 7
+    assert clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"nrs": 3}).status_code == 201  # 8
     assert (
         clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "39.9"}).status_code == 201
-    )  # 8
+    )  # 9
     clinic.advance(days=2)  # a day past the first program: an increase is not refused by the titration window
     assert (
         clinic.call("POST", f"/patients/{pid}/programs", "bo", json={"document": CONCENTRATED}).status_code == 201
-    )  # 9
-    assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={}).status_code == 200  # 10
-    assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").status_code == 200  # 11
+    )  # 10
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/confirm", "ada", json={}).status_code == 200  # 11
+    assert clinic.call("POST", f"/patients/{pid}/programs/2/verify", "phil").status_code == 200  # 12
     clinic.advance(days=20)
     concentrated = [
         {"name": "morphine", "concentration": "20 mg/mL"},
         {"name": "clonidine", "concentration": "200 mcg/mL"},
     ]
     r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare_body(solution=concentrated))
-    assert r.status_code == 201, r.text  # 12
+    assert r.status_code == 201, r.text  # 13
     rid = r.json()["id"]
-    assert clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "phil").status_code == 200  # 13
+    assert clinic.call("POST", f"/patients/{pid}/refills/{rid}/check", "phil").status_code == 200  # 14
     r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json=complete_body("28"))
-    assert r.status_code == 200, r.text  # 14
+    assert r.status_code == 200, r.text  # 15
     # Reads, logins, logouts and refused writes append nothing.
     for path in ("", "/pump", "/programs", "/refills", "/follow-ups", "/remote-requests", "/interrogations"):
         assert clinic.call("GET", f"/patients/{pid}{path}", "phil").status_code == 200
@@ -84,17 +87,18 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         (1, "create-patient", "nora (nurse)"),
         (2, "update-patient", "nora (nurse)"),
         (3, "record-evaluation", "nora (nurse)"),
-        (4, "record-implant", "ada (physician)"),
-        (5, "create-user", "root (admin)"),
-        (6, "request-bolus", "jane (patient)"),
-        (7, "record-follow-up", "nora (nurse)"),
-        (8, "record-interrogation", "nora (nurse)"),
-        (9, "propose-program", "bo (physician)"),
-        (10, "confirm-program", "ada (physician)"),
-        (11, "verify-program", "phil (pharmacist)"),
-        (12, "prepare-refill", "nora (nurse)"),
-        (13, "verify-compounded-refill", "phil (pharmacist)"),
-        (14, "complete-refill", "nora (nurse)"),  # it also starts program version 2
+        (4, "record-trial", "ada (physician)"),
+        (5, "record-implant", "ada (physician)"),
+        (6, "create-user", "root (admin)"),
+        (7, "request-bolus", "jane (patient)"),
+        (8, "record-follow-up", "nora (nurse)"),
+        (9, "record-interrogation", "nora (nurse)"),
+        (10, "propose-program", "bo (physician)"),
+        (11, "confirm-program", "ada (physician)"),
+        (12, "verify-program", "phil (pharmacist)"),
+        (13, "prepare-refill", "nora (nurse)"),
+        (14, "verify-compounded-refill", "phil (pharmacist)"),
+        (15, "complete-refill", "nora (nurse)"),  # it also starts program version 2
     ]
     assert records[0]["previous_hash"] == chain.GENESIS
     assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(records))
@@ -106,18 +110,18 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
     )
     assert (update["before"]["version"], update["after"]["version"]) == (1, 2)
     assert update["at"] == int(START.timestamp()) * 1_000_000  # µs UTC, as hashed
-    assert records[5]["after"] == {"accepted": True, "reason": "dose given"}
-    assert records[9]["after"] == {"status": "awaiting-verification", "overrides": {}}
+    assert records[6]["after"] == {"accepted": True, "reason": "dose given"}
+    assert records[10]["after"] == {"status": "awaiting-verification", "overrides": {}}
     assert [r["sequence"] for r in clinic.call("GET", f"/audit?entity=patient/{pid}/program", "ada").json()] == [
-        9,
         10,
         11,
+        12,
     ]
-    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=11", "ada").json()] == [12, 13, 14]
-    assert records[13]["after"]["program_version"] == 2
+    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=12", "ada").json()] == [13, 14, 15]
+    assert records[14]["after"]["program_version"] == 2
     assert [r["sequence"] for r in clinic.call("GET", "/audit?limit=2", "ada").json()] == [1, 2]
 
-    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 14, "intact": True, "findings": []}
+    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 15, "intact": True, "findings": []}
 
 
 # --- tampering directly in the database -----------------------------------------------------------------------------

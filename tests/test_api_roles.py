@@ -22,6 +22,7 @@ from tests.api_support import (
     Clinic,
     complete_body,
     count,
+    eligible_evaluation,
     fast_argon2,
     implant_body,
     implanted_patient,
@@ -29,6 +30,7 @@ from tests.api_support import (
     new_patient,
     patient_body,
     prepare_body,
+    through_trial,
 )
 from tests.clinic_db import PASSWORD
 
@@ -56,6 +58,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "record-evaluation": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
     "record-trial": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
     "record-implant": {A: 403, P: 201, N: 403, PH: 403, PT: 403},
+    # a trial after an evaluation that needs review: only a physician goes ahead, with a reason
+    "override-pathway-gate": {A: 403, P: 201, N: 403, PH: 403, PT: 403},
     "propose-program": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
     "confirm-program": {A: 403, P: 200, N: 403, PH: 403, PT: 403},  # a nurse cannot confirm a program
     "verify-concentration-change": {A: 403, P: 200, N: 403, PH: 200, PT: 403},
@@ -123,11 +127,34 @@ class Matrix:
             who, f"/patients/{pid}/evaluations", {"indication": "cancer-pain", "planned_drugs": ["morphine"]}
         )
 
+    def _evaluated(self, **answers: Any) -> int:
+        """A new patient with an evaluation (eligible, unless `answers` change it)."""
+        self.fresh += 1
+        pid = new_patient(self.c, f"M-E{self.fresh}")
+        body = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"], **answers)
+        assert self.post("ada", f"/patients/{pid}/evaluations", body).status_code == 201
+        return pid
+
+    def before_record_trial(self, role: str) -> None:
+        self.unimplanted = self._evaluated()
+
     def record_trial(self, who: str, pid: int) -> Any:
+        if who != "pat":  # the pump-in-place patient takes no trial: a newly evaluated one
+            pid = self.unimplanted
         return self.post(who, f"/patients/{pid}/trials", TRIAL)
+
+    def before_override_pathway_gate(self, role: str) -> None:
+        self.unimplanted = self._evaluated(realistic_expectations=None)  # needs review
+
+    def override_pathway_gate(self, who: str, pid: int) -> Any:
+        if who != "pat":
+            pid = self.unimplanted
+        body = {**TRIAL, "override_reason": "expectations discussed with the patient and family"}
+        return self.post(who, f"/patients/{pid}/trials", body)
 
     def before_record_implant(self, role: str) -> None:
         self.unimplanted = new_patient(self.c, "M-IMPLANT")
+        through_trial(self.c, self.unimplanted)
 
     def record_implant(self, who: str, pid: int) -> Any:
         if who != "pat":  # a new patient to implant (the patient can only name a record: theirs or another's)

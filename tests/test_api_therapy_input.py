@@ -24,6 +24,7 @@ from tests.api_support import (
     prepare_body,
     solution,
     spastic_patient,
+    through_trial,
 )
 
 
@@ -104,6 +105,7 @@ def test_an_implant_in_the_future_or_before_the_pumps_record_is_refused(clinic: 
     refused(clinic.call("POST", f"/patients/{pid}/implants", "ada", json=future), "implanted_at")
     assert count(clinic, Implant) == 0
     first = implant_body(baclofen("2000 mcg/mL", "200 mcg/day"), START, "programmable-20")
+    through_trial(clinic, pid)
     assert clinic.call("POST", f"/patients/{pid}/implants", "ada", json=first).status_code == 201
     clinic.advance(days=30)
     rid = prepare(clinic, pid, "2000 mcg/mL").json()["id"]

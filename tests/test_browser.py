@@ -417,25 +417,33 @@ def test_a_patient_gets_a_dose_then_the_lockout_refuses_with_a_countdown(page: P
 
     page.click("#request-dose")
     expect(page.locator("#remote-decision")).to_contain_text("Dose given")
-    page.click("#request-dose")
-    expect(page.locator("#remote-decision")).to_contain_text("No dose given")
-    expect(page.locator("#remote-reason")).to_contain_text("lockout: next dose possible in")
-    countdown = page.locator("#lockout-countdown[data-countdown-seconds]")
+    # the lockout has begun: the button is disabled, with the wait beside it in hours and minutes
+    expect(page.locator("#request-dose")).to_be_disabled()
+    countdown = page.locator("#lockout-countdown[data-wait-seconds]")
     expect(countdown).to_be_visible()
-    assert 0 < int(countdown.get_attribute("data-countdown-seconds") or "0") <= 4 * 3600
+    assert 0 < int(countdown.get_attribute("data-wait-seconds") or "0") <= 4 * 3600
     text = countdown.locator(".countdown-text")
     first = _minutes(text.inner_text())
     assert 235 <= first <= 240, first
+    # the button is only a convenience: a press sent anyway is decided by the server, and refused
+    page.locator("#remote-form").evaluate("form => form.requestSubmit()")
+    expect(page.locator("#remote-decision")).to_contain_text("No dose given")
+    expect(page.locator("#remote-reason")).to_have_text("lockout")
     shot(page, "d-remote-lockout-countdown")
 
-    # Read it again a couple of seconds later: it never goes up (it shows whole minutes, refreshed every 5 s) ...
+    # Read it again a couple of seconds later: it never goes up (it shows whole minutes, refreshed when the minute
+    # shown changes) ...
     page.wait_for_timeout(2_000)
     assert _minutes(text.inner_text()) <= first
     # ... and it counts down with the page's clock: two minutes on, it shows at least two fewer.
     page.clock.fast_forward("02:00")
-    expect(text).to_have_text(re.compile(r"^\d+ min$"))
+    expect(text).to_have_text(re.compile(r"^(\d+ h )?\d+ min$"))
     page.wait_for_function(
-        "limit => parseInt(document.querySelector('#lockout-countdown .countdown-text').textContent, 10) <= limit",
+        """limit => {
+          const shown = document.querySelector('#lockout-countdown .countdown-text').textContent.trim();
+          const m = /^(?:(\\d+) h )?(\\d+) min$/.exec(shown);
+          return m !== null && parseInt(m[1] || "0", 10) * 60 + parseInt(m[2], 10) <= limit;
+        }""",
         arg=first - 2,
     )
     later = _minutes(text.inner_text())
@@ -445,9 +453,10 @@ def test_a_patient_gets_a_dose_then_the_lockout_refuses_with_a_countdown(page: P
 
 
 def _minutes(text: str) -> int:
-    found = re.fullmatch(r"\s*(\d+) min\s*", text)
+    """The minutes of a wait as the page writes it: '3 h 59 min' is 239, '45 min' is 45."""
+    found = re.fullmatch(r"\s*(?:(\d+) h )?(\d+) min\s*", text)
     assert found is not None, text
-    return int(found.group(1))
+    return int(found.group(1) or 0) * 60 + int(found.group(2))
 
 
 def test_a_patient_cannot_open_another_patients_pages(page: Page, patient_ids: dict[str, int]) -> None:
@@ -468,3 +477,247 @@ def test_a_patient_cannot_open_another_patients_pages(page: Page, patient_ids: d
         expect(page.locator("#error-message")).to_be_visible()
         expect(page.locator("body")).not_to_contain_text("Hale")
     shot(page, "e-other-patient-not-found")
+
+
+def test_a_nurse_finds_a_patient_by_name_date_of_birth_and_drug_and_the_chart_shows_both_identifiers(
+    page: Page,
+) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "nurse.garcia")
+    page.click("#nav-patients")
+    expect(page.locator("#results-count")).to_have_text("40 patients, by name")  # the demo clinic, unfiltered
+    results = page.locator("#patients-table a.patient-link")
+
+    page.fill("#f-q", "fontai")  # part of the family name, lower case
+    page.click("#search-submit")
+    expect(results).to_have_text(["Fontaine, Lucie"])
+    expect(page.locator("#results-count")).to_have_text("1 patient matches this search, by name")
+    expect(page.locator("#f-q")).to_have_value("fontai")  # kept, to refine
+    row = page.locator("#patients-table tbody tr")
+    expect(row).to_contain_text("2 May 2001")
+    expect(row).to_contain_text("DEMO-0029")
+    expect(row).to_contain_text("baclofen 1000 mcg/mL")
+    expect(row).to_contain_text("Programmable pump, 20 mL")
+
+    page.fill("#f-q", "02/05/2001")  # her date of birth, day first
+    page.click("#search-submit")
+    expect(results).to_have_text(["Fontaine, Lucie"])
+
+    page.fill("#f-q", "")
+    page.select_option("#f-drug", "baclofen")
+    page.click("#search-submit")
+    expect(page.locator("#f-drug")).to_have_value("baclofen")
+    expect(results.filter(has_text="Fontaine, Lucie")).to_have_count(1)
+    drugs = page.locator("#patients-table td.drugs")
+    assert drugs.count() >= 2  # every baclofen pump of the demo, and only those
+    for text in drugs.all_inner_texts():
+        assert "baclofen" in text, text
+
+    shot(page, "f-patient-search-baclofen")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the results fit, nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "f-patient-search-baclofen-390px")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.fill("#f-q", "no such patient")
+    page.click("#search-submit")
+    expect(page.locator("#no-match")).to_contain_text("No patient matches this search.")
+
+    page.fill("#f-q", "lucie")
+    page.click("#search-submit")
+    page.locator("a.patient-link", has_text="Fontaine, Lucie").click()
+    expect(page.locator("#patient-name")).to_have_text("Fontaine, Lucie")
+    expect(page.locator("#patient-dob")).to_have_text("2 May 2001")
+    expect(page.locator("#patient-dob")).to_have_attribute("datetime", "2001-05-02")
+    today = date.today()  # the demo runs on the real clock
+    expect(page.locator("#patient-age")).to_have_text(str(today.year - 2001 - ((today.month, today.day) < (5, 2))))
+    expect(page.locator("#patient-mrn")).to_have_text("DEMO-0029")
+    shot(page, "f-chart-header-with-date-of-birth")
+
+
+def test_a_patient_on_a_phone_sees_the_remote_disabled_with_the_wait_and_the_doses_left(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.clock.install()  # the page's timers run in real time until fast-forwarded below
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "r.silva")  # baclofen with a remote: 25 mcg a dose, lockout 3 h, at most 4 a day; none in 24 h
+    expect(page.locator("#warning-baclofen")).to_contain_text("never let your pump run empty")
+    page.click("#nav-remote")
+    button = page.locator("#request-dose")
+    expect(page.locator("#doses-left")).to_contain_text("4 of 4 doses left today")
+    expect(button).to_be_enabled()
+
+    button.click()
+    expect(page.locator("#remote-decision")).to_contain_text("Dose given")
+    expect(button).to_be_disabled()
+    expect(page.locator("#lockout-countdown")).to_have_text(
+        re.compile(r"^Next dose possible in (3 h 0 min|2 h 59 min)$")  # never "180 min"
+    )
+    expect(page.locator("#request-why")).to_contain_text("lockout")
+    expect(page.locator("#doses-left")).to_contain_text("3 of 4 doses left today")
+    expect(page.locator("#clinic-phone")).to_have_text("+1 555 555 0100")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    shot(page, "g-remote-disabled-with-the-wait-390px")
+
+    # When the page's own clock says the wait is over it asks the server again, which decides on its clock: the
+    # server's is hours behind the page's here, so the button stays disabled, with the server's wait.
+    with page.expect_request(re.compile(r"/remote/status$")):
+        page.clock.fast_forward("03:01:00")
+    expect(button).to_be_disabled()
+    expect(page.locator("#lockout-countdown")).to_have_text(
+        re.compile(r"^Next dose possible in (2 h 5\d min|3 h 0 min)$")
+    )
+
+
+# --- the admin's pages ----------------------------------------------------------------------------------------------
+def _user_row(page: Page, username: str) -> Any:
+    return page.locator(f'#users-table tr[data-username="{username}"]')
+
+
+def test_an_admin_adds_a_user_resets_the_password_changes_the_role_and_disables_the_login(
+    page: Page, browser: Browser, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "admin")
+    expect(page).to_have_url(f"{server.base}/admin")  # the admin's home
+    expect(page.locator("#audit-status")).to_contain_text("The audit chain is intact")
+    shot(page, "admin-landing")
+    page.click("#link-users")
+    expect(page.locator("h1")).to_have_text("Users")
+    expect(_user_row(page, "admin")).to_contain_text("Your own login: another admin disables it.")
+
+    # a first password that is too short: refused, the form kept, the field named in words
+    page.fill("#f-username", "nurse.lee")
+    page.fill("#f-full_name", "Kim Lee, RN")
+    page.select_option("#f-role", "nurse")
+    page.fill("#f-password", "short")
+    page.click("#add-user-submit")
+    expect(page.locator("#form-error-message")).to_have_text("Password: must be at least 10 characters (it has 5)")
+    expect(page.locator("#f-username")).to_have_value("nurse.lee")
+    expect(page.locator("#f-full_name")).to_have_value("Kim Lee, RN")
+    expect(page.locator("#f-role")).to_have_value("nurse")
+    expect(page.locator("#f-password")).to_have_value("")
+    shot(page, "admin-add-user-refused")
+    page.fill("#f-password", "kim's first password")
+    page.click("#add-user-submit")
+    expect(page.locator("#done-notice")).to_have_text(
+        "Kim Lee, RN (nurse.lee) was added as a nurse: they can log in now."
+    )
+    row = _user_row(page, "nurse.lee")
+    expect(row).to_contain_text("active")
+
+    # she logs in on her own computer
+    other = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+    other.set_default_timeout(TIMEOUT_MS)
+    try:
+        hers = other.new_page()
+        hers.goto("/login")
+        hers.fill("#username", "nurse.lee")
+        hers.fill("#password", "kim's first password")
+        hers.click("#login-submit")
+        expect(hers.locator("#current-user")).to_contain_text("Kim Lee, RN")
+
+        # a new password ends her session
+        row.locator("summary", has_text="Reset the password").click()
+        row.locator('input[name="new_password"]').fill("kim's second password")
+        row.locator("button", has_text="Reset the password").click()
+        expect(page.locator("#done-notice")).to_contain_text("The password of Kim Lee, RN (nurse.lee) is reset")
+        hers.goto("/clinic")
+        expect(hers.locator("#login-submit")).to_be_visible()
+
+        # a new role
+        row = _user_row(page, "nurse.lee")
+        row.locator("summary", has_text="Change the role").click()
+        row.locator('select[name="role"]').select_option("pharmacist")
+        row.locator("button", has_text="Change the role").click()
+        expect(page.locator("#done-notice")).to_contain_text("Kim Lee, RN (nurse.lee) is now a pharmacist")
+        expect(_user_row(page, "nurse.lee").locator("td").nth(1)).to_have_text("pharmacist")
+
+        # she logs in with the new password; disabled, her session ends and she cannot log in again
+        hers.fill("#username", "nurse.lee")
+        hers.fill("#password", "kim's second password")
+        hers.click("#login-submit")
+        expect(hers.locator("#current-user")).to_contain_text("(pharmacist)")
+        _user_row(page, "nurse.lee").locator("button", has_text="Disable").click()
+        expect(page.locator("#done-notice")).to_have_text(
+            "Kim Lee, RN (nurse.lee) is disabled: their sessions are ended and they cannot log in."
+        )
+        expect(_user_row(page, "nurse.lee")).to_contain_text("disabled")
+        expect(_user_row(page, "nurse.lee").locator("button", has_text="Enable")).to_be_visible()
+        shot(page, "admin-user-disabled")
+        hers.goto("/clinic")
+        expect(hers.locator("#login-submit")).to_be_visible()
+        hers.fill("#username", "nurse.lee")
+        hers.fill("#password", "kim's second password")
+        hers.click("#login-submit")
+        expect(hers.locator("#login-error")).to_have_text("wrong username or password")
+        shot(hers, "admin-disabled-user-cannot-log-in")
+    finally:
+        other.close()
+
+    # every one of those writes is in the audit trail, newest first, without what changed (the admin's view)
+    page.goto("/admin/audit?entity=user/&actor=admin")
+    actions = page.locator("#audit-table tbody tr td:nth-of-type(3)")
+    expect(actions.first).to_have_text("disable-user")
+    texts = actions.all_inner_texts()
+    assert texts[:4] == ["disable-user", "change-role", "reset-password", "create-user"], texts
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: one card per user, nothing scrolls sideways
+    page.goto("/admin/users")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "admin-users-390px")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_the_audit_trail_filters_checks_the_chain_and_exports_csv(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    login(page, "admin")
+    page.click("#link-audit")
+    expect(page.locator("h1")).to_have_text("Audit trail")
+    expect(page.locator("#audit-count")).to_contain_text("newest first")
+    expect(page.locator("#audit-table th", has_text="Before and after")).to_have_count(0)  # none for the admin
+
+    page.select_option("#f-action", "create-user")
+    page.click("#audit-filter-submit")
+    expect(page.locator("#f-action")).to_have_value("create-user")
+    actions = page.locator("#audit-table tbody tr td:nth-of-type(3)")
+    expect(actions.first).to_have_text("create-user")
+    assert set(actions.all_inner_texts()) == {"create-user"}
+    page.click("#audit-verify")
+    expect(page.locator("#audit-verify-status")).to_contain_text("The audit chain is intact")
+    expect(page.locator("#f-action")).to_have_value("create-user")  # the filter stays
+    shot(page, "admin-audit-filtered-and-verified")
+
+    with page.expect_download() as download:
+        page.click("#audit-csv")
+    saved = download.value
+    assert saved.suggested_filename.startswith("audit-trail-") and saved.suggested_filename.endswith(".csv")
+    lines = Path(saved.path()).read_text().splitlines()
+    assert lines[0] == "record,when,who,action,entity"
+    assert len(lines) > 1 and all(line.split(",")[3] == "create-user" for line in lines[1:]), lines[:5]
+
+    # a date range on the clinic's clock, the end before the start: said in words, the filter kept
+    page.fill("#f-since", "2030-01-02")
+    page.fill("#f-until", "2030-01-01")
+    page.click("#audit-filter-submit")
+    expect(page.locator("#filter-error-message")).to_have_text("To (date): is before the From date")
+    expect(page.locator("#f-since")).to_have_value("2030-01-02")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/admin/audit")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "admin-audit-390px")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # a physician reads the trail too, with what each record changed
+    logout(page)
+    login(page, "dr.okafor")
+    page.goto("/admin/audit?action=create-patient")
+    expect(page.locator("#audit-table th", has_text="Before and after")).to_have_count(1)
+    first = page.locator("#audit-table tbody tr").first
+    first.locator("summary").click()
+    expect(first.locator("pre").nth(1)).to_contain_text('"mrn": "DEMO-')
+    shot(page, "admin-audit-physician-sees-changes")

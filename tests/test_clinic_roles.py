@@ -17,6 +17,7 @@ create-patient                      .     y        y     .          .
 record-evaluation                   .     y        y     .          .
 record-trial                        .     y        y     .          .
 record-implant                      .     y        .     .          .
+override-pathway-gate               .     y        .     .          .
 propose-program                     .     y        y     .          .
 confirm-program                     .     y        .     .          .
 verify-concentration-change         .     y        .     y          .
@@ -57,6 +58,7 @@ EXPECTED_MARKDOWN = """\
 | `record-evaluation` | — | yes | yes | — | — |
 | `record-trial` | — | yes | yes | — | — |
 | `record-implant` | — | yes | — | — | — |
+| `override-pathway-gate` | — | yes | — | — | — |
 | `propose-program` | — | yes | yes | — | — |
 | `confirm-program` | — | yes | — | — | — |
 | `verify-concentration-change` (second person) | — | yes | — | yes | — |
@@ -82,7 +84,7 @@ A patient asking for another patient's record is answered as if it did not exist
 def test_the_table_covers_every_role_and_action() -> None:
     assert set(ROLES) == set(ROLE_COLUMNS)
     assert {a for _, a in EXPECTED} == set(ACTIONS)
-    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 105
+    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 110
     assert set(SECOND_PERSON) == EXPECTED_SECOND_PERSON
 
 

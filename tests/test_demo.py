@@ -26,6 +26,7 @@ from openidds.db.models import (
     AuditHead,
     AuditRecord,
     Evaluation,
+    Flag,
     Implant,
     Interrogation,
     Patient,
@@ -218,11 +219,12 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
     assert by_mrn["DEMO-0032"]["urgency"] == "replacement-due-soon"
     baclofen_soon = by_mrn["DEMO-0026"]
     assert baclofen_soon["withdrawal_risk"] and baclofen_soon["refill"] == "due-soon"
-    assert [r["urgency"] for r in rows[:7]] == [
+    assert [r["urgency"] for r in rows[:8]] == [
         "urgent-flag",
         "refill-overdue",
         "alarm",
         "refill-due-soon",
+        "review-flag",
         "review-flag",
         "program-awaits-refill",
         "replacement-due-soon",
@@ -238,6 +240,11 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
         assert flagged is not None and flagged.patient_id == _by_mrn(s, "DEMO-0034").id
         assert flagged.withdrawn_ml < flagged.expected_low_ml
         assert flagged.likely_causes[0].startswith("over-infusion")
+        # Outside the band: a flag to acknowledge with a note, on the dashboard until someone does.
+        ack = s.scalar(select(Flag).where(Flag.code == "refill.discrepancy"))
+        assert ack is not None and ack.entity == f"refill/{flagged.id}" and ack.resolved_at is None
+        assert by_mrn["DEMO-0034"]["urgency"] == "review-flag"
+        assert by_mrn["DEMO-0034"]["concerns"][0].startswith("review: reconciliation discrepancy: ")
         # the README's refill patient has weeks of drug used since its last fill, and nothing pressing
         lopez = by_mrn[README_REFILL_MRN]
         assert lopez["urgency"] == "later"

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from tests.api_support import TRIAL, patient_body
+from tests.api_support import TRIAL, eligible_evaluation, patient_body
 from tests.clinic_db import Clinic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +105,8 @@ def test_every_record_can_be_read_alone_and_only_by_whom_may(clinic: Clinic) -> 
         "baseline_nrs": 6,
         "doses": [{"dose": "0.2 mg", "observation_hours": 8, "nrs": 4}],
     }
+    body = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"])
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=body).status_code == 201
     made = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=trial).json()
     got = clinic.call("GET", f"/patients/{pid}/trials/{made['id']}", "nora")
     assert got.status_code == 200 and got.json()["outcome"] == "failure"  # NRS 6 → 4: 33 % relief < 50 %

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from openidds.db.models import AuditRecord, ProgramVersion, Refill
-from tests.api_support import count, morphine_program
+from tests.api_support import count, eligible_evaluation, morphine_program, through_trial
 from tests.web_support import (
     PASSWORD,
     START,
@@ -91,6 +91,13 @@ def test_an_evaluation_with_bad_input_is_refused_naming_the_field(clinic: Clinic
 def test_trial_with_the_computed_outcome(clinic: Clinic) -> None:
     pid = new_patient(clinic)
     ada = Browser(clinic, "ada")
+    # No evaluation yet: the page says so and offers no save; a forced post is refused.
+    page = ada.get(f"/patients/{pid}/trial").text
+    assert text_by_id(page, "gate") == ("Not yet No candidate evaluation is recorded: evaluate before a trial.")
+    assert re.search(r'id="trial-save"[^>]*disabled', page)
+    evaluation = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"])
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=evaluation).status_code == 201
+    assert 'id="gate"' not in ada.get(f"/patients/{pid}/trial").text
     trial = {
         "method": "single-shot-bolus",
         "therapy": "pain",
@@ -139,6 +146,7 @@ IMPLANT = {
 
 def test_implant_with_the_first_program_from_the_form(clinic: Clinic) -> None:
     pid = new_patient(clinic)
+    through_trial(clinic, pid)
     ada = Browser(clinic, "ada")
     r = ada.post(f"/patients/{pid}/implant/preview", IMPLANT, htmx=True)
     assert "No hard or soft finding" in text_by_id(r.text, "implant-check-summary")
@@ -158,6 +166,7 @@ def test_implant_from_a_pasted_program_file(clinic: Clinic) -> None:
     from tests.web_support import PROGRAM
 
     pid = new_patient(clinic)
+    through_trial(clinic, pid)
     ada = Browser(clinic, "ada")
     r = ada.post(f"/patients/{pid}/implant", {**IMPLANT, "source": "file", "document": PROGRAM})
     assert r.status_code == 303, page_text(r.text)

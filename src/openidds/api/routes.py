@@ -48,7 +48,7 @@ from openidds.db.models import (
 from openidds.errors import InputError
 from openidds.programs.clock import from_us
 from openidds.quantities.units import format_number
-from openidds.service import audit, auth, pathway
+from openidds.service import audit, auth, pathway, search
 from openidds.service import programs as programs_service
 from openidds.service import refills as refills_service
 from openidds.service.access import actor_name, require
@@ -132,9 +132,56 @@ def _create_user(body: NewUser, s: Session, at: datetime, actor: User) -> dict[s
 
 
 # --- patients -----------------------------------------------------------------------------------------------------
+def _search_param(description: str) -> Any:
+    """A search parameter, read as text: the use case says what is wrong with it, in words (422 naming it)."""
+    return Query(default=None, description=description)
+
+
 @router.get("/patients", tags=["patients"])
-def list_patients(s: Tx, actor: Actor) -> list[dict[str, Any]]:
-    return [pathway.patient_json(p) for p in pathway.list_patients(s, actor)]
+def list_patients(
+    s: Tx,
+    at: Now,
+    actor: Actor,
+    response: Response,
+    q: str | None = _search_param(
+        "words of the family or given name (any case, accents optional), an MRN or its start, and/or a date of "
+        "birth as YYYY-MM-DD or DD/MM/YYYY"
+    ),
+    stage: str | None = _search_param(f"the pathway stage: {', '.join(search.STAGES)}"),
+    drug: str | None = _search_param("a drug of the library, in the pump now (e.g. morphine)"),
+    pump: str | None = _search_param("a pump model of the catalog, implanted now (e.g. programmable-40)"),
+    due_within_days: str | None = _search_param(
+        f"the refill due within this many days, or overdue (0 to {search.DUE_WITHIN_MAX}; 0: overdue only)"
+    ),
+    limit: str | None = _search_param(f"patients per page, 1 to {search.LIMIT_MAX} (default {search.LIMIT_DEFAULT})"),
+    offset: str | None = _search_param("how many matching patients to skip (default 0)"),
+) -> list[dict[str, Any]]:
+    """Every patient by name; with any parameter, the patients it finds, a page at a time (each with its drugs,
+    pump and refill due; the X-Total-Count header says how many match)."""
+    given = {
+        "q": q,
+        "stage": stage,
+        "drug": drug,
+        "pump": pump,
+        "due_within_days": due_within_days,
+        "limit": limit,
+        "offset": offset,
+    }
+    if all(v is None for v in given.values()):
+        return [pathway.patient_json(p) for p in pathway.list_patients(s, actor)]
+    page = search.find_patients(s, actor, search.PatientQuery.from_text(given), at)
+    response.headers["X-Total-Count"] = str(page.total)
+    return [_found_json(r) for r in page.rows]
+
+
+def _found_json(r: search.PatientRow) -> dict[str, Any]:
+    return {
+        **pathway.patient_json(r.patient),
+        "drugs": [{"name": d.name, "concentration": d.concentration} for d in r.drugs],
+        "pump_model": r.pump_model,
+        "next_refill_due": None if r.next_refill_due is None else r.next_refill_due.isoformat(),
+        "refill_reason": r.refill_reason,
+    }
 
 
 @router.post("/patients", status_code=201, tags=["patients"])
@@ -231,7 +278,17 @@ def record_trial(patient_id: Id, body: TrialIn, once: OnceOnly) -> dict[str, Any
     return once.run(
         body,
         201,
-        lambda: row(pathway.record_trial(once.s, once.actor, patient_id, body.to_trial(), body.model_dump(), once.at)),
+        lambda: row(
+            pathway.record_trial(
+                once.s,
+                once.actor,
+                patient_id,
+                body.to_trial(),
+                body.model_dump(exclude={"override_reason"}),
+                once.at,
+                body.override_reason,
+            )
+        ),
     )
 
 
@@ -243,7 +300,9 @@ def implants(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
 @router.post("/patients/{patient_id}/implants", status_code=201, tags=["pathway"])
 def record_implant(patient_id: Id, body: ImplantIn, once: OnceOnly) -> dict[str, Any]:
     def use_case() -> dict[str, Any]:
-        implant, version = pathway.record_implant(once.s, once.actor, patient_id, body.to_data(), body.program, once.at)
+        implant, version = pathway.record_implant(
+            once.s, once.actor, patient_id, body.to_data(), body.program, once.at, body.override_reason
+        )
         return {"implant": row(implant), "program": None if version is None else program_json(version)}
 
     return once.run(body, 201, use_case)

@@ -150,6 +150,11 @@ class TrialIn(In):
     doses: list[TrialDoseIn] = Field(min_length=1)
     baseline_nrs: int | None = Field(default=None, ge=0, le=10)
     baseline_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
+    override_reason: Text = Field(
+        default="",
+        max_length=2000,
+        description="a physician going ahead after an evaluation that needs review: why (recorded and audited)",
+    )
 
     def to_trial(self) -> Trial:
         """The trial as `evaluate_trial` reads it (the details recorded are `model_dump()`)."""
@@ -180,10 +185,18 @@ class ImplantIn(In):
     program: str | None = Field(
         default=None, description="the first program file (TOML), its fill at the implant; none for a revision"
     )
+    override_reason: Text = Field(
+        default="",
+        max_length=2000,
+        description="a physician implanting without a successful trial (omitted, or one that needs review): why",
+    )
 
     def to_data(self) -> dict[str, Any]:
-        """The implant record as `pathway.record_implant` takes it (the first program goes beside it)."""
-        return {**self.model_dump(exclude={"program"}), "catheter_length_cm": Fraction(self.catheter_length_cm)}
+        """The implant record as `pathway.record_implant` takes it (the first program and the override beside it)."""
+        return {
+            **self.model_dump(exclude={"program", "override_reason"}),
+            "catheter_length_cm": Fraction(self.catheter_length_cm),
+        }
 
 
 class ProgramIn(In):

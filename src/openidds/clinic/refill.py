@@ -194,6 +194,37 @@ def pocket_fill_flag(solution: Sequence[Ingredient], pocket_ml: Fraction) -> Fla
     )
 
 
+DISCREPANCY = policy(
+    "A withdrawn volume outside the expected band is acknowledged by a clinician with what was found: an OpenIDDS "
+    "choice (the band is the pump's accuracy; see the reconciliation's likely causes)."
+)
+
+
+def discrepancy_flag(
+    status: str,
+    withdrawn_ml: Fraction,
+    expected_ml: Fraction,
+    low_ml: Fraction,
+    high_ml: Fraction,
+    likely_causes: Sequence[str],
+) -> Flag | None:
+    """A flag to acknowledge when the residual withdrawn at a refill lies outside the expected band (None inside)."""
+    if status == "within-band":
+        return None
+    side = "less" if status == "less-than-expected" else "more"
+    return Flag(
+        "refill.discrepancy",
+        False,
+        f"reconciliation discrepancy: {format_ml(withdrawn_ml)} withdrawn, {side} than the "
+        f"{format_ml(expected_ml)} expected (band {format_ml(low_ml).removesuffix(' mL')} to {format_ml(high_ml)})",
+        DISCREPANCY,
+        (
+            *(f"likely: {c}" for c in likely_causes),
+            "acknowledge with what was found (e.g. 'interrogated: pump ran as programmed; band re-checked')",
+        ),
+    )
+
+
 def emergency_flag(reason: str) -> Flag:
     return Flag(
         "refill.unchecked",

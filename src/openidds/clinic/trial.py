@@ -36,9 +36,10 @@ from openidds.clinic.scales import (
     percent,
     points,
 )
-from openidds.drugs import Drug, DrugLibrary
+from openidds.drugs import CareArea, CareAreaLimits, Drug, DrugLibrary
 from openidds.errors import InputError
 from openidds.quantities import DOSE_RATE, MASS, Quantity, format_number, parse_quantity
+from openidds.safety.findings import Finding
 
 TrialMethod = Literal["single-shot-bolus", "repeated-bolus", "continuous-catheter", "baclofen-screening"]
 TRIAL_METHODS: tuple[TrialMethod, ...] = get_args(TrialMethod)
@@ -57,8 +58,8 @@ SPASTICITY_RULE = policy(
     "a number; a fall of at least 1 Modified Ashworth point is an OpenIDDS choice."
 )
 SCREENING_LABEL = cite("baclofen-screening-label", "label")
-SCREENING_DOSES_MCG = (Fraction(50), Fraction(75), Fraction(100))
-SMALL_PATIENT_DOSE_MCG = Fraction(25)
+SMALL_PATIENT_DOSE_MCG = Fraction(25)  # the paediatric opening dose the module doc cites (itb-paediatric-screening)
+DEFAULT_CARE_AREA: dict[str, CareArea] = {"pain": "pain-noncancer", "spasticity": "spasticity-spinal"}
 SCREENING_OBSERVATION_H = Fraction(4)
 BACLOFEN_START = cite("itb-dosing-cmsc-2015", "literature")
 LONG_EFFECT_H = Fraction(8)
@@ -147,9 +148,17 @@ class TrialOutcome:
         return out
 
 
-def evaluate_trial(trial: Trial, *, library: DrugLibrary) -> TrialOutcome:
-    """The outcome of a trial: per dose, then overall (see the module doc for the rules)."""
+def evaluate_trial(trial: Trial, *, library: DrugLibrary, care_area: str | None = None) -> TrialOutcome:
+    """The outcome of a trial: per dose, then overall (see the module doc for the rules).
+
+    Each dose is checked against the library's trial doses for `care_area` (the patient's; by default the
+    therapy's first, pain-noncancer or spasticity-spinal): beyond a hard bound it is refused (InputError); outside
+    the usual range, a success needs review."""
     drug = _check_trial(trial, library)
+    limits = _limits(drug, trial.therapy, care_area)
+    screening = _screening_doses(limits)
+    if trial.method == "baclofen-screening" and not screening:
+        raise InputError("method", f"the library gives no screening doses for {drug.name} in this care area")
     baseline_nrs: int = 0
     baseline_grade: AshworthGrade = "0"
     if trial.therapy == "pain":
@@ -169,10 +178,12 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary) -> TrialOutcome:
 
     responses: list[DoseResponse] = []
     notes: list[Reason] = []
+    outside: list[Reason] = []
     one_plus = False
     for i, d in enumerate(trial.doses):
         where = f"doses[{i}]"
         dose = _dose(d.dose, trial.method, drug, f"{where}.dose")
+        outside.extend(_dose_limits(dose, trial.method, drug, limits, where))
         hours = _hours(d.observation_hours, f"{where}.observation_hours")
         if hours <= 0:
             raise InputError(f"{where}.observation_hours", "must be more than 0 hours")
@@ -188,7 +199,7 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary) -> TrialOutcome:
             grade = None if d.ashworth is None else check_ashworth(d.ashworth, f"{where}.ashworth")
             responses.append(_ashworth_response(dose, drug, baseline_grade, grade, intolerable))
             one_plus = one_plus or "1+" in (baseline_grade, grade)
-        notes.extend(_observation_notes(trial, drug, dose, hours, where))
+        notes.extend(_observation_notes(trial, drug, dose, hours, where, screening))
         if d.effect_hours is not None and _hours(d.effect_hours, f"{where}.effect_hours") < 0:
             raise InputError(f"{where}.effect_hours", "cannot be negative")
 
@@ -209,10 +220,15 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary) -> TrialOutcome:
             if r.status == "needs-review"
         ]
     elif trial.method == "baclofen-screening":
-        status, reasons = _screening_without_response(responses[-1].dose)
+        status, reasons = _screening_without_response(responses[-1].dose, screening)
     else:
         status = "failure"
         reasons = [Reason("trial.failure", f"no dose met the rule ({rule})", citation)]
+    if outside and status == "success":  # a success at an unusual dose is the team's to confirm
+        status = "needs-review"
+        reasons = [*reasons, *outside]
+    else:
+        notes.extend(outside)
     if one_plus:
         notes.append(Reason("trial.ashworth-one-plus", "Ashworth 1+ is counted as 1.5 points", ASHWORTH_ONE_PLUS))
     return TrialOutcome(status, rule, citation, tuple(responses), (*reasons, *notes), effective, starting)
@@ -280,6 +296,50 @@ def _side_effects(effects: object, field: str) -> tuple[str, ...]:
     return tuple(intolerable)
 
 
+def _limits(drug: Drug, therapy: str, care_area: str | None) -> CareAreaLimits:
+    """The drug's limits for the care area the trial is for (None: the library has none for it)."""
+    area = care_area if care_area is not None else DEFAULT_CARE_AREA[therapy]
+    if not area.startswith(therapy):
+        raise InputError(
+            "therapy", f"a {therapy} trial does not fit this patient's care ({area.replace('-', ', ')}): check both"
+        )
+    limits = next((v for k, v in drug.care_areas.items() if k == area), None)
+    if limits is None:
+        raise InputError("drug", f"{drug.name} has no intrathecal limits for {area.replace('-', ' ')} in the library")
+    return limits
+
+
+def _screening_doses(limits: CareAreaLimits) -> tuple[Fraction, ...]:
+    """The screening sequence in mcg, read from the library (baclofen: 50, 75, 100 mcg)."""
+    if limits.screening is None:
+        return ()
+    return tuple(d.value.to("mcg") for d in limits.screening.doses)
+
+
+def _dose_limits(dose: Quantity, method: TrialMethod, drug: Drug, limits: CareAreaLimits, where: str) -> list[Reason]:
+    """A trial dose against the library: a bolus against the trial bolus range, a continuous trial's daily dose
+    against the daily dose (hard) and the starting dose (usual range). Beyond a hard bound: refused."""
+    if method == "continuous-catheter":
+        checks = [("the daily dose", limits.daily_dose), ("the usual starting dose", limits.starting_dose)]
+        unit = drug.dose_rate_unit
+    else:
+        checks = [("the trial bolus", limits.trial_bolus)]
+        unit = drug.dose_unit
+    out: list[Reason] = []
+    for what, rail in checks:
+        if rail is None:
+            continue
+        bound = rail.crossed(dose)
+        if bound is None:
+            continue
+        side = "above" if bound.side == "max" else "below"
+        text = f"{_dose_text(dose, drug)} is {side} {what}'s {bound.severity} limit {bound.limit.describe(unit)}"
+        if bound.severity == "hard":
+            raise InputError(f"{where}.dose", f"{text}: check the dose and its unit")
+        out.append(Reason("trial.dose-outside-range", f"{where}: {text}: the team confirms the dose given"))
+    return out
+
+
 # --- rules ----------------------------------------------------------------------------------------------------------
 
 
@@ -340,17 +400,20 @@ def _ashworth_response(
     return DoseResponse(dose, "success", f"{met} → success", fall=fall)
 
 
-def _observation_notes(trial: Trial, drug: Drug, dose: Quantity, hours: Fraction, where: str) -> list[Reason]:
+def _observation_notes(
+    trial: Trial, drug: Drug, dose: Quantity, hours: Fraction, where: str, screening: tuple[Fraction, ...]
+) -> list[Reason]:
     shown = f"{_dose_text(dose, drug)} observed {format_number(hours)} h"
     notes: list[Reason] = []
     if trial.method == "baclofen-screening":
         mcg = dose.to("mcg")
-        if mcg not in (*SCREENING_DOSES_MCG, SMALL_PATIENT_DOSE_MCG):
+        if mcg not in (*screening, SMALL_PATIENT_DOSE_MCG):
+            labeled = ", ".join(format_number(d) for d in screening)
             notes.append(
                 Reason(
                     "trial.screening-dose",
-                    f"{where}: {_dose_text(dose, drug)} is not a labeled screening dose (50, 75, 100 mcg; 25 mcg in "
-                    "very small patients)",
+                    f"{where}: {_dose_text(dose, drug)} is not a labeled screening dose ({labeled} mcg; "
+                    f"{format_number(SMALL_PATIENT_DOSE_MCG)} mcg in very small patients)",
                     SCREENING_LABEL,
                 )
             )
@@ -383,9 +446,9 @@ def _observation_notes(trial: Trial, drug: Drug, dose: Quantity, hours: Fraction
     return notes
 
 
-def _screening_without_response(last: Quantity) -> tuple[TrialStatus, list[Reason]]:
+def _screening_without_response(last: Quantity, screening: tuple[Fraction, ...]) -> tuple[TrialStatus, list[Reason]]:
     mcg = last.to("mcg")
-    if mcg >= SCREENING_DOSES_MCG[-1]:
+    if mcg >= screening[-1]:
         return "failure", [
             Reason(
                 "trial.screening-no-response",
@@ -393,7 +456,7 @@ def _screening_without_response(last: Quantity) -> tuple[TrialStatus, list[Reaso
                 SCREENING_LABEL,
             )
         ]
-    following = next(d for d in SCREENING_DOSES_MCG if d > mcg)
+    following = next(d for d in screening if d > mcg)
     return "needs-review", [
         Reason(
             "trial.screening-continues",
@@ -425,3 +488,43 @@ def _baclofen_start(dose: Quantity, effect_hours: object, index: int) -> Calcula
         Quantity.of(daily, "mcg/day"),
         (f"starting daily dose: {rule} ({BACLOFEN_START.describe()})", why),
     )
+
+
+def first_program_findings(
+    drug: str,
+    starting_daily_dose: Quantity | None,
+    effective_dose: Quantity | None,
+    program_daily_doses: dict[str, Quantity],
+    *,
+    library: DrugLibrary,
+) -> list[Finding]:
+    """The implant's first program against the trial it follows: above the starting dose the trial gives (baclofen
+    screening: CMSC 2015) is a soft finding (a first program needs none: start there, then titrate). A trial drug
+    missing from the program is told (info). Without a starting dose from the trial, the effective dose is told."""
+    d = library.drug(drug, "drug")
+    unit = d.dose_rate_unit
+    dose = program_daily_doses.get(d.name)
+    if dose is None:
+        return [Finding("info", "trial.drug-not-programmed", f"the trial gave {d.name}; the first program holds none")]
+    if starting_daily_dose is not None:
+        if dose.to(unit) > starting_daily_dose.to(unit):
+            effective = "" if effective_dose is None else f" (effective at {effective_dose.format(d.dose_unit)})"
+            return [
+                Finding(
+                    "soft",
+                    "trial.above-starting-dose",
+                    f"{d.name} {dose.format(unit, 3)} is above the {starting_daily_dose.format(unit, 3)} the "
+                    f"trial gives as the starting dose{effective}: start there, then titrate",
+                )
+            ]
+        return []
+    if effective_dose is not None:
+        shown = effective_dose.format(d.dose_unit if effective_dose.is_kind(MASS) else unit, 3)
+        return [
+            Finding(
+                "info",
+                "trial.effective-dose",
+                f"the trial was effective at {d.name} {shown}; the first program gives {dose.format(unit, 3)}",
+            )
+        ]
+    return []

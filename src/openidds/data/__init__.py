@@ -1,5 +1,5 @@
-"""The shipped drug library, device catalog and indications catalog, and loading a clinic's own files instead
-(edge: file I/O)."""
+"""The shipped drug library, device catalog, indications catalog and clinic settings, and loading a clinic's own
+files instead (edge: file I/O)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from openidds.clinic.indications import IndicationCatalog
+from openidds.clinic.settings import ClinicSettings
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.errors import InputError
@@ -17,6 +18,7 @@ from openidds.evidence.datafile import VersionedFile
 LIBRARY_ENV = "IDDS_DRUG_LIBRARY"
 CATALOG_ENV = "IDDS_DEVICE_CATALOG"
 INDICATIONS_ENV = "IDDS_INDICATIONS"
+CLINIC_ENV = "IDDS_CLINIC_SETTINGS"
 
 
 @lru_cache(maxsize=16)
@@ -55,4 +57,12 @@ def load_indications(path: str | Path | None = None) -> IndicationCatalog:
         IndicationCatalog, "indications.toml", "--indications", "indications catalog", _chosen(path, INDICATIONS_ENV)
     )
     assert isinstance(found, IndicationCatalog)
+    return found
+
+
+def load_clinic_settings(path: str | Path | None = None) -> ClinicSettings:
+    """The clinic's settings (name, time zone, phone numbers): `path`, else $IDDS_CLINIC_SETTINGS, else the shipped
+    demo file (fictitious numbers, `demo = true`)."""
+    found = _load(ClinicSettings, "clinic.toml", CLINIC_ENV, "clinic settings", _chosen(path, CLINIC_ENV))
+    assert isinstance(found, ClinicSettings)
     return found

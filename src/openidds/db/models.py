@@ -239,6 +239,22 @@ class Flag(Versioned, Base):
     resolution: Mapped[str] = mapped_column(Text, default="")
 
 
+class PathwayOverride(Base):
+    """A physician's override of a pathway gate (openidds.clinic.pathway): a trial after an evaluation that needs
+    review, an implant without a successful trial. Written once, with the reason; shown on the dashboard."""
+
+    __tablename__ = "pathway_overrides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    step: Mapped[str] = mapped_column(String(20))  # trial, implant
+    code: Mapped[str] = mapped_column(String(60))  # the gate's code, e.g. "gate.no-trial"
+    gate: Mapped[str] = mapped_column(Text)  # the gate's reason, as shown when overridden
+    reason: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(String(80))  # what it let through, e.g. "implant/3"
+    by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+
+
 class IdempotencyKey(Base):
     """A POST's first result, kept by (user, key): a repeat answers it again instead of writing twice. The API's
     Idempotency-Key header and the web's one-time form tokens both land here."""

@@ -62,6 +62,20 @@ class Titration(DataModel):
         return self
 
 
+class Screening(DataModel):
+    """A screening sequence of test doses (baclofen: 50, 75, 100 mcg), in order."""
+
+    doses: list[Cited]
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Screening:
+        for i, d in enumerate(self.doses):
+            check_kind(d, MASS, f"doses[{i}]")
+        if [d.value for d in self.doses] != sorted(d.value for d in self.doses) or not self.doses:
+            raise ValueError("screening doses must be given, in increasing order")
+        return self
+
+
 class CareAreaLimits(DataModel):
     daily_dose: Guardrail
     concentration: Guardrail
@@ -69,6 +83,7 @@ class CareAreaLimits(DataModel):
     patient_boluses_per_day: Guardrail | None = None
     titration: Titration | None = None
     trial_bolus: Guardrail | None = None
+    screening: Screening | None = None  # a screening sequence (baclofen) instead of a single trial bolus
     starting_dose: Guardrail | None = None
     starting_dose_opioid_tolerant: Guardrail | None = None
 

@@ -32,3 +32,12 @@ def _role(role: str) -> Role:
 
 def actor_name(actor: User) -> str:
     return f"{actor.username} ({actor.role})"
+
+
+def permits(actor: User, action: Action, *, patient_id: int | None = None) -> bool:
+    """Whether `actor` may do `action` (no exception): for what a screen offers and a use case allows beside."""
+    try:
+        require(actor, action, patient_id=patient_id)
+    except (Forbidden, NotFound):
+        return False
+    return True

@@ -343,8 +343,12 @@ def _trial_body(spec: Implanted) -> dict[str, Any]:
             "therapy": "spasticity",
             "drug": "baclofen",
             "baseline_ashworth": "3",
-            "doses": [{"dose": "50 mcg", "observation_hours": 6, "ashworth": "1+", "effect_hours": 6}],
-        }
+            "doses": [
+                {"dose": "50 mcg", "observation_hours": 6, "ashworth": "3", "effect_hours": 0},
+                {"dose": "75 mcg", "observation_hours": 6, "ashworth": "3", "effect_hours": 0},
+                {"dose": "100 mcg", "observation_hours": 6, "ashworth": "1+", "effect_hours": 6},
+            ],
+        }  # effective at 100 mcg, 6 h: the pump starts at up to 200 mcg/day (twice the dose)
     dose = {"morphine": "0.2 mg", "hydromorphone": "0.05 mg", "fentanyl": "25 mcg", "sufentanil": "5 mcg"}
     return {
         "method": "single-shot-bolus",

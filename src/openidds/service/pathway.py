@@ -44,8 +44,9 @@ from openidds.service.access import actor_name, require
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
+from openidds.service.gates import record_override, through_gate
 from openidds.service.locks import decision_instant, lock_patient
-from openidds.service.programs import active_version, first_program_findings, new_version, parse
+from openidds.service.programs import active_version, first_program_findings, new_version, parse, trial_dose_findings
 from openidds.service.pump import WAITING, pump_state, refresh_status
 from openidds.service.refills import ingredients
 from openidds.twin import RemoteRequest as RemoteEvent
@@ -150,7 +151,7 @@ def record_evaluation(
     )
     s.add(row)
     before = patient.stage
-    if patient.stage in ("evaluation", "not-eligible"):
+    if patient.stage not in ("awaiting-implant", "implanted"):  # a re-evaluation before the trial decides anew
         patient.stage = {"eligible": "trial", "not-eligible": "not-eligible"}.get(result.status, "evaluation")
     s.flush()
     _write(
@@ -166,10 +167,19 @@ def record_evaluation(
 
 
 def record_trial(
-    s: Session, actor: User, patient_id: int, trial: TrialInput, details: dict[str, Any], now: datetime
+    s: Session,
+    actor: User,
+    patient_id: int,
+    trial: TrialInput,
+    details: dict[str, Any],
+    now: datetime,
+    override_reason: str = "",
 ) -> Trial:
+    """A trial, after the evaluation that allows it (clinic.pathway: a physician may accept one that needs review,
+    giving `override_reason`); its doses checked against the library's trial doses for the patient's care area."""
     patient = _writer(s, actor, patient_id, "record-trial")
-    outcome = evaluate_trial(trial, library=load_library())
+    overridden = through_gate(s, actor, patient.id, "trial", override_reason)
+    outcome = evaluate_trial(trial, library=load_library(), care_area=patient.care_area)
     row = Trial(
         patient_id=patient.id,
         details={**details, "result": outcome.as_json()},
@@ -180,28 +190,34 @@ def record_trial(
     )
     s.add(row)
     before = patient.stage
-    if patient.stage in ("trial", "trial-failed", "evaluation"):
-        patient.stage = {"success": "awaiting-implant", "failure": "trial-failed"}.get(outcome.status, patient.stage)
+    patient.stage = {"success": "awaiting-implant", "failure": "trial-failed"}.get(outcome.status, "trial")
     s.flush()
-    _write(
-        s,
-        actor,
-        "record-trial",
-        f"patient/{patient.id}/trial/{row.id}",
-        now,
-        {"stage": before},
-        {"outcome": outcome.status, "stage": patient.stage, "details": details},
-    )
+    after: dict[str, Any] = {"outcome": outcome.status, "stage": patient.stage, "details": details}
+    if overridden is not None:
+        after["gate_override"] = record_override(
+            s, actor, patient.id, overridden, override_reason, f"trial/{row.id}", now
+        )
+    _write(s, actor, "record-trial", f"patient/{patient.id}/trial/{row.id}", now, {"stage": before}, after)
+    refresh_status(s, patient.id, now)
     return row
 
 
 # --- implant and programs -----------------------------------------------------------------------------------------
 def record_implant(
-    s: Session, actor: User, patient_id: int, data: dict[str, Any], first_program: str | None, now: datetime
+    s: Session,
+    actor: User,
+    patient_id: int,
+    data: dict[str, Any],
+    first_program: str | None,
+    now: datetime,
+    override_reason: str = "",
 ) -> tuple[Implant, ProgramVersion | None]:
     """An implant or pump replacement with its first fill and program (the program file's reservoir is the fill
-    at the implant), or a catheter revision (the pump keeps its program)."""
+    at the implant), or a catheter revision (the pump keeps its program). The pathway's gate first: an implant
+    after a successful trial (a physician may go ahead without one, giving `override_reason`), never a second
+    implant; a replacement or a revision only with a pump in place."""
     patient = _writer(s, actor, patient_id, "record-implant")
+    kind = data.get("kind", "implant")
     catalog = load_catalog()
     pump = catalog.pump(data["pump_model"], "pump_model")
     catalog.catheter(data["catheter_model"], "catheter_model")
@@ -214,9 +230,10 @@ def record_implant(
             "implanted_at",
             f"comes before the last record of the pump in place ({latest:%Y-%m-%d %H:%M}Z): give the surgery's instant",
         )
-    if data.get("kind", "implant") == "revision":
+    if kind == "revision":
         if first_program:
             raise InputError("program", "a catheter revision keeps the pump's program: leave the program out")
+        through_gate(s, actor, patient.id, "revision", override_reason)
         if active_version(s, patient.id) is None:
             raise Conflict("a revision needs an implanted, programmed pump")
         implant = Implant(patient_id=patient.id, recorded_by=actor.id, recorded_at=now, **data)
@@ -231,7 +248,10 @@ def record_implant(
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
     if program.reservoir.filled_at != data["implanted_at"]:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
+    overridden = through_gate(s, actor, patient.id, kind, override_reason)  # bad input first (422), then the gate
     findings = first_program_findings(s, patient.id, program, at)
+    if kind == "implant":
+        findings += trial_dose_findings(s, patient.id, program)
     hard = [f for f in findings if f["severity"] == "hard"]
     if hard:
         raise InputError("program", "; ".join(str(f["message"]) for f in hard))
@@ -264,15 +284,11 @@ def record_implant(
     before = patient.stage
     patient.stage = "implanted"
     s.flush()
-    _write(
-        s,
-        actor,
-        "record-implant",
-        f"patient/{patient.id}/implant/{implant.id}",
-        now,
-        {"stage": before},
-        {**data, "stage": patient.stage, "program": version.id, "programs_closed": sorted(closed)},
-    )
+    after: dict[str, Any] = {**data, "stage": patient.stage, "program": version.id, "programs_closed": sorted(closed)}
+    if overridden is not None:
+        entity = f"implant/{implant.id}"
+        after["gate_override"] = record_override(s, actor, patient.id, overridden, override_reason, entity, now)
+    _write(s, actor, "record-implant", f"patient/{patient.id}/implant/{implant.id}", now, {"stage": before}, after)
     refresh_status(s, patient.id, now)
     return implant, version
 

@@ -17,12 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds.calculations.bridge import bridge_plan
+from openidds.calculations.projection import project
 from openidds.clinic.refill import describe_solution
+from openidds.clinic.trial import first_program_findings as trial_first_program_findings
 from openidds.data import load_catalog, load_library
-from openidds.db.models import Implant, ProgramVersion, Refill, User
+from openidds.db.models import Implant, ProgramVersion, Refill, Trial, User
 from openidds.errors import InputError
 from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
+from openidds.quantities import parse_quantity
 from openidds.review import diff as review_diff
 from openidds.safety import bridge_findings, check
 from openidds.service import audit
@@ -202,6 +205,30 @@ def first_program_findings(s: Session, patient_id: int, program: PumpProgram, at
     old = None if running is None else program_of(running)
     history = titration_history(s, patient_id)
     found = check(program, program.context, old, library=load_library(), starting=old is None, now=at, history=history)
+    return [f.as_json() for f in found]
+
+
+def trial_dose_findings(s: Session, patient_id: int, program: PumpProgram) -> list[dict[str, Any]]:
+    """An implant's first program against the latest successful trial: above the starting dose it gives (soft)."""
+    trial = s.scalars(
+        select(Trial)
+        .where(Trial.patient_id == patient_id, Trial.outcome == "success")
+        .order_by(Trial.recorded_at.desc(), Trial.id.desc())
+        .limit(1)
+    ).first()
+    if trial is None:
+        return []
+    result = trial.details.get("result", {})
+    start = (result.get("starting_daily_dose") or {}).get("value")
+    effective = result.get("effective_dose")
+    doses = {name: dose.program for name, dose in project(program).daily_dose.items()}
+    found = trial_first_program_findings(
+        str(trial.details.get("drug", "")),
+        None if start is None else parse_quantity(start),
+        None if effective is None else parse_quantity(effective),
+        doses,
+        library=load_library(),
+    )
     return [f.as_json() for f in found]
 
 

@@ -21,6 +21,7 @@ from openidds.clinic.refill import (
     check_completion,
     check_preparation,
     compounded,
+    discrepancy_flag,
     emergency_flag,
     match_solution,
     pocket_fill_flag,
@@ -228,6 +229,16 @@ def complete_refill(
         raised.append(raise_flag(s, actor, patient.id, emergency_flag(reason), f"refill/{refill.id}", now))
     if cmd.pocket_fill_suspected:
         raised.append(raise_flag(s, actor, patient.id, pocket_fill_flag(solution, pocket), f"refill/{refill.id}", now))
+    off = discrepancy_flag(
+        result.status,
+        cmd.withdrawn_ml,
+        expected.expected.to("mL"),
+        expected.low.to("mL"),
+        expected.high.to("mL"),
+        result.likely_causes,
+    )
+    if off is not None:
+        raised.append(raise_flag(s, actor, patient.id, off, f"refill/{refill.id}", now))
     status = refresh_status(s, patient.id, now)
     refill.next_refill_due = status.next_refill_due
     s.flush()

@@ -1,7 +1,15 @@
-"""Adding a user outside the API: the first admin of a new clinic (`idds user add`) and the demo clinic's staff.
+"""Users and their logins: adding one, disabling or enabling it, resetting its password, changing its role.
 
-The API's own route checks that the caller may manage users; here the caller is named by `actor` (e.g. "cli"),
-and the new user is audited like every other write.
+`add_user` serves the first admin of a new clinic (`idds user add`) and the demo clinic's staff: there the caller
+is named by `actor` (e.g. "cli"). The others are the admin's use cases (the web's user pages): each checks that the
+logged-in `actor` may manage users, applies the rules of openidds.clinic.accounts, and writes one audit record.
+Every change that could leave an old session acting as someone the user no longer is (disabled, a new password, a
+new role) revokes all that user's tokens, and so ends their web sessions too (a web session is a token:
+web/session.py).
+
+Run them in a writer's session (db.writers): on SQLite it holds the write lock from the start; on PostgreSQL the
+admins' rows and the user's are locked (FOR NO KEY UPDATE) before the rules count the active admins, so two admins
+disabling each other at once cannot both succeed and leave the clinic without one.
 """
 
 from __future__ import annotations
@@ -10,22 +18,47 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from openidds.clinic.accounts import (
+    MIN_PASSWORD,
+    STAFF_ROLES,
+    check_password,
+    check_role_change,
+    disable_refusal,
+    role_change_refusal,
+)
 from openidds.clinic.roles import ROLES
-from openidds.db.models import Patient, User
+from openidds.db.models import Patient, Token, User
 from openidds.errors import InputError
 from openidds.service import audit
+from openidds.service.access import actor_name, require
 from openidds.service.auth import hash_password
-from openidds.service.errors import Conflict
+from openidds.service.errors import Conflict, NotFound
 
 USERNAME = re.compile(r"^[a-z0-9._-]{2,80}$")
-MIN_PASSWORD = 10  # as the API asks of a new user's password
+__all__ = [
+    "MIN_PASSWORD",
+    "STAFF_ROLES",
+    "USERNAME",
+    "add_user",
+    "change_role",
+    "create_user",
+    "list_users",
+    "reset_password",
+    "set_active",
+    "user_json",
+]
 
 
 def user_json(u: User) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "full_name": u.full_name, "role": u.role, "patient_id": u.patient_id}
+
+
+def _state(u: User) -> dict[str, Any]:
+    """What the audit keeps of a login before and after a change (never its password hash)."""
+    return {**user_json(u), "active": u.active}
 
 
 def add_user(
@@ -45,10 +78,11 @@ def add_user(
         raise InputError("username", f"use 2-80 lower-case letters, digits, '.', '_' or '-', got {username!r}")
     if not full_name.strip():
         raise InputError("full_name", "give the user's full name")
+    if len(full_name.strip()) > 200:
+        raise InputError("full_name", "must be at most 200 characters")
     if role not in ROLES:
         raise InputError("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    if len(password) < MIN_PASSWORD:
-        raise InputError("password", f"must be at least {MIN_PASSWORD} characters")
+    check_password(password)
     if (role == "patient") != (patient_id is not None):
         raise InputError("patient_id", "a patient login needs its patient id, and only a patient login has one")
     if patient_id is not None and s.get(Patient, patient_id) is None:
@@ -67,3 +101,105 @@ def add_user(
     s.flush()
     audit.record(s, actor, "create-user", f"user/{user.id}", now, None, user_json(user))
     return user
+
+
+# --- the admin's use cases ------------------------------------------------------------------------------------------
+def list_users(s: Session, actor: User) -> list[User]:
+    """Every login, by role and then username."""
+    require(actor, "manage-users")
+    return list(s.scalars(select(User).order_by(User.role, User.username)))
+
+
+def create_user(
+    s: Session, actor: User, username: str, full_name: str, role: str, password: str, now: datetime
+) -> User:
+    """A new staff login, added by a logged-in admin (a patient's login is added with its patient record's id:
+    `idds user add --patient-id` or the API)."""
+    require(actor, "manage-users")
+    if role == "patient":
+        raise InputError("role", "a patient's login is added with their patient record (idds user add or the API)")
+    return add_user(s, actor_name(actor), username, full_name, role, password, now)
+
+
+def set_active(s: Session, actor: User, user_id: int, active: bool, now: datetime) -> User:
+    """Enable or disable a login. Disabled, its tokens are revoked (its sessions end) and it cannot log in."""
+    require(actor, "manage-users")
+    user, active_admins = _lock(s, user_id)
+    if user.active == active:
+        raise Conflict(f"the login {user.username} is already {'active' if active else 'disabled'}")
+    if not active:
+        refusal = disable_refusal(actor.id, user.id, user.role, user.active, active_admins)
+        if refusal is not None:
+            raise Conflict(refusal)
+    before = _state(user)
+    user.active = active
+    ended = 0 if active else _revoke_tokens(s, user.id, now)
+    action = "enable-user" if active else "disable-user"
+    audit.record(
+        s, actor_name(actor), action, f"user/{user.id}", now, before, {**_state(user), "sessions_ended": ended}
+    )
+    return user
+
+
+def reset_password(s: Session, actor: User, user_id: int, new_password: str, now: datetime) -> User:
+    """A new password for a login (as add_user asks of one); its tokens are revoked, so its sessions end."""
+    require(actor, "manage-users")
+    check_password(new_password, "new_password")
+    user, _ = _lock(s, user_id)
+    user.password_hash = hash_password(new_password)
+    ended = _revoke_tokens(s, user.id, now)
+    audit.record(
+        s,
+        actor_name(actor),
+        "reset-password",
+        f"user/{user.id}",
+        now,
+        _state(user),
+        {**_state(user), "password": "reset", "sessions_ended": ended},
+    )
+    return user
+
+
+def change_role(s: Session, actor: User, user_id: int, role: str, now: datetime) -> User:
+    """A new staff role for a staff login; its tokens are revoked, so no old session keeps acting in the old role."""
+    require(actor, "manage-users")
+    user, active_admins = _lock(s, user_id)
+    check_role_change(user.role, role)
+    refusal = role_change_refusal(user.role, role, user.active, active_admins)
+    if refusal is not None:
+        raise Conflict(refusal)
+    before = _state(user)
+    user.role = role
+    ended = _revoke_tokens(s, user.id, now)
+    audit.record(
+        s, actor_name(actor), "change-role", f"user/{user.id}", now, before, {**_state(user), "sessions_ended": ended}
+    )
+    return user
+
+
+def _lock(s: Session, user_id: int) -> tuple[User, int]:
+    """The user and how many active admins there are, read under lock (PostgreSQL: the admins' rows and the user's,
+    FOR NO KEY UPDATE, in id order; SQLite: the writer's transaction holds the database's write lock)."""
+    query = (
+        select(User)
+        .where(or_(User.id == user_id, User.role == "admin"))
+        .order_by(User.id)
+        .execution_options(populate_existing=True)
+    )
+    if s.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(key_share=True)
+    rows = list(s.scalars(query))
+    user = next((u for u in rows if u.id == user_id), None)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user, sum(1 for u in rows if u.role == "admin" and u.active)
+
+
+def _revoke_tokens(s: Session, user_id: int, now: datetime) -> int:
+    """Revoke every token of the user that still works; how many there were."""
+    live = list(
+        s.scalars(select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None), Token.expires_at > now))
+    )
+    for token in live:
+        token.revoked_at = now
+    return len(live)

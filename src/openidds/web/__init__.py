@@ -17,13 +17,14 @@ from openidds.web.session import SECURITY_HEADERS, LoginNeeded, WebError, is_htm
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to the service's app."""
-    from openidds.web import pages, patient, programming, refill, workflows
+    from openidds.web import admin, pages, patient, programming, refill, workflows
 
     app.include_router(pages.router)
     app.include_router(workflows.router)
     app.include_router(programming.router)
     app.include_router(refill.router)
     app.include_router(patient.router)
+    app.include_router(admin.router)
     static = resources.files("openidds.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -11,15 +12,16 @@ from sqlalchemy import select
 
 from openidds.api.schemas import Id, NewPatient
 from openidds.clinic.roles import Action
-from openidds.data import load_indications
+from openidds.data import load_catalog, load_indications, load_library
 from openidds.db.models import FollowUp, User
 from openidds.drugs import CARE_AREAS
 from openidds.errors import InputError
-from openidds.service import audit, auth, pathway
+from openidds.service import auth, pathway, search
 from openidds.service.access import require
 from openidds.service.errors import ServiceError, Unauthorized
 from openidds.service.flags import open_flags
 from openidds.service.pump import pending_text
+from openidds.web import format as fmt
 from openidds.web import views
 from openidds.web.forms import listed, parse_in, tri, whole
 from openidds.web.session import (
@@ -119,15 +121,6 @@ def home(request: Request) -> Response:
         return redirect(home_of(w.user))
 
 
-@router.get("/admin")
-def admin(request: Request) -> Response:
-    with unit_of_work(request) as w:
-        require(w.user, "read-audit")
-        checked, findings = audit.verify(w.s)
-        users = list(w.s.scalars(select(User).order_by(User.role, User.username)))
-        return render(request, "admin.html", user=w.user, checked=checked, findings=findings, users=users)
-
-
 # --- the clinic -------------------------------------------------------------------------------------------------------
 @router.get("/clinic")
 def dashboard(request: Request) -> Response:
@@ -137,13 +130,54 @@ def dashboard(request: Request) -> Response:
         return render(request, "dashboard.html", user=w.user, now=w.now, **sections)
 
 
+SEARCH_FIELDS = ("q", "stage", "drug", "pump", "due_within_days", "limit", "offset")
+DUE_WINDOWS = (
+    (0, "overdue"),
+    (7, "within 7 days"),
+    (14, "within 14 days"),
+    (30, "within 30 days"),
+    (90, "within 90 days"),
+)
+
+
 @router.get("/patients")
 def patients(request: Request) -> Response:
+    """The patient list: a search by name, MRN or date of birth, filters, and a page of what it finds (a GET form,
+    so a search is a link that can be kept or shared with the team)."""
+    values = {k: request.query_params.get(k, "").strip() for k in SEARCH_FIELDS}
     with unit_of_work(request) as w:
-        found = pathway.list_patients(w.s, w.user)
         if w.user.role == "patient":
             return redirect(home_of(w.user))
-        return render(request, "patients.html", user=w.user, patients=found, can_create=may(w.user, "create-patient"))
+        error: InputError | None = None
+        try:
+            found: search.PatientPage | None = search.find_patients(
+                w.s, w.user, search.PatientQuery.from_text(values), w.now
+            )
+        except InputError as exc:  # shown beside the form, which keeps what was typed
+            error, found = exc, None
+        pump_names = {p.id: p.display_name for p in load_catalog().pumps}
+        kept = {k: v for k, v in values.items() if v and k not in ("offset", "limit")}
+        if values["limit"]:
+            kept["limit"] = values["limit"]
+        return render(
+            request,
+            "patients.html",
+            status=422 if error else 200,
+            user=w.user,
+            now=w.now,
+            values=values,
+            error=error,
+            found=found,
+            searched=any(values[k] for k in ("q", "stage", "drug", "pump", "due_within_days")),
+            page_url=lambda offset: "/patients?" + urlencode({**kept, **({"offset": offset} if offset else {})}),
+            describe=search.describe,
+            stages=[(stage, fmt.words(stage)) for stage in search.STAGES],
+            drugs=[(d.name, d.display_name) for d in load_library().drugs],
+            pumps=list(pump_names.items()),
+            pump_names=pump_names,
+            due_windows=DUE_WINDOWS,
+            can_create=may(w.user, "create-patient"),
+        )
 
 
 def _new_patient_page(request: Request, user: User, values: dict[str, Any], error: WebError | None) -> Response:

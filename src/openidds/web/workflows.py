@@ -37,6 +37,7 @@ from openidds.clinic.followup import (
     FollowUpVisit,
     assess_follow_up,
 )
+from openidds.clinic.pathway import PATHWAY_STEPS
 from openidds.clinic.scales import ASHWORTH_GRADES, ASHWORTH_TEXT, PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
 from openidds.clinic.trial import TRIAL_METHODS, evaluate_trial
 from openidds.clinic.trial import Trial as TrialInput
@@ -47,7 +48,7 @@ from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
 from openidds.review import diff as review_diff
 from openidds.review import settings
-from openidds.service import pathway, programs
+from openidds.service import gates, pathway, programs
 from openidds.service.access import require
 from openidds.service.errors import NotFound
 from openidds.service.programs import active_version
@@ -56,6 +57,7 @@ from openidds.twin.records import ALARMS
 from openidds.web import programform, views
 from openidds.web.forms import listed, local_input, local_instant, parse_in, tri, whole
 from openidds.web.pages import may
+from openidds.web.patient import therapy_of
 from openidds.web.session import (
     NOT_ON_RECORD,
     Fields,
@@ -239,10 +241,10 @@ def _trial(form: Fields) -> tuple[TrialInput, dict[str, Any]]:
     return body.to_trial(), body.model_dump()
 
 
-def _trial_result(form: Fields) -> tuple[dict[str, Any] | None, str | None]:
+def _trial_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] | None, str | None]:
     try:
         trial, _ = _trial(form)
-        return evaluate_trial(trial, library=load_library()).as_json(), None
+        return evaluate_trial(trial, library=load_library(), care_area=patient.care_area).as_json(), None
     except InputError as exc:
         return None, str(exc)
 
@@ -250,6 +252,7 @@ def _trial_result(form: Fields) -> tuple[dict[str, Any] | None, str | None]:
 def _trial_page(
     request: Request, w: Work, patient: Patient, values: dict[str, Any], result: Any, error: str | None, status: int
 ) -> Response:
+    gate, may_override = gates.gate_for(w.s, w.user, patient.id, "trial")
     return render(
         request,
         "trial.html",
@@ -263,6 +266,8 @@ def _trial_page(
         drugs=load_library().drugs,
         grades=ASHWORTH_GRADES,
         rows=range(TRIAL_ROWS),
+        gate=gate,
+        may_override=may_override,
     )
 
 
@@ -282,7 +287,7 @@ def trial_page(request: Request, patient_id: Id) -> Response:
 def trial_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-trial")
-        result, error = _trial_result(form)
+        result, error = _trial_result(form, patient)
         if is_htmx(request):
             return render(request, "_trial_result.html", result=result, error=error)
         return _trial_page(request, w, patient, form.as_dict(), result, error, 200)
@@ -292,12 +297,12 @@ def trial_preview(request: Request, patient_id: Id, form: Posted) -> Response:
 def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
         trial, details = _trial(form)
-        pathway.record_trial(w.s, w.user, patient_id, trial, details, w.now)
+        pathway.record_trial(w.s, w.user, patient_id, trial, details, w.now, form.get("override_reason"))
         return f"/patients/{patient_id}?done=trial"
 
     def show_again(w: Work, err: WebError) -> Response:
         patient = _patient(w, patient_id, "record-trial")
-        result, _ = _trial_result(form)
+        result, _ = _trial_result(form, patient)
         return _trial_page(request, w, patient, form.as_dict(), result, err.message, err.status)
 
     return submit(request, write, show_again)
@@ -371,6 +376,8 @@ def _implant_page(
     status: int,
 ) -> Response:
     catalog = load_catalog()
+    kind = values.get("kind") or "implant"
+    gate, may_override = gates.gate_for(w.s, w.user, patient.id, kind if kind in PATHWAY_STEPS else "implant")
     return render(
         request,
         "implant.html",
@@ -385,6 +392,8 @@ def _implant_page(
         catheters=catalog.catheters,
         drugs=load_library().drugs,
         modes=programform.MODES,
+        gate=gate,
+        may_override=may_override,
     )
 
 
@@ -415,6 +424,8 @@ def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str
     try:
         program = parse_program(first.document(), load_library(), load_catalog())
         findings = programs.first_program_findings(s, patient.id, program, data["implanted_at"])
+        if data.get("kind", "implant") == "implant":
+            findings += programs.trial_dose_findings(s, patient.id, program)
     except InputError as exc:
         return failed_check(exc), first
     return {**program_summary(program, old), "error": None, "findings": findings}, first
@@ -435,7 +446,8 @@ def implant_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
         patient = _patient(w, patient_id, "record-implant")
         data, first = _implant(form, patient)
-        pathway.record_implant(w.s, w.user, patient_id, data, None if first is None else first.document(), w.now)
+        document = None if first is None else first.document()
+        pathway.record_implant(w.s, w.user, patient_id, data, document, w.now, form.get("override_reason"))
         return f"/patients/{patient_id}?done=implant"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -493,6 +505,7 @@ def _follow_up_page(
         status,
         user=w.user,
         patient=patient,
+        therapy=therapy_of(patient.care_area),  # pain: NRS and Oswestry; spasticity: Modified Ashworth and Penn
         values=values,
         result=result,
         error=error,

@@ -1,0 +1,62 @@
+"""User accounts: the rules for a password, for disabling a login and for changing a role. Pure: the use cases
+(service/users.py) read the users, ask these, and write.
+
+- a password has at least MIN_PASSWORD characters (as the API asks of a new user's);
+- an admin cannot disable their own login (another admin does it), and the clinic keeps at least one active admin:
+  without one nobody can add users, reset a password or read the audit trail's users again;
+- a role changes between staff roles only: a patient's login belongs to their patient record, so a staff login
+  never becomes a patient's and a patient's never becomes staff (each is a new login);
+- the last active admin keeps the admin role.
+"""
+
+from __future__ import annotations
+
+from openidds.clinic.roles import ROLES, Role
+from openidds.errors import InputError
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200  # as the API's NewUser
+STAFF_ROLES: tuple[Role, ...] = tuple(r for r in ROLES if r != "patient")
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """InputError on `field` unless the password is long enough (and not absurdly long)."""
+    if len(password) < MIN_PASSWORD:
+        raise InputError(field, f"must be at least {MIN_PASSWORD} characters (it has {len(password)})")
+    if len(password) > MAX_PASSWORD:
+        raise InputError(field, f"must be at most {MAX_PASSWORD} characters")
+
+
+def disable_refusal(actor_id: int, user_id: int, role: str, active: bool, active_admins: int) -> str | None:
+    """Why the login `user_id` (of `role`, `active` or not) may not be disabled by `actor_id`, or None.
+    `active_admins`: how many active admins the clinic has now, this user included."""
+    if actor_id == user_id:
+        return "you cannot disable your own login: another admin must do it"
+    if role == "admin" and active and active_admins <= 1:
+        return "this is the clinic's last active admin: make another user an admin first"
+    return None
+
+
+def check_role_change(old: str, new: str) -> None:
+    """InputError on the field `role` when `new` is not a role a login of role `old` can be given."""
+    if new not in ROLES:
+        raise InputError("role", f"expected one of {', '.join(STAFF_ROLES)}, got {new!r}")
+    if old == "patient" or new == "patient":
+        raise InputError(
+            "role",
+            "a patient's login belongs to their patient record: it cannot become a staff login, nor a staff "
+            "login a patient's (add a new login instead)",
+        )
+    if old == new:
+        raise InputError("role", f"the user is already {_article(new)}")
+
+
+def role_change_refusal(old: str, new: str, active: bool, active_admins: int) -> str | None:
+    """Why an `active` login of role `old` may not become `new` now, or None (after check_role_change)."""
+    if old == "admin" and new != "admin" and active and active_admins <= 1:
+        return "this is the clinic's last active admin: make another user an admin first"
+    return None
+
+
+def _article(role: str) -> str:
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
