@@ -34,9 +34,10 @@ unit: $(VENV)/.installed-test
 test: lint typecheck unit
 
 # Only the browser tests (Playwright with Debian's /usr/bin/chromium; `make test` runs them too): fail, not skip,
-# when the browser is missing. Screenshots in test-output/browser/.
+# when the browser is missing. Screenshots in test-output/browser/. The accessibility audit uses the axe-core
+# committed in tests/vendor/axe-core/ (no npm needed).
 test-browser: $(VENV)/.installed-test
-	IDDS_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/test_browser.py
+	IDDS_REQUIRE_BROWSER=1 $(BIN)/pytest -q tests/test_browser.py tests/test_accessibility.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/projection.py

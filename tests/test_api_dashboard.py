@@ -73,7 +73,7 @@ def test_patients_sorted_by_urgency_with_their_refill_class(clinic: Clinic) -> N
         ("empty-reservoir", "critical", "2026-11-11T15:00:00+00:00"),  # 2026-08-03 + 100 days
     ]
     assert b["concerns"][0] == (
-        "withdrawal risk (baclofen): refill overdue by 30 days 1 h (due 2026-10-22 15:00 UTC); critical alarm: "
+        "withdrawal risk (baclofen): refill overdue by 30 days 1 h (due 22 Oct 2026 10:00 CDT); critical alarm: "
         "empty-reservoir: restore delivery before withdrawal starts"
     )
     assert b["concerns"][1:] == ["alarm: low-reservoir"]
@@ -85,7 +85,8 @@ def test_patients_sorted_by_urgency_with_their_refill_class(clinic: Clinic) -> N
         "drug stability in the pump runs out",
     )
     assert (o["reservoir_ml"], o["active_alarms"]) == ("11.5", [])
-    assert o["concerns"] == ["refill overdue by 5 days 1 h (due 2026-11-16 15:00 UTC)"]
+    # the words are on the clinic's clock (America/Chicago: CST from 1 Nov 2026, UTC-6)
+    assert o["concerns"] == ["refill overdue by 5 days 1 h (due 16 Nov 2026 09:00 CST)"]
     # Still projected from the reservoir: 9.5 mL to the alarm at 0.3 mL/day = 31 days 16 h from START.
     assert o["projected_alarms"][0] == {
         "alarm": "low-reservoir",
@@ -96,7 +97,7 @@ def test_patients_sorted_by_urgency_with_their_refill_class(clinic: Clinic) -> N
     s = rows[soon]
     # 2026-08-28 + 90 days = 2026-11-26 15:00 UTC: in 4 days 23 h. 40 - 25.5 = 14.5 mL left.
     assert (s["next_refill_due"], s["reservoir_ml"]) == ("2026-11-26T15:00:00+00:00", "14.5")
-    assert s["concerns"] == ["refill due in 4 days 23 h (2026-11-26 15:00 UTC)"]
+    assert s["concerns"] == ["refill due in 4 days 23 h (26 Nov 2026 09:00 CST)"]
 
     lt = rows[later]
     # 2026-11-11 + 76 days = 2027-01-26 15:00 UTC (stability would run out on 2027-02-09). 40 - 5 = 35 mL left.

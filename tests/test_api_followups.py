@@ -65,12 +65,20 @@ def test_phq9_item_9_raises_an_urgent_flag_until_resolved(clinic: Clinic) -> Non
 
     # Only the care team resolves it (the patient cannot), once.
     resolve = f"/patients/{second}/follow-ups/{visit['id']}/resolve"
-    r = clinic.call("POST", resolve, "sam")
-    assert r.status_code == 403 and r.json()["detail"].startswith("a patient cannot record a follow-up visit")
-    r = clinic.call("POST", resolve, "ada")
+    done = {"resolution": "seen by the psychiatrist today: no plan or intent; safety plan agreed"}
+    r = clinic.call("POST", resolve, "sam", json=done)
+    assert r.status_code == 403 and r.json()["detail"].startswith("a patient cannot resolve a flag")
+    # Resolving says what was done: an empty note is refused, nothing resolved.
+    r = clinic.call("POST", resolve, "ada", json={"resolution": "  "})
+    assert r.status_code == 422 and r.json()["field"] == "resolution"
+    assert "say what was done about the urgent flag" in r.json()["detail"]
+    r = clinic.call("POST", resolve, "ada", json=done)
     assert r.status_code == 200 and r.json()["resolved_at"] == "2026-12-06T15:00:00+00:00", r.text
-    assert clinic.call("POST", resolve, "ada").status_code == 409
-    assert clinic.call("POST", f"/patients/{first}/follow-ups/{visit['id']}/resolve", "ada").status_code == 404
+    assert r.json()["resolution"] == done["resolution"]
+    assert clinic.call("POST", resolve, "ada", json={"resolution": "again"}).status_code == 409
+    assert (
+        clinic.call("POST", f"/patients/{first}/follow-ups/{visit['id']}/resolve", "ada", json=done).status_code == 404
+    )
     assert order(clinic) == [(first, "later", 0), (second, "later", 0)]
 
     kept = clinic.call("GET", f"/patients/{second}/follow-ups", "sam").json()

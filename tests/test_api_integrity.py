@@ -161,26 +161,43 @@ def test_a_failed_commit_is_never_answered_as_a_success(clinic: Clinic) -> None:
 
 
 BAD_PATIENTS = [
-    # (what is wrong, the body, the field named)
-    ("missing field", {k: v for k, v in patient_body("B-1").items() if k != "mrn"}, "mrn"),
-    ("wrong type", patient_body("B-1", birth_date="last spring"), "birth_date"),
-    ("wrong type", patient_body("B-1", life_expectancy_months="ten"), "life_expectancy_months"),
-    ("wrong type", patient_body("B-1", indications="cancer-pain"), "indications"),
-    ("unknown care area", patient_body("B-1", care_area="cardiology"), "care_area"),
-    ("unknown indication", patient_body("B-1", indications=["cancer-pain", "gout"]), "indications[1]"),
-    ("not a quantity", patient_body("B-1", oral_mme_per_day="120 mg/day"), "oral_mme_per_day"),
-    ("unknown field", patient_body("B-1", blood_group="0+"), "blood_group"),
+    # (what is wrong, the body, the field named, the words its detail starts with)
+    (
+        "missing field",
+        {k: v for k, v in patient_body("B-1").items() if k != "mrn"},
+        "mrn",
+        "The MRN: missing (required)",
+    ),
+    ("wrong type", patient_body("B-1", birth_date="last spring"), "birth_date", "The date of birth: "),
+    (
+        "wrong type",
+        patient_body("B-1", life_expectancy_months="ten"),
+        "life_expectancy_months",
+        "The life expectancy: ",
+    ),
+    ("wrong type", patient_body("B-1", indications="cancer-pain"), "indications", "The indications: "),
+    ("unknown care area", patient_body("B-1", care_area="cardiology"), "care_area", "The care area: "),
+    (
+        "unknown indication",
+        patient_body("B-1", indications=["cancer-pain", "gout"]),
+        "indications[1]",
+        "Indication 2: ",
+    ),
+    ("not a quantity", patient_body("B-1", oral_mme_per_day="120 mg/day"), "oral_mme_per_day", "The oral morphine "),
+    ("unknown field", patient_body("B-1", blood_group="0+"), "blood_group", "Blood group: "),
 ]
 
 
 def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
     writes = count(clinic, AuditRecord)
-    for what, body, field in BAD_PATIENTS:
+    for what, body, field, words in BAD_PATIENTS:
         r = clinic.call("POST", "/patients", "nora", json=body)
         assert (r.status_code, r.json().get("field")) == (422, field), (what, r.text)
-        assert r.json()["detail"].startswith(f"{field}: "), (what, r.text)
+        # The field in words for people; its code stays in `field`.
+        assert r.json()["detail"].startswith(words), (what, r.text)
+        assert not any(c in field for c in "_.[") or field not in r.json()["detail"], (what, r.text)
     r = clinic.call("POST", "/patients", "nora", json=patient_body("B-1", care_area="cardiology"))
-    assert r.json()["detail"].startswith("care_area: unknown care area 'cardiology' (choose pain-noncancer, ")
+    assert r.json()["detail"].startswith("The care area: unknown care area 'cardiology' (choose pain-noncancer, ")
     assert count(clinic, AuditRecord) == writes
 
     pid = implanted_patient(clinic, "B-2")
@@ -201,7 +218,7 @@ def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
         assert words in r.json()["detail"], r.text
     r = clinic.call("POST", programs, "ada", json={"document": FLEX.replace("[context]", "[context")})
     assert (r.status_code, r.json()["field"]) == (422, "document")
-    assert r.json()["detail"].startswith("document: not valid TOML: ")
+    assert r.json()["detail"].startswith("The program file: not valid TOML: ")
     r = clinic.call("POST", programs, "ada", json={"document": ""})
     assert (r.status_code, r.json()["field"]) == (422, "document")
 

@@ -66,10 +66,18 @@ def test_propose_override_confirm_and_a_refused_program(clinic: Clinic) -> None:
     for overrides in ({}, {"titration.soft-max": "   "}):
         r = clinic.call("POST", path, "ada", json={"overrides": overrides})
         assert r.status_code == 422 and r.json()["field"] == "overrides", r.text
-        assert r.json()["detail"] == "overrides: each soft finding needs a reason: titration.soft-max"
+        # The findings in words (both drugs rise by a third, one code); the code is in `codes`.
+        assert r.json()["detail"] == (
+            "The override reasons: each soft finding needs a reason; none is given for “morphine rises from "
+            "5.25 mg/day to 7 mg/day (+33.3 %); soft limit 20 % (policy, openidds-policy [U]) per 24 h: needs an "
+            "override reason”; “clonidine rises from 52.5 mcg/day to 70 mcg/day (+33.3 %); soft limit 20 % (policy, "
+            "openidds-policy [U]) per 24 h: needs an override reason”"
+        )
+        assert r.json()["codes"] == ["titration.soft-max"]
     r = clinic.call("POST", path, "ada", json={"overrides": {"titration.soft-max": "ok", "daily-dose.soft-max": "x"}})
     assert (r.status_code, r.json()["field"]) == (422, "overrides")
-    assert r.json()["detail"] == "overrides: not soft findings of this program: daily-dose.soft-max"
+    assert r.json()["detail"] == "The override reasons: 1 reason is for findings this program does not have"
+    assert r.json()["codes"] == ["daily-dose.soft-max"]
     assert len(audit_actions(clinic)) == writes  # refused: nothing written
 
     reason = "breakthrough pain on the flex program, reviewed with the patient"
@@ -134,7 +142,8 @@ def test_a_concentration_change_needs_a_second_users_verification(clinic: Clinic
     ]
     diff = {d["setting"]: (d["old"], d["new"]) for d in proposed["diff"]}
     assert diff["morphine concentration"] == ("10 mg/mL", "20 mg/mL")
-    assert diff["morphine daily dose"] == ("5.25 mg/day", "5.775 mg/day")  # 0.28875 mL/day × 20 mg/mL
+    # 0.28875 mL/day × 20 mg/mL = 5.775 mg/day, shown to 3 significant figures (half up)
+    assert diff["morphine daily dose"] == ("5.25 mg/day", "5.78 mg/day")
 
     verify = f"/patients/{pid}/programs/2/verify"
     r = clinic.call("POST", verify, "phil")  # not confirmed yet: out of order, not an input error

@@ -109,7 +109,7 @@ def test_refused_refills_write_nothing(clinic: Clinic) -> None:
     r = clinic.call("POST", path, "nora", json=prepare_body("40.5"))  # the reservoir holds 40 mL
     assert (r.status_code, r.json()["field"]) == (422, "volume_ml"), r.text
     assert r.json()["detail"] == (
-        "volume_ml: the volume to fill 40.5 mL is more than the programmable-40 reservoir can hold (40 mL)"
+        "The volume prepared: the volume to fill 40.5 mL is more than the programmable-40 reservoir can hold (40 mL)"
     )
     r = clinic.call("POST", path, "nora", json=prepare_body("0"))
     assert (r.status_code, r.json()["field"]) == (422, "volume_ml")
@@ -117,11 +117,13 @@ def test_refused_refills_write_nothing(clinic: Clinic) -> None:
     for solution in (CONCENTRATED_SOLUTION, [{"name": "morphine", "concentration": "10 mg/mL"}]):
         r = clinic.call("POST", path, "nora", json=prepare_body(solution=solution))
         assert (r.status_code, r.json()["field"]) == (422, "solution"), r.text
-        assert r.json()["detail"].startswith("solution: differs from the running program's solution")
+        assert r.json()["detail"].startswith("The solution: differs from the running program's solution")
     twice = [{"name": "morphine", "concentration": "10 mg/mL"}, {"name": "morphine", "concentration": "20 mg/mL"}]
     r = clinic.call("POST", path, "nora", json=prepare_body(solution=twice))
     assert (r.status_code, r.json()["field"]) == (422, "solution[1].name"), r.text
-    assert "morphine is listed twice" in r.json()["detail"]
+    assert (
+        r.json()["detail"].startswith("Drug 2 of the solution: ") and "morphine is listed twice" in r.json()["detail"]
+    )
     assert (count(clinic, Refill), count(clinic, AuditRecord)) == (0, audit_before)
 
     rid = clinic.call("POST", path, "nora", json=prepare_body()).json()["id"]

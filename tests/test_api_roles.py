@@ -335,7 +335,7 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
     attempts = [
         ("POST", f"/patients/{other}/remote-requests", None),
         ("POST", f"/patients/{other}/follow-ups", {"phq9": [0] * 9}),
-        ("POST", f"/patients/{other}/follow-ups/{flag}/resolve", None),
+        ("POST", f"/patients/{other}/follow-ups/{flag}/resolve", {"resolution": "x"}),
         ("PATCH", f"/patients/{other}", {"version": 1, "given_name": "X"}),
         ("POST", f"/patients/{other}/programs", {"document": FLEX}),
         ("POST", f"/patients/{other}/programs/1/confirm", {}),

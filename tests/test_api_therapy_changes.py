@@ -162,7 +162,8 @@ def test_a_program_written_against_a_replaced_one_cannot_run(clinic: Clinic) -> 
         "if this program runs, it closes version 2 (awaiting refill: baclofen 1000 mcg/mL)"
     )
     r = clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={"overrides": {}})
-    assert r.status_code == 422 and "program.closes-waiting" in r.json()["detail"]  # not dropped without a word
+    assert r.status_code == 422 and r.json()["codes"] == ["program.closes-waiting"]  # not dropped without a word
+    assert "none is given for “if this program runs, it closes version 2" in r.json()["detail"]
     why = {"program.closes-waiting": "a rate change first; the new concentration later"}
     r = clinic.call("POST", f"/patients/{pid}/programs/3/confirm", "ada", json={"overrides": why})
     assert r.json()["status"] == "active", r.text
@@ -292,7 +293,7 @@ def test_volumes_above_the_pumps_capacity_are_refused(clinic: Clinic) -> None:
     r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json=complete_body("25", "20"))
     assert r.status_code == 422 and r.json()["field"] == "withdrawn_ml", r.text
     assert r.json()["detail"] == (
-        "withdrawn_ml: the withdrawn volume 25 mL is more than the programmable-20 reservoir can hold (20 mL)"
+        "The volume withdrawn: the withdrawn volume 25 mL is more than the programmable-20 reservoir can hold (20 mL)"
     )
     r = clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "55"})
     assert r.status_code == 422 and r.json()["field"] == "reservoir_ml"

@@ -295,28 +295,23 @@ def test_a_program_above_a_hard_limit_is_refused_and_a_soft_one_needs_a_reason(p
     check = page.locator("#program-check")
     expect(check.locator("#program-check-findings li[data-code='titration.hard-max']")).to_be_visible()
     expect(check).to_contain_text("Refused")
-    page.click("#program-propose")
-    expect(page.locator("#version-status")).to_have_text("refused")
-    expect(page.locator("#refused-reason")).to_contain_text("above the hard maximum")
-    expect(page.locator("#confirm-program")).to_have_count(0)  # nothing to confirm
+    # While the hard finding stands, Propose is off and says why (the server refuses a forced post too).
+    expect(page.locator("#program-propose")).to_be_disabled()
+    expect(page.locator("#program-propose-why")).to_contain_text("fix the hard findings first")
     shot(page, "b-program-hard-limit-refused")
 
-    page.goto(page.url.rsplit("/programs/", 1)[0])  # back to the chart
-    page.click("#action-program")
-    page.check("#mode-continuous")
-    page.fill("#dose", "")
     page.fill("#rate", "0.5 mL/day")  # 4 → 5 mg/day: a 25 % step, above the soft titration limit
     expect(check.locator("#program-check-findings li[data-code='titration.soft-max']")).to_be_visible()
     expect(check.locator("#program-check-findings li[data-code='titration.hard-max']")).to_have_count(0)
     page.click("#program-propose")
     expect(page.locator("#version-status")).to_have_text("proposed")
     expect(page.locator("#review-diff tr.changed").first).to_be_visible()
-    expect(page.locator("#review-findings")).to_contain_text("titration.soft-max")
+    expect(page.locator("#review-findings li[data-code='titration.soft-max']")).to_contain_text("needs an override")
     reason = page.locator('textarea[data-code="titration.soft-max"]')
     expect(reason).to_be_visible()
 
     page.click("#confirm-program")  # without a reason
-    expect(page.locator("#review-error")).to_contain_text("each soft finding needs a reason: titration.soft-max")
+    expect(page.locator("#review-error")).to_contain_text("each soft finding needs a reason; none is given for")
     expect(page.locator("#version-status")).to_have_text("proposed")
     shot(page, "b-program-soft-limit-needs-reason")
 
@@ -721,3 +716,65 @@ def test_the_audit_trail_filters_checks_the_chain_and_exports_csv(page: Page) ->
     first.locator("summary").click()
     expect(first.locator("pre").nth(1)).to_contain_text('"mrn": "DEMO-')
     shot(page, "admin-audit-physician-sees-changes")
+
+
+def test_the_program_form_starts_from_the_last_refill_offers_the_pumps_modes_and_turns_propose_off_on_a_hard_finding(
+    page: Page, server: Server, patient_ids: dict[str, int]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect
+
+    # Murphy, Joan: morphine 10 mg/mL in the 0.5 mL/day constant-flow pump (5 mg/day), implanted 150 days ago and
+    # refilled since (30 mL lasts 54 days to the 3 mL reserve). The form starts from the last refill, read here from
+    # the record; morphine keeps 90 days in the pump from that fill.
+    token = server.api("POST", "/auth/login", {"username": "nurse.garcia", "password": "nurse.garcia-demo"})["token"]
+    refills = server.api("GET", f"/patients/{patient_ids['DEMO-0019']}/refills", token=token)
+    last = max((r for r in refills if r["status"] == "completed"), key=lambda r: r["at"])
+    chicago = ZoneInfo("America/Chicago")
+    filled_at = datetime.fromisoformat(last["at"]).astimezone(chicago)
+    stable = (datetime.fromisoformat(last["at"]) + timedelta(days=90)).astimezone(chicago)
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    stable_text = f"{stable.day} {months[stable.month - 1]} {stable.year} {stable:%H:%M} {stable.tzname()}"
+
+    login(page, "dr.okafor")
+    open_patient(page, "Murphy, Joan")
+    page.click("#action-program")
+    expect(page.locator("#fill-filled-at")).to_have_value(filled_at.isoformat())
+    expect(page.locator("#fill-volume")).to_have_value(f"{last['filled_ml']} mL")
+    check = page.locator("#program-check")
+    stable_row = check.locator("#program-check-fill tr", has_text="drugs stable in the pump until")
+    expect(stable_row.locator("td")).to_have_text(stable_text)
+    # the pump's one mode: continuous at its fixed rate; no flex steps, no remote
+    expect(page.locator("#f-mode input[type=radio]")).to_have_count(1)
+    expect(page.locator("#mode-continuous")).to_be_checked()
+    expect(page.locator("#mode-hint")).to_contain_text("runs at its fixed rate, 0.5 mL/day")
+    expect(page.locator("#f-flex")).to_have_count(0)
+    expect(page.locator("#f-bolus")).to_have_count(0)
+    propose = page.locator("#program-propose")
+    expect(propose).to_be_enabled()
+    shot(page, "c-program-form-constant-flow-from-the-last-refill")
+
+    # a rate the pump cannot run: a hard finding, and Propose turns off with the reason beside it
+    page.fill("#rate", "1 mL/day")
+    expect(check.locator("#program-check-findings li[data-code='rate.fixed-by-pump']")).to_be_visible()
+    expect(propose).to_be_disabled()
+    expect(page.locator("#program-propose-why")).to_have_text("Refused: fix the hard findings first.")
+    shot(page, "c-program-propose-off-on-a-hard-finding")
+
+    # the fixed rate again: the finding goes, Propose is on, and it goes to the review screen
+    page.fill("#rate", "0.5 mL/day")
+    expect(check.locator("#program-check-findings li[data-code='rate.fixed-by-pump']")).to_have_count(0)
+    expect(propose).to_be_enabled()
+    expect(page.locator("#program-propose-why")).to_have_count(0)
+    propose.click()
+    expect(page.locator("#version-status")).to_have_text("proposed")
+    shot(page, "c-program-proposed-after-the-finding-went")
+
+    # a programmable pump: every mode the form knows, flex steps and the remote
+    page.goto(f"/patients/{patient_ids['DEMO-0015']}/program")  # Rossi, Maria: programmable-40
+    for mode in ("continuous", "flex", "stopped", "minimum-rate"):
+        expect(page.locator(f"#mode-{mode}")).to_have_count(1)
+    expect(page.locator("#f-flex")).to_be_visible()
+    expect(page.locator("#f-bolus")).to_be_visible()

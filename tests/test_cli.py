@@ -270,9 +270,10 @@ def test_check_flex_table_shows_local_times() -> None:
     out = result.stdout
     assert "0.525 mL/day" in out and "0.585 mL/day" in out
     assert "5.25 mg/day" in out and "58.5 mcg/day" in out
-    # The instants above, on the clinic's wall clock (CST = UTC-6).
-    assert "2027-02-01 17:00 CST" in out
-    assert "2027-01-25 08:05 CST" in out
+    # The instants above, on the clinic's wall clock (CST = UTC-6), and only there: no UTC beside them.
+    assert "1 Feb 2027 17:00 CST" in out
+    assert "25 Jan 2027 08:05 CST" in out
+    assert "23:00Z" not in out and "14:05Z" not in out and "2027-01-25" not in out
     assert result.stderr == ""
 
 
@@ -291,7 +292,9 @@ def test_check_above_hard_limit_table_also_exits_1() -> None:
     result = run("check", example(HARD), "--at", "2026-11-21T09:00")
     assert_no_crash(result)
     assert result.exit_code == 1
-    assert "daily-dose.hard-max" in result.stdout
+    # The finding in words; its code (daily-dose.hard-max) is in the --json only.
+    assert "morphine daily dose 24 mg/day is above the hard maximum 20 mg/day" in " ".join(result.stdout.split())
+    assert "daily-dose.hard-max" not in result.stdout
     assert result.stderr == ""
 
 
@@ -444,7 +447,8 @@ def test_diff_json_shows_old_beside_new_and_findings() -> None:
     new_volume = F("0.22") * 9 / 24 + F("0.33") * 15 / 24
     assert new_volume == F("0.28875") and new_volume * 20 == F("5.775")
     dose_rows = [r for r in doc["settings"] if r["setting"].startswith("morphine daily dose")]
-    assert any("5.775 mg/day" in r["new"] and "5.25 mg/day" in r["old"] for r in dose_rows)
+    # Shown to 3 significant figures: 5.775 → 5.78 (half up).
+    assert any("5.78 mg/day" in r["new"] and "5.25 mg/day" in r["old"] for r in dose_rows)
     # +10 % (5.775 / 5.25 = 1.1): inside the 20 % soft step, so no titration finding.
     assert F("5.775") / F("5.25") == F("1.1")
     assert not [c for c in codes(doc) if c.startswith("titration")]
@@ -459,7 +463,11 @@ def test_diff_table_exits_0_and_shows_both_sides() -> None:
     out = result.stdout
     assert "morphine concentration" in out and "10 mg/mL" in out and "20 mg/mL" in out
     assert "changed" in out
-    assert "concentration.changed" in out
+    # The finding in words, not its code (concentration.changed is in the --json).
+    assert "morphine concentration changes from 10 mg/mL to 20 mg/mL: a second clinician must verify" in " ".join(
+        out.split()
+    )
+    assert "concentration.changed" not in out
 
 
 def test_diff_of_a_program_with_itself_changes_nothing() -> None:
@@ -786,12 +794,13 @@ def test_demo_prints_the_worked_example(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 0
     out = result.stdout
     assert "0.525 mL/day" in out  # the flex program's daily volume
-    assert "2027-01-25 08:05 CST" in out  # its worst-case alarm
+    assert "25 Jan 2027 08:05 CST" in out  # its worst-case alarm
     assert "morphine concentration" in out  # the review of the concentrated program
-    assert "0.332 mL" in out  # the bridge bolus volume (0.2 + 60 × 0.0022)
+    assert "0.3 mL (exactly 0.332 mL)" in out  # the bridge bolus volume (0.2 + 60 × 0.0022), as programmed
     # Bridge rate: the new 5.775 mg/day from the old 10 mg/mL = 0.5775 mL/day.
     assert "0.5775 mL/day" in out
-    assert "daily-dose.hard-max" in out  # the refused program
+    assert "morphine daily dose 24 mg/day is above the hard maximum 20 mg/day" in out  # the refused program
+    assert "daily-dose.hard-max" not in out  # its code is for the --json
     assert result.stderr == ""
     assert list(tmp_path.iterdir()) == []  # wrote nothing
 

@@ -102,7 +102,9 @@ def test_reasons_are_shown_in_words() -> None:
     assert [c.message for c in rows["I"].concerns] == [
         "critical alarm empty-reservoir projected in 5 days (2027-01-20 08:00 UTC)"
     ]
-    assert [c.message for c in rows["H"].concerns] == ["pump replacement overdue since 2027-01-14 08:00 UTC"]
+    assert [c.message for c in rows["H"].concerns] == [
+        "pump replacement: plan it now (planned by 2027-01-14 08:00 UTC)"
+    ]
     assert [c.message for c in rows["N"].concerns] == ["no refill date (no filled pump)"]
     assert rows["E"].as_json() == {
         "patient_id": "E",

@@ -220,7 +220,8 @@ def test_a_follow_up_resolved_twice_at_once_answers_200_then_409(clinic: Clinic,
     r = clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"phq9": [0, 0, 0, 0, 0, 0, 0, 0, 1]})
     follow_up = r.json()["id"]
     path = f"/api/v1/patients/{pid}/follow-ups/{follow_up}/resolve"
-    answers = at_once([post(live, path, clinic.as_(who)) for who in ("nora", "ada", "bo")])
+    done = {"resolution": "seen by the psychiatrist today; safety plan agreed"}
+    answers = at_once([post(live, path, clinic.as_(who), json=done) for who in ("nora", "ada", "bo")])
     assert sorted(r.status_code for r in answers) == [200, 409, 409]
     assert {r.json()["detail"] for r in answers if r.status_code == 409} == {"already resolved"}
 

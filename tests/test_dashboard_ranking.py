@@ -1,9 +1,11 @@
-"""The dashboard's ranking: worked out once, it holds until the first threshold any patient crosses (a refill or
-replacement falling due or coming within 7 days, a critical alarm projected within 7 days, the microsecond after a
+"""The dashboard's ranking: worked out once, it holds until the first threshold any patient crosses (a refill
+falling due or coming within 7 days, a replacement's plan-by date passing or coming within 30 days, a critical alarm
+projected within 7 days, the microsecond after a
 withdrawal-risk patient's refill falls due). Every instant in between must give the rows a fresh ranking gives,
 and the first rows only (`limit`) must be the first rows of the whole list.
 
-The patients are drawn with their instants bunched around `now` and `now` ± 7 days, a few minutes or microseconds
+The patients are drawn with their instants bunched around `now`, `now` ± 7 days and ± 30 days, a few minutes or
+microseconds
 apart, so that thresholds, ties and level changes are everywhere; each threshold is probed, with the microseconds
 either side of it (leaving any one of the thresholds out of the ranking's `until` fails this test)."""
 
@@ -13,6 +15,7 @@ import random
 
 from openidds.clinic.dashboard import (
     DUE_SOON_US,
+    REPLACEMENT_SOON_US,
     ActiveAlarm,
     DashboardRow,
     PatientSnapshot,
@@ -26,7 +29,7 @@ NOW = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
 
 
 def _instant(rng: random.Random) -> int | None:
-    base = rng.choice([NOW, NOW + DUE_SOON_US, NOW - DUE_SOON_US])
+    base = rng.choice([NOW, NOW + DUE_SOON_US, NOW - DUE_SOON_US, NOW + REPLACEMENT_SOON_US, NOW - REPLACEMENT_SOON_US])
     return rng.choice([None, base + rng.randint(-2, 2), base + rng.randint(-3, 3) * MINUTE_US])
 
 
@@ -50,7 +53,7 @@ def test_a_ranking_holds_until_the_first_threshold() -> None:
     for seed in range(600):
         rng = random.Random(seed)
         patients = [_patient(rng, i) for i in range(rng.randint(1, 25))]
-        now = rng.choice([NOW, NOW + DUE_SOON_US, NOW - DUE_SOON_US]) + rng.choice(
+        now = rng.choice([NOW, NOW + DUE_SOON_US, NOW - DUE_SOON_US, NOW - REPLACEMENT_SOON_US]) + rng.choice(
             [rng.randint(-3, 3), rng.randint(-3, 3) * MINUTE_US]
         )
         ranking = rank(patients, now)
@@ -60,7 +63,8 @@ def test_a_ranking_holds_until_the_first_threshold() -> None:
         for p in patients:
             for at in (p.next_refill_due, p.replacement_due, *(a.at for a in p.projected_alarms)):
                 if at is not None:
-                    for threshold in (at - DUE_SOON_US, at):
+                    ahead = REPLACEMENT_SOON_US if at == p.replacement_due else DUE_SOON_US
+                    for threshold in (at - ahead, at - DUE_SOON_US, at):
                         probes |= {threshold - 1, threshold, threshold + 1}
         for t in sorted(x for x in probes if ranking.holds(x)):
             fresh = _seen(triage(patients, t))

@@ -10,7 +10,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,11 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
     assert by_mrn["DEMO-0021"]["urgency"] == "refill-overdue"
     ward = by_mrn["DEMO-0031"]
     assert "eri" in [a["alarm"] for a in ward["active_alarms"]]
-    assert any(c.startswith("pump replacement overdue") for c in ward["concerns"])
+    assert any(c.startswith("pump replacement: plan it now (planned by ") for c in ward["concerns"])
+    # ERI a month ago, end of service 90 days after it (label): 60 days from now
+    assert ward["end_of_service"] is not None and ward["eri_at"] is not None
+    eos, eri = datetime.fromisoformat(ward["end_of_service"]), datetime.fromisoformat(ward["eri_at"])
+    assert eos - eri == timedelta(days=90)
     assert by_mrn["DEMO-0032"]["urgency"] == "replacement-due-soon"
     baclofen_soon = by_mrn["DEMO-0026"]
     assert baclofen_soon["withdrawal_risk"] and baclofen_soon["refill"] == "due-soon"

@@ -86,20 +86,22 @@ def test_text_has_the_reservoir_at_each_report_instant():
     assert_no_crash(out)
     assert out.exit_code == 0, out.stderr
     rows = [cells(r) for r in section(out.stdout, "Reservoir at the report instants")]
-    assert [(r[0][:20], r[1], r[2]) for r in rows] == [
-        ("2026-12-01 10:00 CST", "15.983 mL", ""),
-        ("2026-12-01 13:00 CST", "15.983 mL", ""),
-        ("2026-12-02 10:00 CST", "15.633 mL", ""),
-        ("2027-01-04 10:00 CST", "2.433 mL", ""),
-        ("2027-01-04 16:00 CST", "2.433 mL", ""),
-        ("2027-01-05 09:00 CST", "2.15 mL", "before the refill"),
+    # Shown to 0.1 mL, half up (15.983 → 16, 15.633 → 15.6, 2.433 → 2.4, 2.15 → 2.2), on the scenario's wall clock
+    # alone (no UTC beside it).
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("1 Dec 2026 10:00 CST", "16 mL", ""),
+        ("1 Dec 2026 13:00 CST", "16 mL", ""),
+        ("2 Dec 2026 10:00 CST", "15.6 mL", ""),
+        ("4 Jan 2027 10:00 CST", "2.4 mL", ""),
+        ("4 Jan 2027 16:00 CST", "2.4 mL", ""),
+        ("5 Jan 2027 09:00 CST", "2.2 mL", "before the refill"),
     ]
 
 
 def test_text_shows_where_the_pump_did_not_deliver():
     out = run("simulate", SCENARIOS / "mri-valve-gated.toml")
     (row,) = [cells(r) for r in section(out.stdout, "Not delivering to the patient")]
-    assert row[0].startswith("2026-12-01 10:00 CST") and row[1].startswith("2026-12-02 09:00 CST")
+    assert row[0] == "1 Dec 2026 10:00 CST" and row[1] == "2 Dec 2026 09:00 CST"
     assert row[2:] == ["23 h", "MRI: valve closed until reset"]
 
 
@@ -119,9 +121,9 @@ def test_rounded_volumes_in_the_timeline():
     text = run("simulate", SCENARIOS / "mri-programmable.toml").stdout
     timeline = [cells(r) for r in section(text, "Timeline")]
     interrogation = next(r for r in timeline if r[1] == "interrogation")
-    assert "reservoir: 2.433 mL" in interrogation[2] and "resumed: yes" in interrogation[2]
+    assert "reservoir: 2.4 mL" in interrogation[2] and "resumed: yes" in interrogation[2]  # 2.433 to 0.1 mL
     refill = next(r for r in timeline if r[1] == "refill")
-    assert "withdrawn: 2.15 mL" in refill[2] and "discrepancy: 0.15 mL" in refill[2]
+    assert "withdrawn: 2.2 mL" in refill[2] and "discrepancy: 0.2 mL" in refill[2]  # 2.15 and 0.15, half up
     assert "reservoir: 20 mL" in timeline[0][2]  # 20.0 prints as 20
     doc = json.loads(run("simulate", SCENARIOS / "mri-programmable.toml", "--json").stdout)
     (entry,) = [e for e in doc["timeline"] if e["event"] == "interrogation"]

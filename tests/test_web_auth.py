@@ -239,3 +239,26 @@ def test_the_api_is_unchanged_beside_the_pages(clinic: Clinic) -> None:
     # a web session cookie does not authenticate the API (no CSRF there: it reads only its bearer header)
     ada = Browser(clinic, "ada")
     assert ada.get("/api/v1/auth/me").status_code == 401
+
+
+def test_an_address_that_matches_no_page_is_the_sites_not_found_page(clinic: Clinic) -> None:
+    # a typo or an old bookmark: the site's own page (title, language, a way back), not the API's JSON
+    ada = Browser(clinic, "ada")
+    for browser, path in ((ada, "/no-such-page"), (ada, "/patients/1/no-such-page"), (Browser(clinic), "/nowhere")):
+        r = browser.get(path)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert '<html lang="en">' in r.text and "<title>Not found · OpenIDDS</title>" in r.text, path
+        assert 'id="error-title"' in r.text and "no such page" in r.text, path
+        assert "default-src 'self'" in r.headers["content-security-policy"], path
+    api = ada.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    static = ada.get("/static/no-such.css")
+    assert static.status_code == 404 and static.headers["content-type"] == "application/json"
+
+
+def test_the_add_user_form_carries_its_autocomplete_attributes_unescaped(clinic: Clinic) -> None:
+    html = Browser(clinic, "root").get("/admin/users").text
+    assert re.search(r'id="f-username"[^>]* autocomplete="off" autocapitalize="none" spellcheck="false"', html)
+    assert re.search(r'id="f-password"[^>]* autocomplete="new-password"', html)
+    form = re.search(r'<form[^>]*id="add-user".*?</form>', html, re.S)
+    assert form is not None and "&quot;" not in form.group(0)

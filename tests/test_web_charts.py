@@ -109,15 +109,18 @@ def test_toml_strings_are_escaped() -> None:
 
 
 def test_numbers_and_instants_for_reading() -> None:
+    # 3 significant figures, half up; whole units in full.
     assert [fmt.number(v) for v in ("11.3811474", "24.25", "1250", Fraction(1, 3), "0")] == [
-        "11.38",
-        "24.25",
+        "11.4",
+        "24.3",
         "1250",
-        "0.3333",
+        "0.333",
         "0",
     ]
-    assert fmt.when(T0, "America/Chicago") == "2026-11-21 09:00 CST"
-    assert fmt.when("2027-07-01T15:00:00+00:00", "America/Chicago") == "2027-07-01 10:00 CDT"
+    assert fmt.when(T0, "America/Chicago") == "21 Nov 2026 09:00 CST"
+    assert fmt.when("2027-07-01T15:00:00+00:00", "America/Chicago") == "1 Jul 2027 10:00 CDT"
+    assert str(fmt.ml("4.49577")) == '<span class="ml" title="exact: 4.49577 mL">4.5 mL</span>'
+    assert str(fmt.ml(Fraction(2187, 100), unit=False)) == '<span class="ml" title="exact: 21.87 mL">21.9</span>'
     assert fmt.day(T0, "America/Chicago") == "Sat 21 Nov 2026"
     assert fmt.relative(T0 + timedelta(days=2, hours=3), T0) == "in 2 days 3 h"
     assert fmt.relative(T0 - timedelta(minutes=45), T0) == "45 min ago"

@@ -50,7 +50,7 @@ def test_my_pump_shows_the_next_refill_and_the_drugs(clinic: Clinic) -> None:
     # the instant the refill is due, not an appointment: the clinic books the visit
     assert text_by_id(page.text, "refill-due-by") == "Tue 26 Jan 2027"
     due = text_by_id(page.text, "refill-due")
-    assert due.startswith("Your refill is due by Tue 26 Jan 2027 (2027-01-26 ") and due.endswith(
+    assert due.startswith("Your refill is due by Tue 26 Jan 2027 (at ") and due.endswith(
         "CST); the clinic will book your visit."
     )
     assert "appointment" not in page.text.lower()
@@ -93,7 +93,7 @@ def test_the_remote_gives_a_dose_then_the_lockout_refuses_with_a_countdown(clini
     # 4 h from 09:00: "4 h 0 min", never "240 min"; one of the 3 doses of the trailing 24 h is used
     assert text_by_id(r.text, "lockout-countdown") == "Next dose possible in 4 h 0 min"
     assert 'data-wait-seconds="14400"' in r.text
-    assert text_by_id(r.text, "request-why").endswith("(at 2026-11-22 13:00 CST; lockout).")
+    assert text_by_id(r.text, "request-why").endswith("(at 22 Nov 2026 13:00 CST; lockout).")
     assert text_by_id(r.text, "doses-left").startswith("2 of 3 doses left today")
     assert "240 min" not in r.text
 
@@ -102,7 +102,7 @@ def test_the_remote_gives_a_dose_then_the_lockout_refuses_with_a_countdown(clini
     r = me.post(f"/patients/{pid}/remote", htmx=True)
     assert text_by_id(r.text, "remote-reason") == "lockout"
     decision = text_by_id(r.text, "remote-decision")
-    assert decision == "No dose given : lockout (next dose possible from 2026-11-22 13:00 CST)."
+    assert decision == "No dose given : lockout (next dose possible from 22 Nov 2026 13:00 CST)."
     assert text_by_id(r.text, "lockout-countdown") == "Next dose possible in 3 h 59 min"
     assert 'data-wait-seconds="14340"' in r.text and _disabled(r.text)
 
@@ -113,7 +113,7 @@ def test_the_remote_gives_a_dose_then_the_lockout_refuses_with_a_countdown(clini
     page = me.follow(r).text
     assert text_by_id(page, "remote-reason") == "lockout"
     assert text_by_id(page, "lockout-countdown") == "Next dose possible in 2 h 59 min"
-    assert "no dose (lockout; possible from 2026-11-22 13:00 CST)" in text_by_id(page, "remote-history-list")
+    assert "no dose (lockout; possible from 22 Nov 2026 13:00 CST)" in text_by_id(page, "remote-history-list")
     clinic.advance(minutes=134)  # 12:15: under an hour left
     assert text_by_id(me.get(f"/patients/{pid}/remote").text, "lockout-countdown") == "Next dose possible in 45 min"
     clinic.advance(minutes=45)  # 13:00: the lockout is over; the same answer page later has the button back
@@ -141,7 +141,7 @@ def test_the_remote_at_the_daily_maximum(clinic: Clinic) -> None:
     assert _disabled(page)
     assert text_by_id(page, "doses-left").startswith("0 of 3 doses left today")
     assert text_by_id(page, "lockout-countdown") == "Next dose possible in 12 h 0 min"
-    assert text_by_id(page, "request-why").endswith("(at 2026-11-23 09:00 CST; daily maximum of 3 reached).")
+    assert text_by_id(page, "request-why").endswith("(at 23 Nov 2026 09:00 CST; daily maximum of 3 reached).")
     clinic.advance(hours=12)  # 23 November 09:00: the 09:00 dose is 24 h old, out of the window; 13:00 and 17:00 in
     me = Browser(clinic, "jane")
     page = me.get(f"/patients/{pid}/remote").text

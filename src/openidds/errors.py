@@ -8,11 +8,13 @@ class OpenIDDSError(Exception):
 
 
 class InputError(OpenIDDSError, ValueError):
-    """Bad input: what the user wrote cannot be used. `field` says where (e.g. `program.steps[2].rate`)."""
+    """Bad input: what the user wrote cannot be used. `field` says where (e.g. `program.steps[2].rate`); `codes`, the
+    codes of the findings it is about, if any (the message says them in words: `openidds.display.message`)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, codes: tuple[str, ...] = ()) -> None:
         self.field = field
         self.message = message
+        self.codes = codes
         super().__init__(f"{field}: {message}" if field else message)
 
 

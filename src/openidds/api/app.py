@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
+from openidds import display
 from openidds.api.routes import router
 from openidds.api.slots import BUSY, DatabaseSlots, slots_for
 from openidds.data import load_catalog, load_library
@@ -68,15 +69,18 @@ def create_app(
     mount_web(app)
     app.add_middleware(DatabaseSlots, size=slots_for(engine))
 
+    # A refusal's `detail` is for people: its field in words (display.message); `field` keeps the code.
     @app.exception_handler(InputError)
     def _input(_: Request, exc: InputError) -> JSONResponse:
-        return _error(422, str(exc), field=exc.field)
+        return _error(422, display.message(exc), field=exc.field, codes=exc.codes)
 
     @app.exception_handler(RequestValidationError)
     def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
-        return _error(422, f"{field}: {first['msg']}", field=field, errors=exc.errors())
+        said = "missing (required)" if first["type"] == "missing" else str(first["msg"]).removeprefix("Value error, ")
+        words = display.message(InputError(field, said[:1].lower() + said[1:]))
+        return _error(422, words, field=field, errors=exc.errors())
 
     @app.exception_handler(ServiceError)
     def _service(_: Request, exc: ServiceError) -> JSONResponse:
@@ -116,11 +120,18 @@ def create_app(
 
 
 def _error(
-    status: int, message: str, field: str | None = None, errors: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    field: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    codes: tuple[str, ...] = (),
 ) -> JSONResponse:
     body: dict[str, Any] = {"detail": message}
     if field is not None:
         body["field"] = field
+    if codes:
+        body["codes"] = list(codes)  # the findings the refusal is about (their words are in `detail`)
     if errors is not None:
         body["errors"] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
     return JSONResponse(body, status_code=status, headers=headers)

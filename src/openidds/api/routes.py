@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
@@ -29,6 +30,7 @@ from openidds.api.schemas import (
     ReasonIn,
     ResolveIn,
     TrialIn,
+    WorkQueuesOut,
 )
 from openidds.clinic.roles import matrix_markdown
 from openidds.db.models import (
@@ -57,6 +59,7 @@ from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import flag_json
 from openidds.service.programs import active_version
 from openidds.service.pump import WAITING, pump_state, refresh_status, solution_json
+from openidds.service.queues import work_queues
 from openidds.service.refills import refill_json
 
 router = APIRouter(prefix="/api/v1")
@@ -479,9 +482,12 @@ def record_follow_up(patient_id: Id, body: FollowUpIn, once: OnceOnly) -> dict[s
 
 
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve", tags=["follow-ups"])
-def resolve_follow_up(patient_id: Id, follow_up_id: Id, once: OnceOnly) -> dict[str, Any]:
+def resolve_follow_up(patient_id: Id, follow_up_id: Id, body: ResolveIn, once: OnceOnly) -> dict[str, Any]:
+    """A follow-up's urgent flags are seen to, with what was done (kept and audited)."""
     return once.run(
-        None, 200, lambda: row(pathway.resolve_follow_up(once.s, once.actor, patient_id, follow_up_id, once.at))
+        body,
+        200,
+        lambda: row(pathway.resolve_follow_up(once.s, once.actor, patient_id, follow_up_id, body.resolution, once.at)),
     )
 
 
@@ -522,6 +528,23 @@ def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0))
     # Thousands of rows of plain JSON values: written by orjson in one go (a response model would walk them first).
     body = {"at": at.isoformat(), "patients": rows, "total": total}
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/queues", tags=["clinic"], response_model=WorkQueuesOut)
+def queues(s: Tx, at: Now, actor: Actor) -> WorkQueuesOut:
+    """What waits for the user asking, with how long it has waited: refill preparations and program changes awaiting
+    their check, programs awaiting their refill, open flags they may resolve, unacknowledged discrepancies, and the
+    pathway gates a physician went past in the last 30 days."""
+    q = work_queues(s, actor, at)
+    return WorkQueuesOut.model_validate(
+        {
+            "at": at,
+            **{
+                name: [asdict(i) for i in getattr(q, name)]
+                for name in ("awaiting_my_check", "awaiting_refill", "flags", "discrepancies", "overrides")
+            },
+        }
+    )
 
 
 @router.get("/audit", tags=["clinic"])

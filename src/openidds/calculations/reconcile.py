@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from openidds import display
 from openidds.calculations.result import Calculated
 from openidds.errors import InputError
 from openidds.programs.program import PumpProgram
@@ -68,7 +69,7 @@ def reconcile(estimate: ResidualEstimate, withdrawn: Quantity) -> Calculated[Rec
     if not withdrawn.is_kind(VOLUME) or withdrawn.base < 0:
         raise InputError("withdrawn", f"expected a volume of zero or more such as '3.2 mL', got '{withdrawn}'")
     diff = withdrawn - estimate.expected
-    band = f"{estimate.low.format('mL')} to {estimate.high.format('mL')}"
+    band = f"{display.volume_number(estimate.low)} to {display.volume(estimate.high)}"  # for reading: to 0.1 mL
     if withdrawn < estimate.low:
         result = Reconciliation(
             "less-than-expected",
@@ -92,4 +93,5 @@ def reconcile(estimate: ResidualEstimate, withdrawn: Quantity) -> Calculated[Rec
         )
     else:
         result = Reconciliation("within-band", diff, ())
-    return Calculated(result, (f"withdrawn {withdrawn}, expected {estimate.expected} (band {band})",))
+    shown = f"withdrawn {display.volume(withdrawn)}, expected {display.volume(estimate.expected)} (band {band})"
+    return Calculated(result, (shown,))

@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from openidds import display
 from openidds.calculations import (
     bridge_bolus,
     doses_for_rate,
@@ -377,7 +378,10 @@ def calc_rate(
         as_json,
         "Rate for a daily dose",
         {"rate": rate.value.as_json("mL/day"), "daily_dose": {k: v.as_json() for k, v in doses.value.items()}},
-        [("rate", rate.value.format("mL/day")), *((f"{k} daily dose", str(v)) for k, v in doses.value.items())],
+        [
+            ("rate", rate.value.format("mL/day")),
+            *((f"{k} daily dose", display.dose(v)) for k, v in doses.value.items()),
+        ],
         rate.assumptions + doses.assumptions,
     )
 
@@ -396,7 +400,7 @@ def calc_dose(
         as_json,
         "Daily dose at a rate",
         {"daily_dose": {k: v.as_json() for k, v in doses.value.items()}},
-        [(f"{k} daily dose", str(v)) for k, v in doses.value.items()],
+        [(f"{k} daily dose", display.dose(v)) for k, v in doses.value.items()],
         doses.assumptions,
     )
 
@@ -423,7 +427,7 @@ def calc_priming(
         as_json,
         "Priming bolus",
         {"volume": result.value.as_json("mL")},
-        [("priming bolus", result.value.format("mL"))],
+        [("priming bolus", render.programmed(result.value))],
         result.assumptions,
     )
 
@@ -471,12 +475,12 @@ def calc_bridge(
             "new_program_starts_at": render.iso(b.ends_at),
         },
         [
-            ("old solution to deliver", b.volume.format("mL")),
+            ("old solution to deliver", render.programmed(b.volume)),
             ("bridge rate", b.rate.format("mL/day") + ("" if b.workable else " (the nearest the pump can run)")),
             *([] if b.workable else [("rate that keeps the new dose", b.wanted_rate.format("mL/day"))]),
-            ("bridge duration", b.duration.format("h")),
-            *((f"{k} during the bridge", str(v)) for k, v in b.old_doses.items()),
-            *(([("new program starts", render.iso(b.ends_at) or "")]) if b.ends_at else []),
+            ("bridge duration", display.duration(b.duration)),
+            *((f"{k} during the bridge", display.dose(v)) for k, v in b.old_doses.items()),
+            *(([("new program starts", display.instant(b.ends_at, b.ends_at.tzinfo))]) if b.ends_at else []),
         ],
         result.assumptions,
     )
@@ -511,7 +515,7 @@ def calc_conversion(
         as_json,
         "Intrathecal morphine start",
         {"daily_dose": result.value.as_json("mg/day")},
-        [("intrathecal morphine", result.value.format("mg/day"))],
+        [("intrathecal morphine", display.dose(result.value, "mg/day"))],
         result.assumptions,
     )
 
@@ -530,7 +534,7 @@ def calc_refill(
         as_json,
         "Refill volume",
         {"volume": result.value.as_json("mL")},
-        [("fill", result.value.format("mL"))],
+        [("fill", display.volume(result.value))],
         result.assumptions,
     )
 
@@ -560,8 +564,8 @@ def calc_residual(
         "delivered": e.delivered.as_json("mL"),
     }
     shown = [
-        ("expected residual", e.expected.format("mL")),
-        ("accuracy band", f"{e.low.format('mL')} – {e.high.format('mL')}"),
+        ("expected residual", display.volume(e.expected)),
+        ("accuracy band", f"{display.volume(e.low)} – {display.volume(e.high)}"),
     ]
     notes = est.assumptions
     if rec is not None:
@@ -571,7 +575,7 @@ def calc_residual(
             "discrepancy": r.discrepancy.as_json("mL"),
             "likely_causes": list(r.likely_causes),
         }
-        shown += [("reconciliation", r.status), ("discrepancy", r.discrepancy.format("mL"))]
+        shown += [("reconciliation", r.status), ("discrepancy", display.volume(r.discrepancy))]
         shown += [("likely cause", c) for c in r.likely_causes]
         notes = notes + rec.assumptions
     _calc_out(as_json, "Expected residual", doc, shown, notes)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from openidds import display
 from openidds.calculations import bridge_bolus, project
 from openidds.cli import render
 from openidds.devices import DeviceCatalog
@@ -70,11 +71,11 @@ def run_demo(out: Console, library: DrugLibrary, catalog: DeviceCatalog) -> None
         t = Table(show_header=False)
         t.add_column("")
         t.add_column("", justify="right")
-        t.add_row("old solution in pump and catheter", b.volume.format("mL"))
+        t.add_row("old solution in pump and catheter", render.programmed(b.volume))
         t.add_row("delivered at", b.rate.format("mL/day"))
-        t.add_row("for", b.duration.format("h"))
+        t.add_row("for", display.duration(b.duration))
         for name, dose in b.old_doses.items():
-            t.add_row(f"{name} meanwhile", str(dose))
+            t.add_row(f"{name} meanwhile", display.dose(dose))
         if b.ends_at:
             t.add_row("new program starts", render.local(b.ends_at, zone))
         out.print(t)
@@ -84,4 +85,5 @@ def run_demo(out: Console, library: DrugLibrary, catalog: DeviceCatalog) -> None
     out.rule(f"4. A program that is refused (examples/{REFUSED})")
     hard = [f for f in check(refused, refused.context, library=library) if f.severity == "hard"]
     out.print(render.findings_table(hard, "Hard findings: this program cannot be sent to the pump"))
-    out.print(f"Demo printed at {datetime.now(UTC):%Y-%m-%d %H:%MZ}. Try: idds check examples/{CURRENT}", style="dim")
+    printed = display.instant(datetime.now(UTC), zone)  # the one zone of every time above: the program's
+    out.print(f"Demo printed at {printed}. Try: idds check examples/{CURRENT}", style="dim")

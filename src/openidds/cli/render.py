@@ -1,4 +1,8 @@
-"""Rendering for the CLI: JSON documents and rich tables. No decisions are made here."""
+"""Rendering for the CLI: JSON documents and rich tables. No decisions are made here.
+
+The tables follow the one display policy (`openidds.display`): volumes to 0.1 mL, doses to 3 significant figures,
+instants on the program's wall clock with the zone's abbreviation; --json keeps the exact values and UTC instants.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from openidds import display
 from openidds.calculations import Projection
 from openidds.cli.timeline import catheter_spans, duration, num, stop_spans
 from openidds.devices import DeviceCatalog
@@ -31,9 +36,14 @@ def iso(instant: datetime | None) -> str | None:
 
 
 def local(instant: datetime | None, zone: ZoneInfo) -> str:
-    if instant is None:
-        return "never"
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z}  ({instant.astimezone(UTC):%Y-%m-%d %H:%MZ})"
+    """'24 Jan 2027 09:00 CST': one zone on the screen, the program's (UTC is in the --json)."""
+    return "never" if instant is None else display.instant(instant, zone)
+
+
+def programmed(volume: Quantity) -> str:
+    """A volume the pump is programmed with (a priming or bridge bolus): to 0.1 mL, and exactly when that rounds."""
+    shown, exact = display.volume(volume), display.volume_exact(volume)
+    return shown if shown == exact else f"{shown} (exactly {exact})"
 
 
 def projection_json(proj: Projection, unit_of: dict[str, str]) -> dict[str, Any]:
@@ -70,7 +80,9 @@ def projection_table(proj: Projection, zone: ZoneInfo, unit_of: dict[str, str]) 
         "daily volume", proj.daily_volume.program.format("mL/day"), proj.daily_volume.worst_case.format("mL/day")
     )
     for name, d in proj.daily_dose.items():
-        table.add_row(f"{name} daily dose", d.program.format(unit_of[name]), d.worst_case.format(unit_of[name]))
+        table.add_row(
+            f"{name} daily dose", display.dose(d.program, unit_of[name]), display.dose(d.worst_case, unit_of[name])
+        )
     table.add_row(
         "low-reservoir alarm",
         local(proj.low_reservoir_alarm_at.program, zone),
@@ -93,10 +105,9 @@ def findings_table(findings: list[Finding], title: str = "Findings") -> Table | 
         return Text("No findings: the program is inside every limit of the library.", style="green")
     table = Table(title=title, title_justify="left", show_lines=True, expand=True)
     table.add_column("severity", no_wrap=True)
-    table.add_column("code", no_wrap=True)
-    table.add_column("message", ratio=1)
+    table.add_column("finding", ratio=1)  # in words: the codes are in the --json
     for f in findings:
-        table.add_row(Text(f" {f.severity} ", style=SEVERITY_STYLE[f.severity]), f.code, f.message)
+        table.add_row(Text(f" {f.severity} ", style=SEVERITY_STYLE[f.severity]), f.message)
     return table
 
 
@@ -188,7 +199,7 @@ def simulation_tables(result: SimulationResult) -> Group:
         report.add_column("reservoir", justify="right")
         report.add_column("")
         for at, volume in result.report:
-            report.add_row(local(from_us(at), zone), f"{num(volume)} mL", "before the refill" if at in refills else "")
+            report.add_row(local(from_us(at), zone), _ml(volume), "before the refill" if at in refills else "")
         parts.append(report)
     units = result.dose_units()
     patient = twin.patient
@@ -198,10 +209,18 @@ def simulation_tables(result: SimulationResult) -> Group:
     totals.add_column("to the patient", justify="right")
     for name, amount in twin.outlet.items():
         unit = units[name]
-        totals.add_row(name, f"{num(amount)} {unit}", f"{num(patient.get(name, 0))} {unit}")
-    totals.add_row("volume", f"{num(twin.outlet_volume)} mL", f"{num(twin.patient_volume)} mL")
-    parts += [totals, Text(f"reservoir at the end: {num(twin.reservoir)} mL")]
+        totals.add_row(name, display.dose(_exact(amount), unit), display.dose(_exact(patient.get(name, 0)), unit))
+    totals.add_row("volume", _ml(twin.outlet_volume), _ml(twin.patient_volume))
+    parts += [totals, Text(f"reservoir at the end: {_ml(twin.reservoir)}")]
     return Group(*parts)
+
+
+def _exact(value: Fraction | float | int) -> Fraction:
+    return display.exact(value) if isinstance(value, float) else Fraction(value)
+
+
+def _ml(value: Fraction | float | int) -> str:
+    return display.volume(_exact(value))
 
 
 _SUFFIX_UNIT = {"_ml": "mL", "_min": "min"}
@@ -211,7 +230,8 @@ def _detail(key: str, value: Any, zone: ZoneInfo) -> str:
     """One field of a timeline entry: volumes with their unit at clinical precision, times local, lists joined."""
     for suffix, unit in _SUFFIX_UNIT.items():
         if key.endswith(suffix) and isinstance(value, Fraction | float | int) and not isinstance(value, bool):
-            return f"{key.removesuffix(suffix).replace('_', ' ')}: {num(value)} {unit}"
+            shown = _ml(value) if unit == "mL" else f"{num(value)} {unit}"
+            return f"{key.removesuffix(suffix).replace('_', ' ')}: {shown}"
     name = key.replace("_", " ")
     if isinstance(value, bool):
         shown = "yes" if value else "no"

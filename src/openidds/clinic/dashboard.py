@@ -12,19 +12,19 @@ Urgency, most urgent first (a patient is ranked by their most urgent concern; ev
  3. critical-alarm: a critical pump alarm (empty reservoir, motor stall, end of service);
  4. refill-overdue;
  5. alarm: a non-critical pump alarm (low reservoir, elective replacement indicator);
- 6. replacement-overdue: the planned pump replacement date has passed;
+ 6. replacement-overdue: the date to plan the pump replacement by has passed (clinic.replacement);
  7. projected-critical: a critical alarm is projected within 7 days;
  8. refill-due-soon;
  9. review-flag: an open flag for review (a refill filled without its check, an interrogation discrepancy);
 10. program-awaits-refill: a program for another solution waits for its verification or refill;
-11. replacement-due-soon: replacement due within 7 days;
+11. replacement-due-soon: that date is within 30 days (policy [U]);
 12. later: nothing pressing.
 Within a level: withdrawal-risk patients first, then the earliest instant that put them there, then patient id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, get_args
@@ -53,7 +53,11 @@ Priority = Literal["critical", "non-critical"]
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 
 DUE_SOON_US = 7 * DAY_US
-DUE_SOON = policy("A 7-day look-ahead for refills, replacements and projected alarms: an OpenIDDS choice.")
+DUE_SOON = policy("A 7-day look-ahead for refills and projected alarms: an OpenIDDS choice.")
+REPLACEMENT_SOON_US = 30 * DAY_US  # a surgery is booked weeks ahead: the plan-by date itself is months before the stop
+REPLACEMENT_SOON = policy(
+    "A 30-day look-ahead to the date a pump replacement is planned by (clinic.replacement): an OpenIDDS choice."
+)
 WITHDRAWAL = cite("baclofen-label", "label", note="Boxed warning: abrupt discontinuation can be fatal.")
 
 
@@ -77,10 +81,11 @@ class PatientSnapshot:
     withdrawal_risk: bool = False  # a drug whose sudden stop is dangerous is in the pump (baclofen)
     active_alarms: tuple[ActiveAlarm, ...] = ()
     projected_alarms: tuple[ProjectedAlarm, ...] = ()
-    replacement_due: int | None = None  # µs UTC: the planned pump replacement (elective replacement indicator)
+    replacement_due: int | None = None  # µs UTC: plan the pump replacement by (clinic.replacement)
     urgent_flags: tuple[str, ...] = ()  # open urgent flags, in words
     review_flags: tuple[str, ...] = ()  # open flags for review, in words
     pending_program: str = ""  # a program waiting for its verification or refill, in words
+    end_of_service: int | None = None  # µs UTC: the pump stops (named beside the replacement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,9 @@ def _instant(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, f"expected an instant in integer microseconds UTC, got {value!r}")
     return value
+
+
+When = Callable[[int], str]  # an instant (µs UTC) in words: UTC here; the clinic's zone from the service
 
 
 @lru_cache(maxsize=1 << 16)  # a dashboard names the same due instants on every read
@@ -156,12 +164,12 @@ def _refill(next_refill_due: int | None, now: int) -> RefillStatus:
     return "due-soon" if due - now <= DUE_SOON_US else "later"
 
 
-def _refill_text(refill: RefillStatus, due: int | None, now: int) -> str:
+def _refill_text(refill: RefillStatus, due: int | None, now: int, *, at: When = when) -> str:
     if due is None:
         return "no refill date (no filled pump)"
     if refill == "overdue":
-        return f"refill overdue by {span(now - due)} (due {when(due)})"
-    return f"refill due in {span(due - now)} ({when(due)})"
+        return f"refill overdue by {span(now - due)} (due {at(due)})"
+    return f"refill due in {span(due - now)} ({at(due)})"
 
 
 # A concern before its words: (level, instant, citation, words). The words are a string, or what makes them
@@ -172,29 +180,37 @@ _Pending = tuple[Urgency, int | None, Citation | None, _Words]
 _RANK: dict[str, int] = {level: i for i, level in enumerate(URGENCY_ORDER)}
 
 
-def _withdrawal_text(overdue: tuple[RefillStatus, int | None, int] | None, critical: tuple[str, ...]) -> str:
-    what = [_refill_text(*overdue)] if overdue is not None else []
+def _withdrawal_text(
+    overdue: tuple[RefillStatus, int | None, int] | None, critical: tuple[str, ...], *, at: When = when
+) -> str:
+    what = [_refill_text(*overdue, at=at)] if overdue is not None else []
     what += [f"critical alarm: {name}" for name in critical]
     return f"withdrawal risk (baclofen): {'; '.join(what)}: restore delivery before withdrawal starts"
 
 
-def _replacement_overdue_text(replace: int) -> str:
-    return f"pump replacement overdue since {when(replace)}"
+def _stops(eos: int | None, now: int, at: When) -> str:
+    if eos is None:
+        return ""
+    return f"; end of service {'was ' if eos <= now else ''}{at(eos)}"
 
 
-def _replacement_soon_text(replace: int, now: int) -> str:
-    return f"pump replacement due in {span(replace - now)} ({when(replace)})"
+def _replacement_overdue_text(replace: int, eos: int | None, now: int, *, at: When = when) -> str:
+    return f"pump replacement: plan it now (planned by {at(replace)}{_stops(eos, now, at)})"
 
 
-def _projected_text(name: str, at: int, now: int) -> str:
-    text = f"in {span(at - now)}" if at > now else "now"
-    return f"critical alarm {name} projected {text} ({when(at)})"
+def _replacement_soon_text(replace: int, eos: int | None, now: int, *, at: When = when) -> str:
+    return f"pump replacement to plan within {span(replace - now)} (by {at(replace)}{_stops(eos, now, at)})"
 
 
-def _words(words: _Words) -> str:
+def _projected_text(name: str, instant: int, now: int, *, at: When = when) -> str:
+    text = f"in {span(instant - now)}" if instant > now else "now"
+    return f"critical alarm {name} projected {text} ({at(instant)})"
+
+
+def _words(words: _Words, at: When = when) -> str:
     if isinstance(words, str):
         return words
-    text: str = words[0](*words[1:])
+    text: str = words[0](*words[1:], at=at)
     return text
 
 
@@ -237,10 +253,13 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
             found.append(("alarm", now, None, f"alarm: {a.name}"))
     if patient.replacement_due is not None:
         replace = _instant(patient.replacement_due, "replacement_due")
+        eos = patient.end_of_service
         if now >= replace:
-            found.append(("replacement-overdue", replace, None, (_replacement_overdue_text, replace)))
-        elif replace - now <= DUE_SOON_US:
-            found.append(("replacement-due-soon", replace, DUE_SOON, (_replacement_soon_text, replace, now)))
+            found.append(("replacement-overdue", replace, None, (_replacement_overdue_text, replace, eos, now)))
+        elif replace - now <= REPLACEMENT_SOON_US:
+            found.append(
+                ("replacement-due-soon", replace, REPLACEMENT_SOON, (_replacement_soon_text, replace, eos, now))
+            )
     for i, p in enumerate(patient.projected_alarms):
         if not isinstance(p, ProjectedAlarm) or p.priority not in PRIORITIES:
             raise InputError(f"projected_alarms[{i}]", f"expected a name, a priority and an instant, got {p!r}")
@@ -264,10 +283,10 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
     return refill, found
 
 
-def concerns(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, tuple[Concern, ...]]:
-    """The refill status and everything that needs the team, most urgent first."""
+def concerns(patient: PatientSnapshot, now: int, at: When = when) -> tuple[RefillStatus, tuple[Concern, ...]]:
+    """The refill status and everything that needs the team, most urgent first (`at`: an instant in words)."""
     refill, found = _assess(patient, now)
-    return refill, tuple(Concern(level, _words(words), at, citation) for level, at, citation, words in found)
+    return refill, tuple(Concern(level, _words(words, at), t, citation) for level, t, citation, words in found)
 
 
 def _alarms(alarms: Sequence[ActiveAlarm]) -> Sequence[ActiveAlarm]:
@@ -285,7 +304,8 @@ class Ranking:
     """The order of a list of patients, worked out at `at`, and the instant `until` which it holds.
 
     Between two instants the order and every patient's levels change only where a comparison with the instant
-    changes: a refill or replacement falling due or coming within 7 days, a critical alarm projected within 7 days,
+    changes: a refill falling due or coming within 7 days, a replacement's plan-by date passing or coming within 30
+    days, a critical alarm projected within 7 days,
     and (for a withdrawal-risk patient, ranked by the due instant once overdue, against others ranked by the instant
     itself) the microsecond after a refill falls due. `until` is the first of those after `at`, so `triage` at any
     instant in [at, until) gives the same rows in the same order; only the words (how long until or since) change,
@@ -329,7 +349,7 @@ def _rank(
         due, replace = p.next_refill_due, p.replacement_due
         for t in (
             () if due is None else (due - DUE_SOON_US, due, due + 1),
-            () if replace is None else (replace - DUE_SOON_US, replace),
+            () if replace is None else (replace - REPLACEMENT_SOON_US, replace),
             tuple(a.at - DUE_SOON_US for a in p.projected_alarms if a.priority == "critical"),
         ):
             for threshold in t:
@@ -340,13 +360,18 @@ def _rank(
 
 
 def triage(
-    patients: Sequence[PatientSnapshot], now: int, limit: int | None = None, ranking: Ranking | None = None
+    patients: Sequence[PatientSnapshot],
+    now: int,
+    limit: int | None = None,
+    ranking: Ranking | None = None,
+    at: When = when,
 ) -> list[DashboardRow]:
     """Every patient with their refill status and concerns, most urgent first (order in the module doc); only the
     first `limit` rows when given: every patient is still checked and ranked, but only those rows are put in words
     (ranking thousands of patients needs each one's levels and instants, not their sentences).
 
-    `ranking`: a `rank` of these same patients, used when it holds at `now` (else they are ranked again)."""
+    `ranking`: a `rank` of these same patients, used when it holds at `now` (else they are ranked again). `at`
+    puts an instant in words (UTC by default; the service passes the clinic's zone)."""
     _instant(now, "now")
     kept: list[tuple[RefillStatus, list[_Pending]]] = []
     if ranking is None or not ranking.holds(now):
@@ -361,7 +386,7 @@ def triage(
                 p.patient_id,
                 refill,
                 found[0][0],
-                tuple(Concern(level, _words(words), at, citation) for level, at, citation, words in found),
+                tuple(Concern(level, _words(words, at), t, citation) for level, t, citation, words in found),
                 p.withdrawal_risk,
             )
         )

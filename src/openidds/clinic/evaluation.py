@@ -19,8 +19,8 @@ Each item cites its source; items no retrieved source gives are OpenIDDS policy,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from openidds.clinic.citations import Citation, cite, from_cited, policy
 from openidds.clinic.followup import psychiatric_risk_drugs, withdrawal_risk_drugs
@@ -28,6 +28,9 @@ from openidds.clinic.indications import Indication, IndicationCatalog
 from openidds.drugs import Drug, DrugLibrary
 from openidds.errors import InputError
 from openidds.quantities import TIME, Quantity, parse_quantity
+
+if TYPE_CHECKING:
+    from openidds.clinic.chart_check import ChartFacts
 
 Eligibility = Literal["eligible", "not-eligible", "needs-review"]
 # met: fine; not-applicable: not asked for this indication or plan; needs-review: the team must decide or find out;
@@ -125,8 +128,23 @@ class Evaluation:
         }
 
 
-def evaluate_candidate(candidate: Candidate, *, indications: IndicationCatalog, library: DrugLibrary) -> Evaluation:
-    """Work through the checklist: each item's status and reason, and the overall outcome (see module doc)."""
+def evaluate_candidate(
+    candidate: Candidate,
+    *,
+    indications: IndicationCatalog,
+    library: DrugLibrary,
+    chart: ChartFacts | None = None,
+) -> Evaluation:
+    """Work through the checklist: each item's status and reason, and the overall outcome (see module doc).
+
+    With the chart's facts (clinic.chart_check): an unknown answer takes the chart's value; an answer that
+    contradicts the chart makes its item need review, with both values (unless it already contraindicates)."""
+    reading = None
+    if chart is not None:
+        from openidds.clinic.chart_check import read_chart  # chart_check reads Candidate from here
+
+        reading = read_chart(candidate, chart)
+        candidate = reading.candidate
     indication = indications.indication(candidate.indication, "indication")
     drugs = _planned_drugs(candidate.planned_drugs, library)
     for name in (
@@ -173,6 +191,8 @@ def evaluate_candidate(candidate: Candidate, *, indications: IndicationCatalog, 
     ]
     if indication.wait_after_onset is not None:
         items.append(_wait(candidate.time_since_onset, indication, indications))
+    if reading is not None:
+        items = [_against_chart(i, reading.conflicts.get(i.item), reading.from_chart.get(i.item)) for i in items]
 
     statuses = {i.status for i in items}
     status: Eligibility = (
@@ -183,6 +203,15 @@ def evaluate_candidate(candidate: Candidate, *, indications: IndicationCatalog, 
         else "eligible"
     )
     return Evaluation(status, indication, tuple(items))
+
+
+def _against_chart(item: ChecklistItem, conflict: str | None, from_chart: str | None) -> ChecklistItem:
+    if conflict is not None:
+        status: ItemStatus = "contraindication" if item.status == "contraindication" else "needs-review"
+        return replace(item, status=status, message=f"{conflict} ({item.message})", citation=item.citation)
+    if from_chart is not None:
+        return replace(item, answer=f"{item.answer} (from the chart)", message=f"{item.message}; {from_chart}")
+    return item
 
 
 # --- input --------------------------------------------------------------------------------------------------------

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from openidds import display
 from openidds.calculations.projection import project
 from openidds.calculations.reconcile import ResidualEstimate
 from openidds.clinic.citations import policy
 from openidds.clinic.followup import Flag
 from openidds.programs.program import Ingredient, PumpProgram
-from openidds.quantities import Quantity, format_ml, format_number
+from openidds.quantities import Quantity, format_ml
 
 MISMATCH = policy(
     "A pump reporting another drug, concentration or daily dose than the running program is an urgent flag; "
@@ -74,8 +75,8 @@ def program_differences(running: PumpProgram, reported: Sequence[ReportedDrug]) 
                 actual = r.daily_dose.to(unit) * ours.concentration.ratio(told)
                 side = "more" if actual > r.daily_dose.to(unit) else "less"
                 what += (
-                    f": with the solution in it, the pump gives about {format_number(actual, 3)} {unit}, {side} than "
-                    f"the {format_number(r.daily_dose.to(unit), 3)} {unit} it shows"
+                    f": with the solution in it, the pump gives about {display.number(actual)} {unit}, {side} than "
+                    f"the {display.number(r.daily_dose.to(unit))} {unit} it shows"
                 )
             out.append(what)
         if r.daily_dose is not None:
@@ -84,8 +85,8 @@ def program_differences(running: PumpProgram, reported: Sequence[ReportedDrug]) 
             theirs = r.daily_dose.to(unit)
             if not same_to_3_figures(ours_dose, theirs):
                 out.append(
-                    f"{name}: the pump reports {format_number(theirs, 3)} {unit}, the running program gives "
-                    f"{format_number(ours_dose, 3)} {unit}"
+                    f"{name}: the pump reports {display.number(theirs)} {unit}, the running program gives "
+                    f"{display.number(ours_dose)} {unit}"
                 )
     for name in expected:
         if name not in seen:

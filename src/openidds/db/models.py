@@ -205,6 +205,8 @@ class FollowUp(Base):
     urgent: Mapped[bool] = mapped_column(Boolean)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    resolution: Mapped[str] = mapped_column(Text, default="")  # what was done about its urgent flags
 
 
 class Interrogation(Base):
@@ -291,7 +293,13 @@ class PatientStatus(Base):
     refill_reason: Mapped[str] = mapped_column(Text, default="")
     active_alarms: Mapped[list[Any]] = mapped_column(default=list)
     projected_alarms: Mapped[list[Any]] = mapped_column(default=list)  # [{alarm, at}]
-    replacement_due: Mapped[datetime | None] = mapped_column(default=None)
+    replacement_due: Mapped[datetime | None] = mapped_column(
+        default=None
+    )  # plan the replacement by (clinic.replacement)
+    eri_at: Mapped[datetime | None] = mapped_column(
+        default=None
+    )  # elective replacement indicator: reached or projected
+    end_of_service: Mapped[datetime | None] = mapped_column(default=None)  # the pump stops
     urgent_flags: Mapped[int] = mapped_column(Integer, default=0)
     withdrawal_risk: Mapped[bool] = mapped_column(Boolean, default=False)  # baclofen in the pump
     # Open flags in words ([{code, urgent, message}]: follow-up flags and use-case flags alike)

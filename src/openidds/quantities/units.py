@@ -274,10 +274,11 @@ def format_number(value: Fraction, significant: int = 6) -> str:
 
 
 def format_ml(volume: Fraction) -> str:
-    """A volume for reading, to 0.1 mL (half up): '14.3 mL'. Exact values stay in the JSON."""
-    tenths = (abs(volume) * 10 * 2 + 1) // 2
-    sign = "-" if volume < 0 and tenths else ""
-    return f"{sign}{tenths // 10}.{tenths % 10} mL".replace(".0 mL", " mL")
+    """A volume for reading, to 0.1 mL (half up): '14.3 mL'. Exact values stay in the JSON. The one policy for
+    shown numbers is `openidds.display` (`display.volume`); this is its name for the core's messages."""
+    from openidds.display import volume as shown  # display builds on this module: imported when first used
+
+    return shown(volume)
 
 
 def _exact_decimal(value: Fraction) -> str | None:

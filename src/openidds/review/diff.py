@@ -1,5 +1,8 @@
 """Settings of a program as a clinician reads them, and the side-by-side comparison of two programs.
 
+The programmed settings are shown exactly as the pump is told them; the doses that follow from them are shown to
+3 significant figures and the fill instant on the patient's wall clock (`openidds.display`).
+
 Rows are keyed by meaning (a drug's name, a step's time of day), not by position, so reordering the file
 does not show as a change.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openidds import display
 from openidds.calculations.projection import Projection, project
 from openidds.programs.program import PumpProgram
 from openidds.quantities import Quantity
@@ -39,7 +43,7 @@ def settings(program: PumpProgram, projection: Projection | None = None) -> dict
     out: dict[str, str] = {
         "pump model": p.pump.id,
         "catheter": f"{p.catheter.id}, {p.catheter_length}" if p.catheter and p.catheter_length else ABSENT,
-        "reservoir filled at": f"{res.filled_at.astimezone(res.zone):%Y-%m-%d %H:%M %Z} ({res.zone.key})",
+        "reservoir filled at": f"{display.instant(res.filled_at, res.zone)} ({res.zone.key})",
         "reservoir volume": _q(res.volume, "mL"),
         "low-reservoir alarm": _q(res.low_alarm, "mL"),
     }
@@ -53,10 +57,10 @@ def settings(program: PumpProgram, projection: Projection | None = None) -> dict
     for step in p.steps:
         dose = first.dose_rate(step.rate)
         key = "rate" if p.mode == "continuous" else f"rate from {step.label()}"
-        out[key] = f"{step.rate.format('mL/day')} ({dose} {first.drug.name})"
+        out[key] = f"{step.rate.format('mL/day')} ({display.dose(dose)} {first.drug.name})"
     pb = p.patient_bolus
     if pb is not None:
-        doses = ", ".join(f"{i.dose(pb.volume)} {i.drug.name}" for i in p.solution)
+        doses = ", ".join(f"{display.dose(i.dose(pb.volume))} {i.drug.name}" for i in p.solution)
         out["patient bolus"] = f"{pb.volume.format('mL')} ({doses})"
         out["patient bolus duration"] = str(pb.duration)
         out["patient bolus lockout"] = str(pb.lockout)
@@ -77,8 +81,8 @@ def settings(program: PumpProgram, projection: Projection | None = None) -> dict
     out["daily volume"] = proj.daily_volume.program.format("mL/day")
     out["daily volume, worst case"] = proj.daily_volume.worst_case.format("mL/day")
     for name, daily in proj.daily_dose.items():
-        out[f"{name} daily dose"] = str(daily.program)
-        out[f"{name} daily dose, worst case"] = str(daily.worst_case)
+        out[f"{name} daily dose"] = display.dose(daily.program)
+        out[f"{name} daily dose, worst case"] = display.dose(daily.worst_case)
     return out
 
 

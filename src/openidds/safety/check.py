@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
 
+from openidds import display
 from openidds.calculations.bridge import bridge_rate, bridge_rule, unworkable_advice
 from openidds.calculations.projection import Projection, project
 from openidds.drugs import CareAreaLimits, DrugLibrary, TitrationRule
@@ -46,7 +47,8 @@ def check(
     if now is not None and ctx.last_dose_change_at is not None and ctx.last_dose_change_at > now:
         raise InputError(
             "context.last_dose_change_at",
-            f"{ctx.last_dose_change_at:%Y-%m-%d %H:%M}Z is after the time of this change ({now:%Y-%m-%d %H:%M}Z)",
+            f"{display.instant(ctx.last_dose_change_at, program.reservoir.zone)} is after the time of this change "
+            f"({display.instant(now, program.reservoir.zone)})",
         )
     urls: dict[str, str] = {k: s.url for k, s in library.sources.items()} if library is not None else {}
     checker = _Checker(program, ctx, current, urls.get, now, starting, tuple(history))
@@ -503,6 +505,10 @@ class _Checker:
         )
 
     # --- refill interval ----------------------------------------------------------------------------------------
+    def at(self, instant: datetime) -> str:
+        """An instant in a finding's words: on the patient's wall clock ('25 Jan 2027 08:05 CST')."""
+        return display.instant(instant, self.p.reservoir.zone)
+
     def refill(self) -> Iterator[Finding]:
         proj = self.projection
         expires, alarm = proj.stability_expires_at, proj.low_reservoir_alarm_at.worst_case
@@ -510,7 +516,7 @@ class _Checker:
             yield self.finding(
                 "info",
                 "refill.stability-first",
-                f"the drug expires in the pump at {expires:%Y-%m-%d %H:%M}Z, before the low-reservoir alarm: "
+                f"the drug expires in the pump at {self.at(expires)}, before the low-reservoir alarm: "
                 "the refill is due by stability, not by the alarm",
             )
         planned = self.ctx.planned_refill_at
@@ -524,22 +530,21 @@ class _Checker:
             yield self.finding(
                 severity,
                 "refill.after-empty",
-                f"the planned refill {planned:%Y-%m-%d %H:%M}Z comes after the reservoir may run empty "
-                f"({empty:%Y-%m-%d %H:%M}Z, worst case){extra}",
+                f"the planned refill {self.at(planned)} comes after the reservoir may run empty "
+                f"({self.at(empty)}, worst case){extra}",
             )
         elif alarm is not None and planned > alarm:
             yield self.finding(
                 "soft",
                 "refill.after-low-alarm",
-                f"the planned refill {planned:%Y-%m-%d %H:%M}Z comes after the low-reservoir alarm "
-                f"({alarm:%Y-%m-%d %H:%M}Z, worst case)",
+                f"the planned refill {self.at(planned)} comes after the low-reservoir alarm "
+                f"({self.at(alarm)}, worst case)",
             )
         if planned > expires:
             yield self.finding(
                 "soft",
                 "refill.after-stability",
-                f"the planned refill {planned:%Y-%m-%d %H:%M}Z comes after the drug expires in the pump "
-                f"({expires:%Y-%m-%d %H:%M}Z)",
+                f"the planned refill {self.at(planned)} comes after the drug expires in the pump ({self.at(expires)})",
             )
 
 

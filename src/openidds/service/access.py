@@ -34,10 +34,10 @@ def actor_name(actor: User) -> str:
     return f"{actor.username} ({actor.role})"
 
 
-def permits(actor: User, action: Action, *, patient_id: int | None = None) -> bool:
+def permits(actor: User, action: Action, *, patient_id: int | None = None, recorded_by: int | None = None) -> bool:
     """Whether `actor` may do `action` (no exception): for what a screen offers and a use case allows beside."""
     try:
-        require(actor, action, patient_id=patient_id)
+        require(actor, action, patient_id=patient_id, recorded_by=recorded_by)
     except (Forbidden, NotFound):
         return False
     return True

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -32,10 +33,12 @@ import orjson
 from sqlalchemy import Engine, String, Text, cast, select, type_coerce
 from sqlalchemy.orm import Session
 
+from openidds import display
 from openidds.clinic.dashboard import ActiveAlarm, PatientSnapshot, ProjectedAlarm, Ranking, rank, triage
+from openidds.data import load_clinic_settings
 from openidds.db.models import DashboardVersion, Patient, PatientStatus, User
 from openidds.db.types import exact_from_text
-from openidds.programs.clock import to_us
+from openidds.programs.clock import from_us, to_us
 from openidds.quantities.units import format_number
 from openidds.service.access import require
 
@@ -71,12 +74,26 @@ def dashboard_page(
         if ranking is None or not ranking.holds(at):
             ranking = rank(rows.snapshots, at)
             rows.ranking[:] = [ranking]
-        for row in triage(rows.snapshots, at, limit, ranking):
+        for row in triage(rows.snapshots, at, limit, ranking, _clinic_clock()):
             shown = rows.shown[row.patient_id].copy()
             shown["urgency"], shown["refill"] = row.urgency, row.refill
             shown["withdrawal_risk"], shown["concerns"] = row.withdrawal_risk, [c.message for c in row.concerns]
             out.append(shown)
     return out, len(rows.snapshots)
+
+
+def _clinic_clock() -> Callable[[int], str]:
+    """Instants in the concerns' words on the clinic's clock, with its abbreviation (openidds.display)."""
+    return _clock_for(load_clinic_settings().timezone)
+
+
+@lru_cache(maxsize=8)
+def _clock_for(zone: str) -> Callable[[int], str]:
+    @lru_cache(maxsize=1 << 16)  # a dashboard names the same instants on every read
+    def at(us: int) -> str:
+        return display.instant(from_us(us), zone)
+
+    return at
 
 
 @contextmanager
@@ -146,6 +163,8 @@ def _read(s: Session, version: int | None, previous: _Rows | None = None) -> _Ro
             cast(st.active_alarms, Text),  # JSON as text: orjson reads it faster than the JSON type's json.loads
             cast(st.projected_alarms, Text),
             type_coerce(st.replacement_due, String),
+            type_coerce(st.eri_at, String),
+            type_coerce(st.end_of_service, String),
             st.urgent_flags,
             cast(st.flags, Text),
             st.pending_program,
@@ -181,11 +200,13 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         active_json,
         projected_json,
         replace,
+        eri,
+        eos,
         flags,
         open_json,
         pending,
     ) = raw
-    due, replace = _utc(due), _utc(replace)
+    due, replace, eri, eos = _utc(due), _utc(replace), _utc(eri), _utc(eos)
     key = str(pid)
     active, projected = orjson.loads(active_json), orjson.loads(projected_json)
     open_flags = orjson.loads(open_json) if open_json else []
@@ -203,6 +224,7 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
             for a in projected
         ),
         replacement_due=None if replace is None else to_us(replace),
+        end_of_service=None if eos is None else to_us(eos),
         urgent_flags=tuple(f["message"] for f in open_flags if f["urgent"]) or URGENT_FLAG * min(flags, 1),
         review_flags=tuple(f["message"] for f in open_flags if not f["urgent"]),
         pending_program=pending or "",
@@ -221,6 +243,8 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "active_alarms": active,
         "projected_alarms": projected,
         "replacement_due": None if replace is None else replace.isoformat(),
+        "eri_at": None if eri is None else eri.isoformat(),
+        "end_of_service": None if eos is None else eos.isoformat(),
         "urgent_flags": flags,
         "flags": open_flags,
         "pending_program": pending or "",

@@ -550,7 +550,8 @@ def _step(
         d.interrogate(pid, reservoir, at)
         at += timedelta(hours=1)
         yield at
-        pathway.resolve_follow_up(d.s, d.user(LINDQVIST), pid, fid, at)
+        why = "interrogated: the pump runs as programmed; spasms from a urinary infection, treated; review in 2 weeks"
+        pathway.resolve_follow_up(d.s, d.user(LINDQVIST), pid, fid, why, at)
     return at
 
 

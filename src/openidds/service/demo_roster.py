@@ -561,13 +561,14 @@ IMPLANTED: tuple[Implanted, ...] = (
         lead=2,
         steps=(Step("interrogation", 20, ago=True, alarms=("eri",), eri=True),),
     ),
-    # Baclofen, low volume: the pump reaches ERI (its 7-year hard stop, less 90 days) within the week.
+    # Baclofen, low volume: the pump reaches ERI (its 7-year hard stop, less 90 days) in 110 days, so the
+    # replacement is to be planned within the month (182 days before the end of service, the label's advice).
     Implanted(
         _p(32, "Young", "Harold", "male", "1950-01-25", SPINAL, "spinal-cord-injury-spasticity"),
         Rx("programmable-40", (("baclofen", "2000 mcg/mL"),), rate="0.1 mL/day", low_alarm="4 mL"),
         0,
         surgeon="lindqvist",
-        eri_in_days=5,
+        eri_in_days=110,
     ),
     # Baclofen: the first pump's motor stalled (reported at an interrogation); replaced the next day, eight months
     # ago, the therapy continuing at the same dose.

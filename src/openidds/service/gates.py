@@ -70,7 +70,7 @@ def through_gate(s: Session, actor: User, patient_id: int, step: PathwayStep, ov
     what must be recorded first; one that needs an override answers 409 without a reason, 403 with one from someone
     who may not override, 422 for a bad reason.
     Returns the gate when it was overridden (the caller then calls `record_override` with the new record)."""
-    reason = plain_text(override_reason, "override reason", OVERRIDE_REASON_MAX)
+    reason = plain_text(override_reason, "override_reason", OVERRIDE_REASON_MAX)
     g, may = gate_for(s, actor, patient_id, step)
     if g.status == "needs-override" and reason:
         require(actor, "override-pathway-gate", patient_id=patient_id)  # 403 for whoever may not
@@ -78,7 +78,7 @@ def through_gate(s: Session, actor: User, patient_id: int, step: PathwayStep, ov
     if decision.allowed:
         return g if decision.overridden else None
     if g.status == "needs-override" and may:
-        raise InputError("override reason", decision.message)
+        raise InputError("override_reason", decision.message)
     raise Conflict(decision.message)
 
 

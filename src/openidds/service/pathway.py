@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openidds.clinic.chart_check import ChartFacts
 from openidds.clinic.evaluation import Candidate, evaluate_candidate
 from openidds.clinic.followup import FollowUpVisit, assess_follow_up
 from openidds.clinic.interrogation import ReportedDrug, mismatch_flag, program_differences, reservoir_discrepancy
@@ -136,11 +137,23 @@ def list_patients(s: Session, actor: User) -> list[Patient]:
 
 
 # --- evaluation and trial -----------------------------------------------------------------------------------------
+def chart_facts(p: Patient) -> ChartFacts:
+    """What the chart records that the evaluation's checklist must agree with."""
+    return ChartFacts(
+        allergies=tuple(str(a) for a in p.allergies or ()),
+        anticoagulants=tuple(str(a) for a in p.anticoagulants or ()),
+        psychosis_history=p.psychosis_history,
+        life_expectancy_months=p.life_expectancy_months,
+    )
+
+
 def record_evaluation(
     s: Session, actor: User, patient_id: int, candidate: Candidate, answers: dict[str, Any], now: datetime
 ) -> Evaluation:
     patient = _writer(s, actor, patient_id, "record-evaluation")
-    result = evaluate_candidate(candidate, indications=load_indications(), library=load_library())
+    result = evaluate_candidate(
+        candidate, indications=load_indications(), library=load_library(), chart=chart_facts(patient)
+    )
     row = Evaluation(
         patient_id=patient.id,
         answers=answers,
@@ -294,6 +307,9 @@ def record_implant(
 
 
 # --- follow-ups, interrogations, the remote ------------------------------------------------------------------------
+RESOLUTION_MAX = 2000
+
+
 def record_follow_up(
     s: Session, actor: User, patient_id: int, visit: FollowUpVisit, entered: dict[str, Any], now: datetime
 ) -> FollowUp:
@@ -327,15 +343,21 @@ def record_follow_up(
     return row
 
 
-def resolve_follow_up(s: Session, actor: User, patient_id: int, follow_up_id: int, now: datetime) -> FollowUp:
-    """A follow-up's urgent flags are seen to: resolving them again answers 409."""
-    _writer(s, actor, patient_id, "record-follow-up")
+def resolve_follow_up(
+    s: Session, actor: User, patient_id: int, follow_up_id: int, resolution: str, now: datetime
+) -> FollowUp:
+    """A follow-up's urgent flags are seen to, saying what was done (e.g. 'seen by the psychiatrist today; safety
+    plan agreed'): resolving them again answers 409."""
+    _writer(s, actor, patient_id, "resolve-flag")
     row = s.get(FollowUp, follow_up_id, populate_existing=True)
     if row is None or row.patient_id != patient_id:
         raise NotFound(f"no follow-up {follow_up_id}")
     if row.resolved_at is not None:
         raise Conflict("already resolved")
-    row.resolved_at = now
+    text = plain_text(resolution, "resolution", RESOLUTION_MAX)
+    if not text:
+        raise InputError("resolution", "say what was done about the urgent flag (who saw the patient, what was agreed)")
+    row.resolved_at, row.resolved_by, row.resolution = now, actor.id, text
     _write(
         s,
         actor,
@@ -343,13 +365,10 @@ def resolve_follow_up(s: Session, actor: User, patient_id: int, follow_up_id: in
         f"patient/{patient_id}/follow-up/{row.id}",
         now,
         {"resolved": False},
-        {"resolved": True},
+        {"resolved": True, "resolution": text},
     )
     refresh_status(s, patient_id, now)
     return row
-
-
-RESOLUTION_MAX = 2000
 
 
 def flag_action(flag: Flag) -> Action:

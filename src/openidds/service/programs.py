@@ -336,10 +336,14 @@ def confirm_program(
     soft = {str(f["code"]) for f in version.findings if f["severity"] == "soft"}
     missing = sorted(code for code in soft if not (overrides.get(code) or "").strip())
     if missing:
-        raise InputError("overrides", f"each soft finding needs a reason: {', '.join(missing)}")
+        # In words for people (each finding's message); the codes go with the refusal (the API's `codes`).
+        said = [f"“{f['message']}”" for f in version.findings if f["severity"] == "soft" and f["code"] in missing]
+        without = "; ".join(said)
+        raise InputError("overrides", f"each soft finding needs a reason; none is given for {without}", tuple(missing))
     unknown = sorted(set(overrides) - soft)
     if unknown:
-        raise InputError("overrides", f"not soft findings of this program: {', '.join(unknown)}")
+        count = "1 reason is" if len(unknown) == 1 else f"{len(unknown)} reasons are"
+        raise InputError("overrides", f"{count} for findings this program does not have", tuple(unknown))
     version.overrides = {code: plain_text(overrides[code], f"overrides.{code}", REASON_MAX) for code in sorted(soft)}
     version.confirmed_by, version.confirmed_at = actor.id, now
     closed: list[int] = []

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from openidds.calculations import stability_limit
 from openidds.clinic.refill import describe_solution
+from openidds.clinic.replacement import replacement_plan
 from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
 from openidds.devices import DeviceCatalog
@@ -163,7 +164,7 @@ def refresh_status(
         status.next_refill_due = None
         status.refill_reason = "no pump programmed"
         status.active_alarms, status.projected_alarms = [], []
-        status.replacement_due = None
+        status.replacement_due = status.eri_at = status.end_of_service = None
         status.withdrawal_risk = False
         return status
     twin, program = state.twin, state.program
@@ -191,7 +192,10 @@ def refresh_status(
     eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
     if reported is not None and reported.eri:  # the pump reported ERI: replace it now, whatever the model says
         eri = min(eri, to_us(reported.at)) if eri is not None else to_us(reported.at)
-    status.replacement_due = None if eri is None else from_us(eri)
+    plan = replacement_plan(program.pump.battery, eri)
+    status.replacement_due = None if plan is None else from_us(plan.plan_by)
+    status.eri_at = None if plan is None else from_us(plan.eri)
+    status.end_of_service = None if plan is None or plan.end_of_service is None else from_us(plan.end_of_service)
     return status
 
 

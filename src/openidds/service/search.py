@@ -77,9 +77,10 @@ class PatientQuery:
         )
 
 
-_DUE_WORDS = f"the refill window (due_within_days) is a whole number of days from 0 to {DUE_WITHIN_MAX} (0: overdue)"
-_LIMIT_WORDS = f"the number of patients on a page (limit) is a whole number from 1 to {LIMIT_MAX}"
-_OFFSET_WORDS = f"where the page starts (offset) is a whole number from 0 to {OFFSET_MAX}"
+# Named in words by the field (openidds.display.field_words): "The refill window: must be a whole number …".
+_DUE_WORDS = f"must be a whole number of days from 0 to {DUE_WITHIN_MAX} (0: overdue)"
+_LIMIT_WORDS = f"must be a whole number from 1 to {LIMIT_MAX}"
+_OFFSET_WORDS = f"must be a whole number from 0 to {OFFSET_MAX}"
 
 
 def _whole(text: str, field: str, words: str) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from openidds.web.session import SECURITY_HEADERS, LoginNeeded, WebError, is_htmx, login_redirect, render
 
@@ -40,6 +42,15 @@ def mount_web(app: FastAPI) -> None:
             html.headers["HX-Reswap"] = "innerHTML"
             return html
         return render(request, "error.html", exc.status, error=exc)
+
+    @app.exception_handler(HTTPException)
+    async def _no_route(request: Request, exc: HTTPException) -> Response:
+        # An address that matches no page (a typo, an old bookmark) is the site's own "Not found" page, with its
+        # title, language and way back, not the API's JSON; the API and the static files answer as before.
+        path = request.url.path
+        if exc.status_code != 404 or path.startswith(("/api/", "/static/")):
+            return await http_exception_handler(request, exc)
+        return _refused(request, WebError(404, "no such page"))
 
 
 __all__ = ["SECURITY_HEADERS", "mount_web"]

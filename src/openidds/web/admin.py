@@ -20,7 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from openidds import display
 from openidds.api.schemas import Id
+from openidds.data import load_clinic_settings
 from openidds.db.models import User
 from openidds.errors import InputError
 from openidds.service import audit, audit_trail, users
@@ -62,17 +64,17 @@ DONE = {
 
 
 def clinic_zone(request: Request) -> str:
-    zone: str = getattr(request.app.state, "clinic_zone", None) or DEFAULT_ZONE
+    """The clinic's time zone: an app's own (tests), else the clinic settings' (data/clinic.toml)."""
+    zone: str = getattr(request.app.state, "clinic_zone", None) or load_clinic_settings().timezone or DEFAULT_ZONE
     return zone
 
 
 def in_words(err: WebError) -> str:
-    """The refusal as one line that names its field in words ('New password: must be at least 10 characters')."""
-    message = err.message
+    """The refusal as one line that names its field as the form labels it ('New password: must be at least 10
+    characters'; a field of no form here in the common words, `display.message`)."""
     if err.field:
-        label = FIELD_WORDS.get(err.field, "One of the fields")
-        return f"{label}: {message.removeprefix(err.field + ': ')}"
-    return fmt.capitalize_first(message)
+        return display.message(InputError(err.field, err.said), FIELD_WORDS)
+    return fmt.capitalize_first(err.message)
 
 
 def _article(role: str) -> str:
@@ -251,7 +253,7 @@ def audit_page(request: Request) -> Response:
         try:
             query = audit_query(params, tz)
         except InputError as exc:
-            error, query = in_words(WebError(422, str(exc), exc.field)), None
+            error, query = display.message(exc, FIELD_WORDS), None
         found = None
         if query is not None:
             found = audit_trail.find(w.s, w.user, query, wanted if isinstance(wanted, int) else 1)
@@ -287,7 +289,7 @@ def csv_rows(entries: Iterator[AuditEntry], tz: str, payloads: bool) -> Iterator
     header = ["record", "when", "who", "action", "entity"]
     yield [*header, "before", "after"] if payloads else header
     for e in entries:
-        row = [str(e.sequence), fmt.when(e.at, tz), _cell(e.actor), _cell(e.action), _cell(e.entity)]
+        row = [str(e.sequence), display.sortable(e.at, tz), _cell(e.actor), _cell(e.action), _cell(e.entity)]
         if payloads:
             row += [_cell(_compact(e.before)), _cell(_compact(e.after))]
         yield row

@@ -1,16 +1,20 @@
-"""How the pages write instants, durations and numbers: on the patient's wall clock, with the zone named."""
+"""How the pages write instants, durations and numbers: a thin layer of Jinja filters over `openidds.display`, the
+one policy for numbers and times (instants on the patient's or the clinic's wall clock, with the zone named)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from markupsafe import Markup
+
+from openidds import display
 from openidds.clinic.dashboard import span
-from openidds.quantities.units import format_number
+from openidds.errors import InputError
+from openidds.quantities import Quantity
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -29,35 +33,27 @@ def instant(value: datetime | str | None) -> datetime | None:
 
 
 def when(value: datetime | str | None, tz: str | None = None) -> str:
-    """'2027-01-25 08:05 CST'."""
-    at = instant(value)
-    if at is None:
-        return "—"
-    local = at.astimezone(zone(tz))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    """'25 Jan 2027 08:05 CST' (`display.instant`)."""
+    return display.instant(instant(value), zone(tz))
 
 
 def day(value: datetime | str | None, tz: str | None = None) -> str:
     """'Mon 25 Jan 2027'."""
-    at = instant(value)
-    if at is None:
-        return "—"
-    local = at.astimezone(zone(tz))
-    return f"{local:%a} {local.day} {local:%b %Y}"
+    return display.day(instant(value), zone(tz))
 
 
 def through(value: datetime | str | None, tz: str | None = None) -> str:
     """An expiry or beyond-use date kept as the midnight it ends at: 'through Tue 31 Dec 2029'."""
-    at = instant(value)
-    if at is None:
-        return "—"
-    local = at.astimezone(zone(tz))
-    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
-        return "through " + day(at - timedelta(microseconds=1), tz)
-    return "until " + when(at, tz)
+    return display.through(instant(value), zone(tz))
+
+
+def clock(value: datetime | str | None, tz: str | None = None) -> str:
+    """'08:05 CST', beside the day."""
+    return display.clock(instant(value), zone(tz))
 
 
 def iso(value: datetime | str | None) -> str:
+    """For an attribute (<time datetime>), never for text."""
     at = instant(value)
     return "" if at is None else at.astimezone(UTC).isoformat()
 
@@ -71,18 +67,33 @@ def relative(value: datetime | str | None, now: datetime) -> str:
     return f"in {words}" if at >= now else f"{words} ago"
 
 
-def number(value: Fraction | int | float | str | None, significant: int = 4) -> str:
-    """For reading: `significant` digits at most (24.25, 11.38, 0.525), but whole numbers in full (1250)."""
+def number(value: Fraction | int | float | str | None, significant: int = 3) -> str:
+    """For reading: 3 significant figures (11.4, 0.525), whole numbers in full (1250): `display.number`."""
+    return display.number(value, significant)
+
+
+def ml(value: Quantity | Fraction | int | float | str | None, unit: bool = True) -> Markup:
+    """A volume to 0.1 mL with the exact value on hover: <span class="ml" title="exact: 4.49577 mL">4.5 mL</span>
+    (`unit=False`: the number alone, for the low end of a band: '21.9 to 26.6 mL')."""
     if value is None or value == "":
-        return "—"
-    exact = Fraction(value) if not isinstance(value, float) else Fraction(value).limit_denominator(10**6)
-    if exact == 0:
-        return "0"
-    digits = max(significant, len(str(abs(int(exact)))))  # never round away whole units
-    with localcontext() as ctx:
-        ctx.prec = digits
-        rounded = Decimal(exact.numerator) / Decimal(exact.denominator)
-    return format_number(Fraction(rounded), digits)
+        return Markup("—")
+    shown = display.volume(value) if unit else display.volume_number(value)
+    return Markup('<span class="ml" title="exact: {}">{}</span>').format(display.volume_exact(value), shown)
+
+
+def volume(value: Quantity | Fraction | int | float | str | None) -> str:
+    """A volume to 0.1 mL as plain text, for an attribute or a hint: '14.3 mL'."""
+    return display.volume(value)
+
+
+def dose(value: Quantity | None, unit: str | None = None) -> str:
+    """A dose or dose rate to 3 significant figures: '5.25 mg/day'."""
+    return display.dose(value, unit)
+
+
+def duration(minutes: int | timedelta) -> str:
+    """'4 h 0 min'."""
+    return display.duration(minutes)
 
 
 def words(value: str) -> str:
@@ -90,8 +101,12 @@ def words(value: str) -> str:
     return value.replace("-", " ").replace("_", " ")
 
 
-def capitalize_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
+capitalize_first = display.capitalize_first
+
+
+def refusal(exc: InputError) -> str:
+    """A refused input as one line naming its field in words: 'The search: …' (`display.message`)."""
+    return display.message(exc)
 
 
 def options(values: Any) -> list[tuple[str, str]]:
@@ -108,8 +123,14 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "when": when,
     "through": through,
     "day": day,
+    "clock": clock,
     "iso": iso,
     "number": number,
+    "ml": ml,
+    "volume": volume,
+    "refusal": refusal,
+    "dose": dose,
+    "duration": duration,
     "words": words,
     "capitalize_first": capitalize_first,
     "relative_to": relative,

@@ -25,6 +25,7 @@ def parse_in(model: type[M], data: dict[str, Any]) -> M:
         err = exc.errors(include_url=False)[0]
         where = dotted(tuple(err["loc"]))
         message = str(err["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]  # after the field's words: "The pain score: input should be …"
         raise InputError(where, "missing (required)" if err["type"] == "missing" else message) from None
 
 

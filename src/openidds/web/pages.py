@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from openidds import display
 from openidds.api.schemas import Id, NewPatient
 from openidds.clinic.roles import Action
 from openidds.data import load_catalog, load_indications, load_library
@@ -18,6 +19,7 @@ from openidds.drugs import CARE_AREAS
 from openidds.errors import InputError
 from openidds.service import auth, pathway, search
 from openidds.service.access import require
+from openidds.service.alerts import chart_alerts
 from openidds.service.errors import ServiceError, Unauthorized
 from openidds.service.flags import open_flags
 from openidds.service.pump import pending_text
@@ -126,7 +128,7 @@ def home(request: Request) -> Response:
 def dashboard(request: Request) -> Response:
     with unit_of_work(request) as w:
         rows = pathway.dashboard(w.s, w.user, w.now)
-        sections = views.dashboard_sections(w.s, rows, w.now)
+        sections = views.dashboard_sections(w.s, w.user, rows, w.now)
         return render(request, "dashboard.html", user=w.user, now=w.now, **sections)
 
 
@@ -263,6 +265,7 @@ def chart_context(s: Any, user: User, patient: Any, now: datetime) -> dict[str, 
         "side_effects": views.side_effects(follow_ups),
         "timeline": entries,
         "open_flags": open_flags(s, patient.id),
+        "alerts": chart_alerts(s, patient.id, now, lambda at: display.instant(at, tz)),
         "pending_program": pending_text(s, patient.id, None if pump is None else pump.state.twin.solution),
         "days_until": views.days_until,
         "actions": _actions(user, patient, pump is not None),
@@ -274,7 +277,7 @@ def _actions(user: User, patient: Any, programmed: bool) -> list[tuple[str, str,
     pid, stage = patient.id, patient.stage
     base = f"/patients/{pid}"
     out = []
-    if may(user, "record-evaluation", pid):
+    if may(user, "record-evaluation", pid) and stage not in ("awaiting-implant", "implanted"):
         out.append(("action-evaluation", "Candidate evaluation", f"{base}/evaluation"))
     if may(user, "record-trial", pid) and stage in ("trial", "trial-failed", "evaluation", "awaiting-implant"):
         out.append(("action-trial", "Record a trial", f"{base}/trial"))

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from openidds import display
 from openidds.api.schemas import Id
 from openidds.clinic.followup import FollowUpVisit
 from openidds.clinic.scales import PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
@@ -63,10 +64,7 @@ def therapy_of(care_area: str) -> Therapy:
     return "spasticity" if care_area.startswith("spasticity") else "pain"
 
 
-def wait_text(minutes: int) -> str:
-    """A wait in whole minutes as people read it: '4 h 0 min', '3 h 59 min', '45 min', '0 min' (never '240 min')."""
-    hours, rest = divmod(max(minutes, 0), 60)
-    return f"{hours} h {rest} min" if hours else f"{rest} min"
+wait_text = display.duration  # a wait in whole minutes as people read it: '4 h 0 min' (never '240 min')
 
 
 def _wait(reason: str) -> tuple[str, int | None]:

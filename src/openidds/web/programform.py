@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from openidds.devices import DeviceCatalog, PumpModel
+from openidds.errors import InputError
 from openidds.programfile import read_toml
 from openidds.web.forms import whole_number
 from openidds.web.session import Fields
@@ -19,6 +21,42 @@ from openidds.web.session import Fields
 MAX_STEPS = 13  # the most rate changes a day the programmable pumps take (devices.md §1.2)
 BLANK_STEPS = 3
 MODES = ("continuous", "flex", "stopped", "minimum-rate")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the form offers for a pump: its modes (of those the form knows), its remote and its week patterns.
+    Before a pump is chosen (the implant form) every mode is offered; the save then checks them (`check_offer`)."""
+
+    modes: tuple[str, ...] = MODES
+    remote: bool = True  # the patient bolus (the remote)
+    week: bool = True  # flex steps by day of the week
+    fixed_rate: str = ""  # a constant-flow pump's only rate: a dose change there is a concentration change
+    pump_name: str = ""
+
+
+def offer_for(pump: PumpModel | None) -> Offer:
+    """The modes the catalog gives the pump (programmable: all four; valve-gated: no minimum rate; constant-flow:
+    continuous at its fixed rate only, and no remote unless the catalog gives the family one)."""
+    if pump is None:
+        return Offer()
+    return Offer(
+        modes=tuple(m for m in MODES if m in pump.modes),
+        remote="patient-bolus" in pump.modes,
+        week="flex" in pump.modes and pump.week_patterns,
+        fixed_rate="" if pump.fixed_rate is None else str(pump.fixed_rate.value),
+        pump_name=pump.display_name,
+    )
+
+
+def chosen_pump(catalog: DeviceCatalog, model_id: Any) -> PumpModel | None:
+    """The pump chosen on a form (None when none is, or the id is not in the catalog: the save names that)."""
+    if not isinstance(model_id, str) or not model_id.strip():
+        return None
+    try:
+        return catalog.pump(model_id)
+    except InputError:
+        return None
 
 
 @dataclass
@@ -117,6 +155,47 @@ class ProgramForm:
         if self.opioid_naive in ("yes", "no"):
             doc.setdefault("context", {})["opioid_naive"] = self.opioid_naive == "yes"
         return doc
+
+
+def check_offer(form: ProgramForm, pump: PumpModel) -> None:
+    """The form's mode and remote against the pump's, refused in words (InputError naming `mode` or `bolus`). A
+    pasted program file is checked as a file is (the safety check refuses a mode the pump does not have)."""
+    if form.source == "file":
+        return
+    offer = offer_for(pump)
+    mode = form.mode.replace("-", " ")
+    if form.mode not in offer.modes:
+        if pump.fixed_rate is not None:
+            raise InputError(
+                "mode",
+                f"a constant-flow pump runs at its fixed rate: {mode} is not possible (the {pump.display_name} "
+                f"runs {offer.fixed_rate}; its dose changes with the concentration, at a refill)",
+            )
+        has = ", ".join(m.replace("-", " ") for m in offer.modes)
+        raise InputError("mode", f"the {pump.display_name} has no {mode} mode (it has: {has})")
+    if form.bolus and not offer.remote:
+        raise InputError("bolus", f"the {pump.display_name} has no patient remote: turn the patient bolus off")
+
+
+def at_fill(
+    form: ProgramForm, filled_at: str, volume: str, drugs: list[DrugRow] | None, first_fill: bool = False
+) -> ProgramForm:
+    """The form set to the fill the pump holds now (a refill since the running program's file was written): its
+    instant, volume and, when it differs, its solution; after a refill, no longer the pump's first fill."""
+    form.filled_at, form.fill_volume = filled_at, volume
+    if drugs is not None:
+        form.drugs = drugs
+    if not first_fill:
+        refilled(form.base)
+    return form
+
+
+def refilled(base: dict[str, Any]) -> dict[str, Any]:
+    """A program file's table after a refill: its fill is no longer the pump's first (ziconotide's shorter limit)."""
+    reservoir = base.get("reservoir")
+    if isinstance(reservoir, dict):
+        reservoir.pop("first_fill", None)
+    return base
 
 
 def _put(table: dict[str, Any], key: str, value: str) -> None:

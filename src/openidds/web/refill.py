@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
+from openidds import display
 from openidds.api.schemas import CompleteIn, DecimalText, Id, PrepareIn
 from openidds.calculations import project, reconcile
 from openidds.clinic.refill import describe_solution
@@ -28,6 +29,7 @@ from openidds.quantities import Quantity
 from openidds.service import pathway
 from openidds.service import refills as refills_service
 from openidds.service.access import require
+from openidds.service.alerts import page_alerts
 from openidds.service.auth import second_person
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.programs import active_version, bridge_summary, find_version, waiting_for_refill
@@ -106,6 +108,7 @@ def _start_page(
         values=values,
         error=error,
         today=f"{w.now.astimezone(fmt.zone(patient.timezone)):%Y-%m-%d}",
+        alerts=page_alerts(w.s, patient.id, patient.timezone, w.now),
     )
 
 
@@ -195,7 +198,7 @@ def _record_page(
         prescription = {
             "number": written.number,
             "solution": describe_solution(prog.solution),
-            "doses": [(name, str(d.program)) for name, d in project(prog).daily_dose.items()],
+            "doses": [(name, display.dose(d.program)) for name, d in project(prog).daily_dose.items()],
             "capacity": prog.pump.capacity.to("mL"),
         }
     flags = list(w.s.scalars(select(Flag).where(Flag.patient_id == patient_id, Flag.entity == f"refill/{refill.id}")))

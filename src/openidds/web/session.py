@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.datastructures import FormData
 
+from openidds import display
 from openidds.db.models import User
 from openidds.errors import InputError
 from openidds.service import idempotency
@@ -64,11 +65,13 @@ templates.filters["svg"] = charts.render
 
 
 class WebError(Exception):
-    """A refusal shown as a page (or an htmx fragment) with its HTTP status."""
+    """A refusal shown as a page (or an htmx fragment) with its HTTP status. `message` is what the page shows (a
+    refused field named in words, `display.message`); `said`, the refusal without its field; `field`, the code."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None, said: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
+        self.said = message if said is None else said
 
 
 class LoginNeeded(Exception):
@@ -184,7 +187,7 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
     except ServiceError as exc:
         raise WebError(exc.status, exc.message) from exc
     except InputError as exc:
-        raise WebError(422, str(exc), field=exc.field or None) from exc  # "field: message": says where
+        raise WebError(422, display.message(exc), exc.field or None, exc.message) from exc  # its field in words
     except StaleDataError as exc:
         raise WebError(409, "the record changed while you were editing it: reload and try again") from exc
     except IntegrityError as exc:

@@ -17,6 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.calculations import project, stability_limit
+from openidds.clinic.dashboard import REPLACEMENT_SOON_US
+from openidds.clinic.replacement import replacement_plan
+from openidds.data import load_clinic_settings
 from openidds.db.models import (
     Evaluation,
     Flag,
@@ -24,6 +27,7 @@ from openidds.db.models import (
     Implant,
     Interrogation,
     Patient,
+    PatientStatus,
     ProgramVersion,
     Refill,
     RemoteRequest,
@@ -34,6 +38,7 @@ from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.review import settings
 from openidds.service.programs import active_version
 from openidds.service.pump import PumpState, fill_expiry, program_of, project_from, pump_state
+from openidds.service.queues import work_queues
 from openidds.web import charts
 from openidds.web import format as fmt
 
@@ -138,8 +143,8 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
                     r.at,
                     "refill",
                     f"Refill: {fmt.words(r.reconciliation or '')}{unchecked}",
-                    f"withdrawn {fmt.number(r.withdrawn_ml)} mL, expected {fmt.number(r.expected_ml)} mL; "
-                    f"filled {fmt.number(r.filled_ml)} mL of {solution} (lot {r.drug_lot})",
+                    f"withdrawn {fmt.volume(r.withdrawn_ml)}, expected {fmt.volume(r.expected_ml)}; "
+                    f"filled {fmt.volume(r.filled_ml)} of {solution} (lot {r.drug_lot})",
                     f"{base}/refills/{r.id}",
                     alert=r.reconciliation != "within-band" or bool(unchecked),
                 )
@@ -150,7 +155,7 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
                     r.prepared_at,
                     "refill",
                     f"Refill {fmt.words(r.status)}: {solution}",
-                    f"{fmt.number(r.volume_ml)} mL, lot {r.drug_lot}"
+                    f"{fmt.volume(r.volume_ml)}, lot {r.drug_lot}"
                     + (f"; {r.cancel_reason}" if r.cancel_reason else ""),
                     f"{base}/refills/{r.id}",
                 )
@@ -188,7 +193,7 @@ def timeline(s: Session, patient: Patient) -> list[Entry]:
     for q in s.scalars(select(Interrogation).where(Interrogation.patient_id == pid)):
         bits = []
         if q.reservoir_ml is not None:
-            bits.append(f"reservoir {fmt.number(q.reservoir_ml)} mL")
+            bits.append(f"reservoir {fmt.volume(q.reservoir_ml)}")
         if q.alarms:
             bits.append("alarms: " + ", ".join(q.alarms))
         if q.eri:
@@ -224,7 +229,11 @@ def current_program(s: Session, patient_id: int) -> CurrentProgram | None:
         return None
     program = program_of(version)
     projection = project(program)
-    doses = [(name, str(d.program), str(d.worst_case)) for name, d in projection.daily_dose.items()]
+    units = {i.drug.name: i.drug.dose_rate_unit for i in program.solution}
+    doses = [
+        (name, fmt.dose(d.program, units.get(name)), fmt.dose(d.worst_case, units.get(name)))
+        for name, d in projection.daily_dose.items()
+    ]
     return CurrentProgram(version.number, settings(program, projection), doses, version.document)
 
 
@@ -245,6 +254,8 @@ class PumpNow:
     low_at: datetime | None
     empty_program_at: datetime | None  # the schedule alone
     eri_at: datetime | None
+    end_of_service: datetime | None
+    replace_by: datetime | None  # plan the replacement by (clinic.replacement: one rule with the dashboard)
     bridge_ends_at: datetime | None  # a bridge bolus running: when the new program starts
     state: PumpState = field(repr=False)
 
@@ -263,6 +274,15 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
     low = program.reservoir.low_alarm.to("mL")
     low_at = twin.projected_at(left - low) if left > low else None
     eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
+    row = s.get(PatientStatus, patient_id)  # the dashboard's row: ERI as the pump reported it, and the plan
+    eri_at: datetime | None
+    if row is not None and row.eri_at is not None:
+        eri_at, eos, replace_by = row.eri_at, row.end_of_service, row.replacement_due
+    else:
+        plan = replacement_plan(program.pump.battery, eri)
+        eri_at = None if plan is None else from_us(plan.eri)
+        eos = None if plan is None or plan.end_of_service is None else from_us(plan.end_of_service)
+        replace_by = None if plan is None else from_us(plan.plan_by)
     return PumpNow(
         reservoir_ml=left,
         fill_at=fill_at,
@@ -278,7 +298,9 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
         empty_at=None if empty_worst is None else from_us(empty_worst),
         low_at=None if low_at is None else from_us(low_at),
         empty_program_at=None if empty_program is None else from_us(empty_program),
-        eri_at=None if eri is None else from_us(eri),
+        eri_at=eri_at,
+        end_of_service=eos,
+        replace_by=replace_by,
         bridge_ends_at=None if twin.bridge_ends_at is None else from_us(twin.bridge_ends_at),
         state=state,
     )
@@ -309,7 +331,7 @@ def reservoir_chart(pump: PumpNow, tz: str, now: datetime) -> charts.Chart:
     zone = fmt.zone(tz)
     marks = [
         charts.Mark(
-            f"low-reservoir alarm level {fmt.number(pump.low_alarm_ml)} mL", "level", level=float(pump.low_alarm_ml)
+            f"low-reservoir alarm level {fmt.volume(pump.low_alarm_ml)}", "level", level=float(pump.low_alarm_ml)
         ),
         charts.Mark(f"now, {fmt.when(now, tz)}", "now", at=now),
         charts.Mark(f"refill due, {fmt.when(pump.refill_due, tz)}", "due", at=pump.refill_due),
@@ -324,9 +346,9 @@ def reservoir_chart(pump: PumpNow, tz: str, now: datetime) -> charts.Chart:
     if pump.empty_at is not None:
         marks.append(charts.Mark(f"empty (worst case), {fmt.when(pump.empty_at, tz)}", "empty", at=pump.empty_at))
     table = [
-        ("Filled", f"{fmt.number(pump.fill_ml)} mL at {fmt.when(pump.fill_at, tz)}"),
-        ("Now", f"{fmt.number(left)} mL at {fmt.when(now, tz)}"),
-        ("Low-reservoir alarm level", f"{fmt.number(pump.low_alarm_ml)} mL"),
+        ("Filled", f"{fmt.volume(pump.fill_ml)} at {fmt.when(pump.fill_at, tz)}"),
+        ("Now", f"{fmt.volume(left)} at {fmt.when(now, tz)}"),
+        ("Low-reservoir alarm level", f"{fmt.volume(pump.low_alarm_ml)}"),
         ("Low-reservoir alarm, worst case", fmt.when(pump.low_at, tz)),
         ("Empty, worst case", fmt.when(pump.empty_at, tz)),
         ("Empty, schedule alone", fmt.when(pump.empty_program_at, tz)),
@@ -334,9 +356,9 @@ def reservoir_chart(pump: PumpNow, tz: str, now: datetime) -> charts.Chart:
         ("Next refill due", f"{fmt.when(pump.refill_due, tz)} ({pump.refill_reason})"),
     ]
     desc = (
-        f"The reservoir held {fmt.number(pump.fill_ml)} mL at the fill on {fmt.when(pump.fill_at, tz)} and holds "
-        f"{fmt.number(left)} mL now. With every allowed patient bolus it reaches the "
-        f"{fmt.number(pump.low_alarm_ml)} mL "
+        f"The reservoir held {fmt.volume(pump.fill_ml)} at the fill on {fmt.when(pump.fill_at, tz)} and holds "
+        f"{fmt.volume(left)} now. With every allowed patient bolus it reaches the "
+        f"{fmt.volume(pump.low_alarm_ml)} "
         f"alarm level on {fmt.when(pump.low_at, tz)} and is empty on {fmt.when(pump.empty_at, tz)}; on the schedule "
         f"alone it is empty on {fmt.when(pump.empty_program_at, tz)}. Drug stability runs out on "
         f"{fmt.when(pump.stability_until, tz)}. The next refill is due on {fmt.when(pump.refill_due, tz)} "
@@ -391,7 +413,7 @@ def dose_charts(s: Session, patient_id: int, tz: str, now: datetime) -> list[cha
                 series=[charts.Series(f"{name} daily dose", values, step=True, markers=True, dashed=False)],
                 zone=fmt.zone(tz),
                 end=max(now, points[-1][0] + timedelta(days=1)),
-                table=[(f"{fmt.when(at, tz)}, version {n}", str(q)) for at, q, n in points],
+                table=[(f"{fmt.when(at, tz)}, version {n}", fmt.dose(q)) for at, q, n in points],
             )
         )
     return out
@@ -456,12 +478,12 @@ def side_effects(follow_ups: Sequence[FollowUp]) -> list[dict[str, Any]]:
 
 # --- the dashboard --------------------------------------------------------------------------------------------------
 REVIEW_WINDOW = timedelta(days=30)  # overrides and discrepancies shown for review: an OpenIDDS choice
-REPLACEMENT_WINDOW = timedelta(days=180)  # Medtronic advises planning replacement ~6 months ahead (devices.md §1.4)
 LIST_LIMIT = 100  # rows per section: the rest are counted, and the API lists every one
 
 
-def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """The dashboard rows (most urgent first, from `pathway.dashboard`) split into the sections a team works by."""
+def dashboard_sections(s: Session, user: User, rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The dashboard rows (most urgent first, from `pathway.dashboard`) split into the sections a team works by,
+    with the user's own work queues (service.queues) first."""
     zones: dict[int, str] = {pid: tz for pid, tz in s.execute(select(Patient.id, Patient.timezone))}
     for r in rows:
         r["tz"] = zones.get(r["patient_id"], "UTC")
@@ -476,9 +498,8 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
     this_week.sort(key=lambda r: r["next_refill_due"])
     next_month.sort(key=lambda r: r["next_refill_due"])
     alarms = [r for r in rows if r["active_alarms"] or _projected_soon(r, now)]
-    replacement = [
-        r for r in rows if (t := fmt.instant(r["replacement_due"])) is not None and t <= now + REPLACEMENT_WINDOW
-    ]
+    soon = now + timedelta(microseconds=REPLACEMENT_SOON_US)  # the dashboard's own rule (clinic.dashboard)
+    replacement = [r for r in rows if (t := fmt.instant(r["replacement_due"])) is not None and t <= soon]
     replacement.sort(key=lambda r: r["replacement_due"])
     by_id = {r["patient_id"]: r for r in rows}
 
@@ -509,24 +530,6 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
                 "at": flag.raised_at,
                 "message": ("urgent: " if flag.urgent else "review: ") + flag.message,
                 "link": f"/patients/{flag.patient_id}/flags/{flag.id}",
-            }
-        )
-    for refill in s.scalars(
-        select(Refill)
-        .where(Refill.status == "completed", Refill.reconciliation != "within-band", Refill.at >= now - REVIEW_WINDOW)
-        .order_by(Refill.at.desc())
-    ):
-        row = by_id.get(refill.patient_id)
-        if row is None:
-            continue
-        urgent.append(
-            {
-                "row": row,
-                "at": refill.at,
-                "message": f"reconciliation discrepancy: {fmt.words(refill.reconciliation or '')} (withdrawn "
-                f"{fmt.number(refill.withdrawn_ml)} mL, expected {fmt.number(refill.expected_ml)} mL); likely: "
-                + "; ".join(refill.likely_causes),
-                "link": f"/patients/{refill.patient_id}/refills/{refill.id}",
             }
         )
     in_progress: list[dict[str, Any]] = []  # programs awaiting their refill, refills awaiting their check or fill
@@ -562,7 +565,17 @@ def dashboard_sections(s: Session, rows: list[dict[str, Any]], now: datetime) ->
         row = by_id.get(v.patient_id)
         if v.overrides and row is not None:
             overrides.append({"row": row, "version": v, "link": f"/patients/{v.patient_id}/programs/{v.number}"})
+    queues = work_queues(s, user, now)
+    finding_text = {  # an overridden finding in words (its code stays in the page's data-code)
+        (o["version"].number, o["row"]["patient_id"], f["code"]): f["message"]
+        for o in overrides
+        for f in o["version"].findings
+        if f.get("code") in o["version"].overrides
+    }
     return {
+        "queues": queues,
+        "zone": load_clinic_settings().timezone,
+        "finding_text": finding_text,
         "urgent": urgent,
         "in_progress": in_progress,
         "overdue": overdue,

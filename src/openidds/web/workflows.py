@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openidds import display
 from openidds.api.schemas import (
     DecimalText,
     EvaluationIn,
@@ -141,12 +142,14 @@ def _candidate(form: Fields) -> tuple[Candidate, dict[str, Any]]:
     return body.to_candidate(), body.model_dump()
 
 
-def _evaluation_result(form: Fields) -> tuple[dict[str, Any] | None, str | None]:
+def _evaluation_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] | None, str | None]:
     try:
         candidate, _ = _candidate(form)
-        result = evaluate_candidate(candidate, indications=load_indications(), library=load_library())
+        result = evaluate_candidate(
+            candidate, indications=load_indications(), library=load_library(), chart=pathway.chart_facts(patient)
+        )
     except InputError as exc:
-        return None, str(exc)
+        return None, display.message(exc)
     return result.as_json(), None
 
 
@@ -188,7 +191,7 @@ def evaluation_page(request: Request, patient_id: Id) -> Response:
 def evaluation_preview(request: Request, patient_id: Id, form: Posted) -> Response:
     with unit_of_work(request) as w:
         patient = _patient(w, patient_id, "record-evaluation")
-        result, error = _evaluation_result(form)
+        result, error = _evaluation_result(form, patient)
         if is_htmx(request):
             return render(request, "_evaluation_result.html", result=result, error=error)
         return _evaluation_page(request, w, patient, _values(form, "planned_drugs"), result, error, 200)
@@ -203,7 +206,7 @@ def evaluation_save(request: Request, patient_id: Id, form: Posted) -> Response:
 
     def show_again(w: Work, err: WebError) -> Response:
         patient = _patient(w, patient_id, "record-evaluation")
-        result, _ = _evaluation_result(form)
+        result, _ = _evaluation_result(form, patient)
         return _evaluation_page(request, w, patient, _values(form, "planned_drugs"), result, err.message, err.status)
 
     return submit(request, write, show_again)
@@ -246,7 +249,7 @@ def _trial_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] | None
         trial, _ = _trial(form)
         return evaluate_trial(trial, library=load_library(), care_area=patient.care_area).as_json(), None
     except InputError as exc:
-        return None, str(exc)
+        return None, display.message(exc)
 
 
 def _trial_page(
@@ -311,7 +314,7 @@ def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
 # --- program checks (shared by the implant and the programming workflow) ----------------------------------------------
 def failed_check(exc: InputError) -> dict[str, Any]:
     """A program that cannot be checked: the one-line reason, nothing else to show."""
-    return {"error": str(exc), "findings": [], "changes": [], "daily": [], "program": None}
+    return {"error": display.message(exc), "findings": [], "changes": [], "daily": [], "program": None}
 
 
 def program_summary(program: PumpProgram, old: PumpProgram | None) -> dict[str, Any]:
@@ -362,6 +365,9 @@ def _implant(form: Fields, patient: Patient) -> tuple[dict[str, Any], programfor
     }
     first = programform.from_fields(form, skeleton)
     first.filled_at = at.isoformat()  # the first fill is at the implant
+    pump = programform.chosen_pump(load_catalog(), body.pump_model)
+    if pump is not None:  # every mode is offered until the pump is chosen: the pump's own, said in words
+        programform.check_offer(first, pump)
     return data, first
 
 
@@ -391,7 +397,7 @@ def _implant_page(
         pumps=catalog.pumps,
         catheters=catalog.catheters,
         drugs=load_library().drugs,
-        modes=programform.MODES,
+        offer=programform.offer_for(programform.chosen_pump(catalog, values.get("pump_model"))),  # all, or the pump's
         gate=gate,
         may_override=may_override,
     )
@@ -493,7 +499,7 @@ def _follow_up_result(s: Session, patient_id: int, form: Fields, now: datetime) 
             visit = replace(visit, drugs=tuple(i.drug.name for i in state.twin.solution))
         return assess_follow_up(visit, library=load_library()).as_json(), None
     except InputError as exc:
-        return None, str(exc)
+        return None, display.message(exc)
 
 
 def _follow_up_page(
@@ -597,7 +603,7 @@ def follow_up_view(request: Request, patient_id: Id, follow_up_id: Id) -> Respon
 @router.post("/patients/{patient_id}/follow-ups/{follow_up_id}/resolve")
 def follow_up_resolve(request: Request, patient_id: Id, follow_up_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
-        pathway.resolve_follow_up(w.s, w.user, patient_id, follow_up_id, w.now)
+        pathway.resolve_follow_up(w.s, w.user, patient_id, follow_up_id, form.get("resolution"), w.now)
         return f"/patients/{patient_id}/follow-ups/{follow_up_id}"
 
     def show_again(w: Work, err: WebError) -> Response:

@@ -1,5 +1,7 @@
 """Pathway gates a physician overrode (a trial after an evaluation that needs review, an implant without a
-successful trial), and refill reconciliation discrepancies as flags to acknowledge.
+successful trial), refill reconciliation discrepancies as flags to acknowledge, what was done about a follow-up's
+urgent flags (and by whom), and each pump's elective replacement indicator and end of service on the dashboard row
+(its replacement_due becomes the date to plan the replacement by: clinic.replacement).
 
 A completed refill outside the expected band becomes an open flag (code refill.discrepancy) that a clinician
 acknowledges with a note, like every other flag; discrepancies recorded before this migration get theirs here.
@@ -35,6 +37,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_pathway_overrides_patient_id", "pathway_overrides", ["patient_id"])
+    with op.batch_alter_table("follow_ups") as batch:
+        batch.add_column(sa.Column("resolved_by", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("resolution", sa.Text(), nullable=False, server_default=""))
+        batch.create_foreign_key("fk_follow_ups_resolved_by", "users", ["resolved_by"], ["id"])
+    # patient_status keeps its dashboard triggers: plain ADD COLUMN, no table rebuild; each row gets the two
+    # instants at the patient's next write (service.pump.refresh_status).
+    op.add_column("patient_status", sa.Column("eri_at", sa.DateTime(), nullable=True))
+    op.add_column("patient_status", sa.Column("end_of_service", sa.DateTime(), nullable=True))
     # Discrepancies already recorded: one open flag each, raised by whoever filled the refill, at the fill.
     op.execute(
         "INSERT INTO flags (patient_id, code, urgent, message, actions, citation, entity, raised_at, raised_by, "
@@ -47,6 +57,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("patient_status", "end_of_service")
+    op.drop_column("patient_status", "eri_at")
+    with op.batch_alter_table("follow_ups") as batch:
+        batch.drop_constraint("fk_follow_ups_resolved_by", type_="foreignkey")
+        batch.drop_column("resolution")
+        batch.drop_column("resolved_by")
     op.execute("DELETE FROM flags WHERE code = 'refill.discrepancy'")
     op.drop_index("ix_pathway_overrides_patient_id", table_name="pathway_overrides")
     op.drop_table("pathway_overrides")

@@ -1,0 +1,100 @@
+"""The evaluation against the chart: a checklist answer that contradicts what the chart records is not taken on
+trust. The item needs review, with both values shown; an answer left unknown takes the chart's value.
+
+The chart's facts: allergies, anticoagulant or antiplatelet medicines, a history of psychosis, the life expectancy
+in months. An empty list on the chart means nothing recorded (the chart cannot tell "none known" from "not asked").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from openidds.clinic.evaluation import Candidate
+
+LIFE_EXPECTANCY_MONTHS = 3  # the evaluation's item: 3 months or more (cancer-life-expectancy)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartFacts:
+    allergies: tuple[str, ...] = ()
+    anticoagulants: tuple[str, ...] = ()
+    psychosis_history: bool | None = None
+    life_expectancy_months: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartReading:
+    """The candidate with unknown answers taken from the chart, and per checklist item what contradicts it."""
+
+    candidate: Candidate
+    conflicts: dict[str, str]
+    from_chart: dict[str, str]
+
+
+def _key(entry: str) -> str:
+    text = re.sub(r"\([^)]*\)", " ", entry.casefold())
+    return " ".join(text.replace("-", " ").split()).strip(" .,;:")
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def read_chart(candidate: Candidate, chart: ChartFacts) -> ChartReading:
+    conflicts: dict[str, str] = {}
+    from_chart: dict[str, str] = {}
+    changes: dict[str, object] = {}
+
+    months = chart.life_expectancy_months
+    if months is not None:
+        chart_says = months >= LIFE_EXPECTANCY_MONTHS
+        answer = candidate.life_expectancy_3_months_or_more
+        if answer is None:
+            changes["life_expectancy_3_months_or_more"] = chart_says
+            from_chart["life-expectancy"] = f"the chart records a life expectancy of {months} months"
+        elif answer != chart_says:
+            conflicts["life-expectancy"] = (
+                f"the chart records a life expectancy of {months} months; the checklist answers "
+                f"'3 months or more: {_yes(answer)}': correct the chart or the answer"
+            )
+
+    if chart.allergies:
+        answered = candidate.allergies
+        if answered is None:
+            changes["allergies"] = tuple(chart.allergies)
+            from_chart["allergy"] = "allergies from the chart: " + ", ".join(chart.allergies)
+        else:
+            given = {_key(a) for a in answered}
+            missing = [a for a in chart.allergies if _key(a) not in given]
+            if missing:
+                changes["allergies"] = (*answered, *missing)  # every drug the chart rules out stays ruled out
+                conflicts["allergy"] = (
+                    f"the chart records {', '.join(missing)}, which the checklist's allergies "
+                    f"({', '.join(answered) if answered else 'none known'}) leave out: reconcile them"
+                )
+
+    if chart.anticoagulants:
+        on = candidate.on_anticoagulants
+        listed = ", ".join(chart.anticoagulants)
+        if on is None:
+            changes["on_anticoagulants"] = True
+            from_chart["anticoagulation"] = f"the chart lists {listed}"
+        elif on is False:
+            conflicts["anticoagulation"] = (
+                f"the chart lists {listed}; the checklist answers 'on anticoagulants: no': reconcile the medicines"
+            )
+
+    if chart.psychosis_history is not None:
+        answer = candidate.psychosis_history
+        if answer is None:
+            changes["psychosis_history"] = chart.psychosis_history
+            from_chart["psychosis-history"] = (
+                f"the chart records a history of psychosis: {_yes(chart.psychosis_history)}"
+            )
+        elif answer != chart.psychosis_history:
+            conflicts["psychosis-history"] = (
+                f"the chart records a history of psychosis: {_yes(chart.psychosis_history)}; the checklist answers "
+                f"{_yes(answer)}: correct the chart or the answer"
+            )
+    return ChartReading(replace(candidate, **changes), conflicts, from_chart)  # type: ignore[arg-type]
