@@ -778,3 +778,39 @@ def test_the_program_form_starts_from_the_last_refill_offers_the_pumps_modes_and
         expect(page.locator(f"#mode-{mode}")).to_have_count(1)
     expect(page.locator("#f-flex")).to_be_visible()
     expect(page.locator("#f-bolus")).to_be_visible()
+
+
+def test_the_dashboard_opens_on_my_work_and_the_chart_on_its_alerts(page: Page) -> None:
+    """The pharmacist's own queue, a nurse's urgent flag in the chart's banner, and a discrepancy acknowledged with
+    a note, as each would find them."""
+    from playwright.sync_api import expect
+
+    login(page, "pharm.chen")
+    page.goto("/clinic")
+    check = page.locator("#q-check")
+    expect(check).to_contain_text("Novak, Jan")
+    expect(check).to_contain_text("refill of baclofen 2000 mcg/mL prepared: awaits its independent double check")
+    expect(page.locator("#q-flags")).to_contain_text("Price, Diane")  # an unchecked fill: a pharmacist may review it
+    shot(page, "h-pharmacist-my-work")
+    check.get_by_role("link", name="refill of baclofen").click()
+    banner = page.locator("#alert-banner")
+    expect(banner).to_contain_text("Baclofen in the pump: never let it run empty")
+    page.context.clear_cookies()
+
+    login(page, "nurse.garcia")
+    open_patient(page, "Greene, Olivia")
+    banner = page.locator("#alert-banner")
+    expect(banner.locator("li.alert-hard").first).to_contain_text("Urgent: PHQ-9 item 9")
+    shot(page, "h-chart-alert-banner")
+    page.goto("/clinic")
+    discrepancies = page.locator("#q-discrepancies")
+    expect(discrepancies).to_contain_text("Carter, Nina")
+    discrepancies.get_by_role("link", name="reconciliation discrepancy").click()
+    expect(page.locator("#flag-resolve")).to_have_text("Acknowledge the discrepancy")
+    page.fill(
+        "#f-resolution", "interrogated: 1.0 mL in the reservoir; the pump over-infused: reported to the physician"
+    )
+    page.click("#flag-resolve")
+    expect(page.locator("#flag-status")).to_contain_text("resolved")
+    page.goto("/clinic")
+    expect(page.locator("#q-discrepancies")).to_contain_text("No unacknowledged discrepancy.")

@@ -242,6 +242,7 @@ def _review_page(
         solution_text=describe_solution(program_of(version).solution),
         bridge_text=programs.bridge_summary(w.s, version),
         done=request.query_params.get("done", ""),
+        alerts=page_alerts(w.s, patient.id, patient.timezone, w.now),
     )
 
 

@@ -227,6 +227,7 @@ def _record_page(
         can_complete=refill.status in OPEN and may(w.user, "record-refill", patient_id),
         can_cancel=refill.status in OPEN and may(w.user, "prepare-refill", patient_id),
         compounded_checker=CHECKERS[refill.compounded],
+        alerts=page_alerts(w.s, patient.id, patient.timezone, w.now),
     )
 
 
