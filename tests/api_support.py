@@ -233,7 +233,9 @@ def through_trial(clinic: Clinic, pid: int, who: str = "ada") -> None:
     patient = clinic.call("GET", f"/patients/{pid}", who).json()
     spastic = patient["care_area"].startswith("spasticity")
     indication = patient["indications"][0] if patient["indications"] else "failed-back-surgery-syndrome"
-    evaluation = eligible_evaluation(indication, ["baclofen"] if spastic else ["morphine"])
+    # every drug the tests' programs may hold is planned: a drug the evaluation did not plan needs a reason
+    planned = ["baclofen"] if spastic else ["morphine", "hydromorphone", "fentanyl", "sufentanil", "bupivacaine"]
+    evaluation = eligible_evaluation(indication, [*planned, *([] if spastic else ["clonidine", "ziconotide"])])
     r = clinic.call("POST", f"/patients/{pid}/evaluations", who, json=evaluation)
     assert (r.status_code, r.json().get("outcome")) == (201, "eligible"), r.text
     r = clinic.call("POST", f"/patients/{pid}/trials", who, json=SCREENING if spastic else TRIAL)
@@ -282,14 +284,27 @@ def implant(
     program: str = FLEX,
     implanted_at: datetime | str = START,
     model: str = "programmable-40",
+    review_first_fill: bool = True,
 ) -> dict[str, Any]:
-    """The first implant, after the pathway's evaluation and trial (recorded here if the patient has neither)."""
+    """The first implant, after the pathway's evaluation and trial (recorded here if the patient has neither); a
+    compounded first fill then reviewed by the pharmacist (unless `review_first_fill` is False)."""
     if clinic.call("GET", f"/patients/{pid}", "ada").json()["stage"] in ("evaluation", "trial"):
         through_trial(clinic, pid)
     r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(program, implanted_at, model))
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
+    if review_first_fill:
+        first_fill_reviewed(clinic, pid)
     return out
+
+
+def first_fill_reviewed(clinic: Clinic, pid: int) -> None:
+    """A compounded first fill is reviewed by a second person: the pharmacist, as the clinic would."""
+    for f in clinic.call("GET", f"/patients/{pid}/flags", "phil").json():
+        if f["code"] == "implant.first-fill-unchecked" and f["resolved_at"] is None:
+            done = {"resolution": "compounding record checked against the prescription and the label"}
+            r = clinic.call("POST", f"/patients/{pid}/flags/{f['id']}/resolve", "phil", json=done)
+            assert r.status_code == 200, r.text
 
 
 def implanted_patient(clinic: Clinic, mrn: str, program: str = FLEX, implanted_at: datetime | str = START) -> int:

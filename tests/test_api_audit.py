@@ -46,10 +46,10 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": version, "given_name": "Janet"}).status_code
         == 200
     )  # 2
-    evaluation = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"])
+    evaluation = eligible_evaluation("failed-back-surgery-syndrome", ["morphine", "clonidine"])
     assert clinic.call("POST", f"/patients/{pid}/evaluations", "nora", json=evaluation).status_code == 201  # 3
     assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201  # 4
-    implant(clinic, pid)  # 5
+    implant(clinic, pid, review_first_fill=False)  # 5 (its compounded first fill raises a flag: kept open here)
     user = {"username": "jane", "full_name": "Jane Doe", "role": "patient", "password": PASSWORD, "patient_id": pid}
     assert clinic.call("POST", "/users", "root", json=user).status_code == 201  # 6
     clinic.advance(hours=1)

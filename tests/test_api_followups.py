@@ -71,7 +71,11 @@ def test_phq9_item_9_raises_an_urgent_flag_until_resolved(clinic: Clinic) -> Non
     # Resolving says what was done: an empty note is refused, nothing resolved.
     r = clinic.call("POST", resolve, "ada", json={"resolution": "  "})
     assert r.status_code == 422 and r.json()["field"] == "resolution"
-    assert "say what was done about the urgent flag" in r.json()["detail"]
+    assert "say what was done" in r.json()["detail"]
+    # an urgent flag is closed by a sentence, not a dash or an "ok"
+    for note in ("ok", "seen, fine", "- - - -"):
+        r = clinic.call("POST", resolve, "ada", json={"resolution": note})
+        assert r.status_code == 422 and r.json()["field"] == "resolution", note
     r = clinic.call("POST", resolve, "ada", json=done)
     assert r.status_code == 200 and r.json()["resolved_at"] == "2026-12-06T15:00:00+00:00", r.text
     assert r.json()["resolution"] == done["resolution"]

@@ -164,7 +164,12 @@ def test_anticoagulants_need_a_hold_and_restart_plan(plan: bool | None, status: 
         (("morphine", "clonidine"), ("opioids",), "needs-review", "morphine"),  # drug class, plural
         (("hydromorphone", "fentanyl"), ("Opioid",), "not-eligible", "hydromorphone"),
         (("ziconotide",), ("prialt",), "not-eligible", "ziconotide"),
-        (("morphine",), ("no morphine allergy",), "eligible", None),  # free text is never guessed at
+        # an allergy is never read narrowly: a drug's name anywhere in an entry rules it out (correct the list)
+        (("morphine",), ("no morphine allergy",), "not-eligible", "morphine"),
+        (("morphine",), ("Morphine sulfate",), "not-eligible", "morphine"),
+        (("morphine",), ("MS Contin",), "not-eligible", "morphine"),  # a brand name
+        (("morphine",), ("mórphine",), "not-eligible", "morphine"),  # accents
+        (("morphine",), ("opiates",), "not-eligible", "morphine"),
     ],
 )
 def test_allergies_are_matched_against_name_brand_and_class(

@@ -142,7 +142,7 @@ def test_short_observation_adds_a_note_but_not_a_status(drug: str, dose: str, ho
 def test_observation_hours_may_be_fractions_or_decimal_text() -> None:
     out = pain(bolus("0.1 mg", 2, "5.5"), drug="hydromorphone")
     assert out.reasons[1].message == (
-        "doses[0]: hydromorphone 0.1 mg observed 5.5 h; PACC 2017 advises at least 6 h after a single-shot opioid trial"
+        "dose 1: hydromorphone 0.1 mg observed 5.5 h; PACC 2017 advises at least 6 h after a single-shot opioid trial"
     )
     assert pain(bolus("0.1 mg", 2, Fraction(13, 2)), drug="hydromorphone").reasons[1:] == ()
 

@@ -201,7 +201,8 @@ def test_a_flag_resolved_twice_at_once_is_resolved_once(clinic: Clinic, live: st
     assert (
         clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"reservoir_ml": "20"}).status_code == 201
     )
-    flag = clinic.call("GET", f"/patients/{pid}/flags", "nora").json()[0]["id"]
+    flags = clinic.call("GET", f"/patients/{pid}/flags", "nora").json()
+    flag = next(f["id"] for f in flags if f["code"] == "interrogation.reservoir-discrepancy")
     path = f"/api/v1/patients/{pid}/flags/{flag}/resolve"
     writes = count(clinic, AuditRecord)
     answers = at_once([post(live, path, clinic.as_(who), json={"resolution": f"by {who}"}) for who in ("nora", "ada")])

@@ -225,10 +225,10 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
     assert baclofen_soon["withdrawal_risk"] and baclofen_soon["refill"] == "due-soon"
     assert [r["urgency"] for r in rows[:8]] == [
         "urgent-flag",
+        "urgent-flag",  # 9 mL of morphine 10 mg/mL unaccounted for at a refill: assess the patient now
         "refill-overdue",
         "alarm",
         "refill-due-soon",
-        "review-flag",
         "review-flag",
         "program-awaits-refill",
         "replacement-due-soon",
@@ -247,8 +247,11 @@ def test_the_dashboard_opens_on_what_needs_the_team(demo: tuple[Engine, str]) ->
         # Outside the band: a flag to acknowledge with a note, on the dashboard until someone does.
         ack = s.scalar(select(Flag).where(Flag.code == "refill.discrepancy"))
         assert ack is not None and ack.entity == f"refill/{flagged.id}" and ack.resolved_at is None
-        assert by_mrn["DEMO-0034"]["urgency"] == "review-flag"
-        assert by_mrn["DEMO-0034"]["concerns"][0].startswith("review: reconciliation discrepancy: ")
+        assert by_mrn["DEMO-0034"]["urgency"] == "urgent-flag"
+        assert by_mrn["DEMO-0034"]["concerns"][0] == (
+            "urgent: reconciliation discrepancy: 0.9 mL withdrawn, less than the 9.9 mL expected (band 5.4 to 14.4 "
+            "mL): up to 9 mL unaccounted for (morphine 90 mg), delivered beyond the program or lost"
+        )  # 9.9 - 0.9 = 9 mL of 10 mg/mL
         # the README's refill patient has weeks of drug used since its last fill, and nothing pressing
         lopez = by_mrn[README_REFILL_MRN]
         assert lopez["urgency"] == "later"

@@ -4,6 +4,7 @@ clinical rules (the baclofen label's screening doses; CMSC 2015: start at twice 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -307,3 +308,119 @@ def test_the_api_reads_the_chart_and_refuses_a_500_mg_trial_bolus(clinic: Clinic
     r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=big)
     assert r.status_code == 422 and r.json()["field"] == "doses[0].dose", r.text
     assert count(clinic, AuditRecord) == writes  # nothing recorded, least of all a success
+
+
+# --- found by an adversarial walk-through --------------------------------------------------------------------------
+def _ready(clinic: Clinic, mrn: str, drugs: list[str], **chart: Any) -> int:
+    """A patient with `chart` facts, an eligible evaluation planning `drugs`, and a successful morphine trial."""
+    pid = new_patient(clinic, mrn, **chart)
+    body = eligible_evaluation("failed-back-surgery-syndrome", drugs, allergies=chart.get("allergies", []))
+    if "psychosis_history" in chart:
+        body["psychosis_history"] = chart["psychosis_history"]
+    r = clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=body)
+    assert r.status_code == 201, r.text
+    return pid
+
+
+def test_the_first_program_file_cannot_contradict_the_chart(clinic: Clinic) -> None:
+    # opioid-naive on the chart (0 MME/day), the file says not: checked against the wrong limits otherwise
+    pid = _ready(clinic, "X-1", ["morphine", "clonidine"], oral_mme_per_day="0")
+    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(FLEX, START))
+    assert r.status_code == 422
+    assert "the chart records no oral opioid (0 MME/day): the patient is opioid-naive" in r.json()["detail"]
+    # an allergy recorded on the chart after the evaluation still rules the drug out at the implant
+    pid = _ready(clinic, "X-2", ["morphine", "clonidine"])
+    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201
+    version = clinic.call("GET", f"/patients/{pid}", "ada").json()["version"]
+    changed = {"version": version, "allergies": ["Morphine sulfate (hives)"]}
+    assert clinic.call("PATCH", f"/patients/{pid}", "ada", json=changed).status_code == 200
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(FLEX, START))
+    assert r.status_code == 422
+    assert "morphine: the chart records an allergy (Morphine sulfate (hives))" in r.json()["detail"]
+
+
+def test_ziconotide_is_refused_with_psychosis_on_the_chart_whatever_the_file_says(clinic: Clinic) -> None:
+    pid = new_patient(clinic, "X-3", psychosis_history=True)
+    body = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"], psychosis_history=True)
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=body).status_code == 201
+    zic = {**TRIAL, "drug": "ziconotide", "doses": [{"dose": "2 mcg", "observation_hours": 24, "nrs": 3}]}
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=zic)
+    assert r.status_code == 422 and r.json()["field"] == "override_reason"  # ziconotide was not planned
+    assert "ziconotide was not planned at the evaluation (planned: morphine)" in r.json()["detail"]
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json={**zic, "override_reason": "morphine not tolerated"})
+    assert r.status_code == 201
+    program = Path("examples/ziconotide-first-fill.toml").read_text()  # it says psychosis_history = false
+    fill = program.split('filled_at = "')[1].split('"')[0]
+    body = implant_body(program, START, "programmable-20")
+    body["program"] = program.replace(f'filled_at = "{fill}"', f'filled_at = "{START.isoformat()}"')
+    body["override_reason"] = "morphine not tolerated"
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=body)
+    assert r.status_code == 422, r.text
+    assert "ziconotide with a history of psychosis on the chart: contraindicated" in r.json()["detail"]
+
+
+def test_no_response_at_100_mcg_fails_the_screening_in_any_order() -> None:
+    doses = (TrialDose("100 mcg", 6, ashworth="3"), TrialDose("50 mcg", 6, ashworth="3"))
+    trial = Trial("baclofen-screening", "spasticity", "baclofen", doses, None, "3")
+    assert evaluate_trial(trial, library=LIBRARY, care_area="spasticity-spinal").status == "failure"
+
+
+def test_a_continuous_trial_bounds_the_first_program(clinic: Clinic) -> None:
+    pid = _ready(clinic, "X-4", ["morphine", "clonidine"])
+    continuous = {
+        "method": "continuous-catheter",
+        "therapy": "pain",
+        "drug": "morphine",
+        "baseline_nrs": 8,
+        "doses": [{"dose": "0.5 mg/day", "observation_hours": 48, "nrs": 3}],
+    }
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json=continuous)
+    assert r.status_code == 201 and r.json()["outcome"] == "success", r.text
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(FLEX, START))
+    assert r.status_code == 422  # FLEX gives 5.25 mg/day: ten times the 0.5 mg/day that worked
+    assert "morphine 5.25 mg/day is above the 0.5 mg/day the trial gives as the starting dose" in r.json()["detail"]
+
+
+def test_an_evaluation_that_needs_review_after_the_trial_holds_the_implant(clinic: Clinic) -> None:
+    pid = _ready(clinic, "X-5", ["morphine", "clonidine"])
+    assert clinic.call("POST", f"/patients/{pid}/trials", "ada", json=TRIAL).status_code == 201
+    clinic.advance(hours=1)
+    again = eligible_evaluation(
+        "failed-back-surgery-syndrome", ["morphine", "clonidine"], psychological_evaluation=None
+    )
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=again).json()["outcome"] == "needs-review"
+    r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant_body(FLEX, START))
+    assert r.status_code == 422 and r.json()["field"] == "override_reason"
+    assert (
+        "needs review" in r.json()["detail"]
+        and "a physician accepts it, giving a reason, before the implant" in (r.json()["detail"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("observation_hours", "1e5000"),  # was a 500
+        ("dose", "1e-400 mg"),  # was shown with 400 digits
+        ("dose", "0.0000001 mg"),
+    ],
+)
+def test_absurd_trial_numbers_are_refused_in_words(clinic: Clinic, field: str, value: str) -> None:
+    pid = _ready(clinic, "X-6", ["morphine"])
+    dose = {"dose": "0.2 mg", "observation_hours": 24, "nrs": 3, field: value}
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json={**TRIAL, "doses": [dose]})
+    assert r.status_code == 422 and r.json()["field"] == f"doses[0].{field}", r.text
+    assert len(r.json()["detail"]) < 200
+
+
+def test_invisible_reasons_and_empty_chart_entries_are_refused(clinic: Clinic) -> None:
+    pid = new_patient(clinic, "X-7")
+    body = eligible_evaluation("failed-back-surgery-syndrome", ["morphine"], realistic_expectations=None)
+    assert clinic.call("POST", f"/patients/{pid}/evaluations", "ada", json=body).status_code == 201
+    r = clinic.call("POST", f"/patients/{pid}/trials", "ada", json={**TRIAL, "override_reason": "\u200b\u200d\ufeff"})
+    assert r.status_code == 422 and r.json()["field"] == "override_reason"
+    version = clinic.call("GET", f"/patients/{pid}", "ada").json()["version"]
+    for entries in (["   "], ["none"], ["\u200b"]):
+        r = clinic.call("PATCH", f"/patients/{pid}", "ada", json={"version": version, "allergies": entries})
+        assert r.status_code == 422, (entries, r.text)

@@ -25,7 +25,7 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
         "nora",
         json={
             "indication": "failed-back-surgery-syndrome",
-            "planned_drugs": ["morphine"],
+            "planned_drugs": ["morphine", "clonidine"],
             "conservative_therapy_failed": True,
             "further_surgery_indicated": False,
             "psychological_evaluation": "cleared",

@@ -568,7 +568,9 @@ def test_refill_is_prepared_checked_by_a_second_person_then_filled_against_the_e
         "reconciliation discrepancy: 20 mL withdrawn, less than the 24.3 mL expected (band 21.9 to 26.6 mL)"
         in text_by_id(board, "dash-urgent")
     )
-    assert "reconciliation discrepancy: 20 mL withdrawn" in text_by_id(board, "q-discrepancies")  # to acknowledge
+    assert "reconciliation discrepancy: 20 mL withdrawn" not in text_by_id(board, "q-discrepancies")  # she filled it
+    physician = Browser(clinic, "ada").get("/clinic").text  # a second person acknowledges it
+    assert "reconciliation discrepancy: 20 mL withdrawn" in text_by_id(physician, "q-discrepancies")
     timeline = text_by_id(nora.get(f"/patients/{pid}").text, "timeline")
     assert "Refill: less than expected withdrawn 20 mL, expected 24.3 mL; filled 40 mL of morphine 10 mg/mL" in timeline
 
@@ -846,7 +848,10 @@ def test_a_catheter_revision_keeps_the_program(clinic: Clinic) -> None:
     revision = {**IMPLANT, "kind": "revision", "implanted_at": "2026-12-01T09:00", "catheter_length_cm": "55"}
     r = ada.post(f"/patients/{pid}/implant/preview", revision, htmx=True)
     assert "keeps the pump's program" in r.text
+    # a revision keeps the pump in place: another serial is another pump (a replacement)
     r = ada.post(f"/patients/{pid}/implant", revision)
+    assert r.status_code == 422 and "keeps the pump in place (programmable-40, serial S-W-0001)" in r.text
+    r = ada.post(f"/patients/{pid}/implant", {**revision, "pump_serial": "S-W-0001"})
     assert r.status_code == 303
     chart = ada.follow(r).text
     assert "Catheter revision: programmable-40" in text_by_id(chart, "timeline")

@@ -80,17 +80,24 @@ def test_a_discrepancy_waits_to_be_acknowledged_with_a_note(clinic: Clinic) -> N
     # FLEX delivers 0.525 mL/day: 40 - 30 x 0.525 = 24.25 mL expected; 10 mL withdrawn is far below the band
     r = clinic.call("POST", f"/patients/{pid}/refills/{rid}/complete", "nora", json=complete_body("10"))
     assert r.status_code == 200 and r.json()["reconciliation"] == "less-than-expected"
-    nora = queues(clinic, "nora")
-    assert kinds(nora, "discrepancies") == [("discrepancy", pid)]
-    assert nora["discrepancies"][0]["what"].startswith("reconciliation discrepancy: 10 mL withdrawn, less than the ")
-    assert kinds(nora, "flags") == []  # a discrepancy is listed once, with the discrepancies
-    flag = next(f for f in clinic.call("GET", f"/patients/{pid}/flags", "nora").json() if f["resolved_at"] is None)
-    assert flag["code"] == "refill.discrepancy"
-    resolve = f"/patients/{pid}/flags/{flag['id']}/resolve"
-    assert clinic.call("POST", resolve, "nora", json={"resolution": " "}).status_code == 422
-    done = {"resolution": "interrogated: 10.1 mL in the reservoir; the pump over-infused: reported, patient observed"}
-    assert clinic.call("POST", resolve, "nora", json=done).status_code == 200
+    # a second person acknowledges it: not nora, who filled it
     assert queues(clinic, "nora")["discrepancies"] == []
+    ada = queues(clinic, "ada")
+    assert kinds(ada, "discrepancies") == [("discrepancy", pid)]
+    # 24.25 - 10 = 14.25 mL unaccounted for: morphine 10 mg/mL x 14.25 = 142.5 mg (3 figures: 143), clonidine 1425 mcg
+    assert ada["discrepancies"][0]["what"] == (
+        "reconciliation discrepancy: 10 mL withdrawn, less than the 24.3 mL expected (band 21.9 to 26.6 mL): up to "
+        "14.3 mL unaccounted for (morphine 143 mg; clonidine 1425 mcg), delivered beyond the program or lost"
+    )
+    assert kinds(ada, "flags") == []  # a discrepancy is listed once, with the discrepancies
+    flag = next(f for f in clinic.call("GET", f"/patients/{pid}/flags", "ada").json() if f["resolved_at"] is None)
+    assert (flag["code"], flag["urgent"]) == ("refill.discrepancy", True)  # assess the patient now
+    resolve = f"/patients/{pid}/flags/{flag['id']}/resolve"
+    done = {"resolution": "interrogated: 10.1 mL in the reservoir; the pump over-infused: reported, patient observed"}
+    assert clinic.call("POST", resolve, "nora", json=done).status_code == 403
+    assert clinic.call("POST", resolve, "ada", json={"resolution": " "}).status_code == 422
+    assert clinic.call("POST", resolve, "ada", json=done).status_code == 200
+    assert queues(clinic, "ada")["discrepancies"] == []
 
 
 # --- replacement planning: one rule ------------------------------------------------------------------------------
@@ -159,3 +166,17 @@ def test_chart_offers_no_candidate_evaluation_once_implanted(clinic: Clinic) -> 
     pid = implanted_patient(clinic, "Q-4")
     chart = Browser(clinic, "ada").get(f"/patients/{pid}").text
     assert 'id="action-evaluation"' not in chart and 'id="action-trial"' not in chart
+
+
+def test_an_overdue_refill_is_in_my_work_and_a_prepared_one_in_the_banner(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic, "Q-5")
+    r = clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare_body())
+    assert r.status_code == 201, r.text
+    banner = text_by_id(Browser(clinic, "ada").get(f"/patients/{pid}").text, "alert-banner")
+    assert "Refill prepared 21 Nov 2026 09:00 CST: awaits its independent double check" in banner  # START, Chicago
+    assert queues(clinic, "nora")["refills_overdue"] == []
+    clinic.advance(days=200)  # FLEX empties its 40 mL long before 200 days
+    nora = queues(clinic, "nora")
+    assert kinds(nora, "refills_overdue") == [("refill-overdue", pid)]
+    assert nora["refills_overdue"][0]["link"] == f"/patients/{pid}/refill"
+    assert kinds(queues(clinic, "phil"), "refills_overdue") == [("refill-overdue", pid)]  # a pharmacist prepares too

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from openidds.web.programform import from_document
 from openidds.web.session import SESSION_COOKIE, csrf_for
-from tests.api_support import FLEX, implant_body, patient_body, through_trial
+from tests.api_support import FLEX, first_fill_reviewed, implant_body, patient_body, through_trial
 from tests.api_support import cheap_hasher as fast_argon2
 from tests.clinic_db import PASSWORD, START, Clinic
 
@@ -97,6 +97,7 @@ def implanted_patient(clinic: Clinic, mrn: str = "W-0001", family: str = "Doe", 
     implant = {**implant_body(program, START), "pump_serial": f"S-{mrn}"}
     r = clinic.call("POST", f"/patients/{pid}/implants", "ada", json=implant)
     assert r.status_code == 201, r.text
+    first_fill_reviewed(clinic, pid)
     return pid
 
 

@@ -63,12 +63,26 @@ def control_character(text: str) -> str | None:
     )
 
 
+def visible(text: str) -> str:
+    """The text without what shows nothing: spaces and format characters (zero-width spaces and joiners, the byte
+    order mark) at either end. A reason of only those says nothing."""
+    return text.strip(_BLANK)
+
+
+# What shows nothing at the end of a text: white space and the invisible format characters.
+_BLANK = (
+    " \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+    "\u200b\u200c\u200d\u2060\ufeff\u180e\u00ad"
+)
+
+
 def plain_text(value: str, field: str, max_length: int = 2000) -> str:
     """Free text as a person writes it, trimmed: no NUL or other control character (a database refuses some, and
     none belongs in a record), at most `max_length` characters. InputError naming `field` otherwise."""
     from openidds.errors import InputError  # validation is imported by the core's own modules
 
-    text = value.strip()
+    text = visible(value)  # nothing but invisible characters is nothing: the callers then ask for words
     bad = control_character(text)
     if bad is not None:
         raise InputError(field, f"contains a control character (U+{ord(bad):04X}): type plain text")

@@ -541,7 +541,14 @@ def queues(s: Tx, at: Now, actor: Actor) -> WorkQueuesOut:
             "at": at,
             **{
                 name: [asdict(i) for i in getattr(q, name)]
-                for name in ("awaiting_my_check", "awaiting_refill", "flags", "discrepancies", "overrides")
+                for name in (
+                    "awaiting_my_check",
+                    "awaiting_refill",
+                    "flags",
+                    "discrepancies",
+                    "overrides",
+                    "refills_overdue",
+                )
             },
         }
     )

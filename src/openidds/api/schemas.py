@@ -18,7 +18,7 @@ from openidds.clinic.trial import SideEffect, Trial, TrialDose
 from openidds.service.pathway import RecordInterrogation
 from openidds.service.pathway import ReportedDrugIn as ReportedDrug
 from openidds.service.refills import CompleteRefill, PrepareRefill
-from openidds.validation import control_character
+from openidds.validation import control_character, visible
 
 # A record's id or number (in a path, a query or a body): what the database's integer columns hold (32 bits), so a
 # longer number is a 422 naming it rather than a database error.
@@ -32,6 +32,24 @@ def _plain(value: str) -> str:
     if bad is not None:
         raise ValueError(f"contains a control character (U+{ord(bad):04X}): type plain text")
     return value
+
+
+NOT_AN_ENTRY = frozenset({"none", "nil", "no", "nka", "nkda", "n/a", "na", "-", "unknown"})
+
+
+def _chart_entry(value: str) -> str:
+    """One allergy or medicine on the chart: plain text, something visible, never a word for 'none' (an empty
+    list says none recorded)."""
+    text = visible(_plain(value))
+    if not text:
+        raise ValueError("an empty entry: leave it out")
+    if text.casefold() in NOT_AN_ENTRY:
+        raise ValueError(f"'{text}' is not an entry: leave the list empty when there is none")
+    return text
+
+
+ChartEntry = Annotated[str, AfterValidator(_chart_entry), Field(max_length=200)]
+ChartList = Annotated[list[ChartEntry], Field(max_length=50)]
 
 
 def _instant(value: datetime) -> datetime:
@@ -81,8 +99,8 @@ class NewPatient(In):
     care_area: str
     indications: list[str] = Field(default_factory=list)
     oral_mme_per_day: DecimalText | None = None
-    allergies: list[str] = Field(default_factory=list)
-    anticoagulants: list[str] = Field(default_factory=list)
+    allergies: ChartList = Field(default_factory=list)
+    anticoagulants: ChartList = Field(default_factory=list)
     psychosis_history: bool | None = None
     life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
 
@@ -97,8 +115,8 @@ class PatientChanges(In):
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
     indications: list[str] | None = None
     oral_mme_per_day: DecimalText | None = None
-    allergies: list[str] | None = None
-    anticoagulants: list[str] | None = None
+    allergies: ChartList | None = None
+    anticoagulants: ChartList | None = None
     psychosis_history: bool | None = None
     life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
 
@@ -113,7 +131,7 @@ class EvaluationIn(In):
     uncorrected_coagulopathy: bool | None = None
     on_anticoagulants: bool | None = None
     anticoagulation_plan: bool | None = None
-    allergies: list[str] | None = None
+    allergies: ChartList | None = None
     psychosis_history: bool | None = None
     active_substance_misuse: bool | None = None
     life_expectancy_3_months_or_more: bool | None = None
@@ -328,7 +346,7 @@ class InterrogationIn(In):
 
 # --- answers ------------------------------------------------------------------------------------------------------
 class QueueItemOut(BaseModel):
-    kind: Literal["check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override"]
+    kind: Literal["check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override", "refill-overdue"]
     patient_id: int
     patient: str
     mrn: str
@@ -348,3 +366,4 @@ class WorkQueuesOut(BaseModel):
     flags: list[QueueItemOut]
     discrepancies: list[QueueItemOut]
     overrides: list[QueueItemOut]
+    refills_overdue: list[QueueItemOut]

@@ -6,13 +6,15 @@
   without one nobody can add users, reset a password or read the audit trail's users again;
 - a role changes between staff roles only: a patient's login belongs to their patient record, so a staff login
   never becomes a patient's and a patient's never becomes staff (each is a new login);
-- the last active admin keeps the admin role.
+- the last active admin keeps the admin role, and nobody changes their own role (an admin who could make
+  themself a physician would read every clinical record with no second person).
 """
 
 from __future__ import annotations
 
 from openidds.clinic.roles import ROLES, Role
 from openidds.errors import InputError
+from openidds.validation import visible
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200  # as the API's NewUser
@@ -23,6 +25,8 @@ def check_password(password: str, field: str = "password") -> None:
     """InputError on `field` unless the password is long enough (and not absurdly long)."""
     if len(password) < MIN_PASSWORD:
         raise InputError(field, f"must be at least {MIN_PASSWORD} characters (it has {len(password)})")
+    if len(visible(password)) < MIN_PASSWORD:
+        raise InputError(field, f"must have at least {MIN_PASSWORD} characters that are not spaces or invisible")
     if len(password) > MAX_PASSWORD:
         raise InputError(field, f"must be at most {MAX_PASSWORD} characters")
 
@@ -51,8 +55,12 @@ def check_role_change(old: str, new: str) -> None:
         raise InputError("role", f"the user is already {_article(new)}")
 
 
-def role_change_refusal(old: str, new: str, active: bool, active_admins: int) -> str | None:
+def role_change_refusal(
+    old: str, new: str, active: bool, active_admins: int, actor_id: int = 0, user_id: int = -1
+) -> str | None:
     """Why an `active` login of role `old` may not become `new` now, or None (after check_role_change)."""
+    if actor_id == user_id:
+        return "you cannot change your own role: another admin must do it"
     if old == "admin" and new != "admin" and active and active_admins <= 1:
         return "this is the clinic's last active admin: make another user an admin first"
     return None

@@ -38,6 +38,7 @@ class PatientStatusFacts:
     replacement_due: int | None = None  # plan the replacement by
     flags: tuple[dict[str, Any], ...] = ()  # open flags: {code, urgent, message, link}
     pending_program: str = ""
+    refills_in_progress: tuple[tuple[str, str], ...] = ()  # (what, link): prepared or checked, not yet filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ def patient_alerts(facts: PatientStatusFacts, now: int, when: Callable[[int], st
     out.extend(_replacement(facts, now, when))
     if facts.pending_program:
         out.append(Alert("soft", "program-awaits-refill", f"Not running yet: {facts.pending_program}"))
+    for what, link in facts.refills_in_progress:
+        out.append(Alert("soft", "refill-in-progress", what, link, "open the refill"))
     for f in facts.flags:
         if f.get("urgent"):
             continue

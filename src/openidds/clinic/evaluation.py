@@ -19,6 +19,7 @@ Each item cites its source; items no retrieved source gives are OpenIDDS policy,
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -169,7 +170,7 @@ def evaluate_candidate(
         )
     allergies = _allergies(candidate.allergies)
 
-    by_allergy = _excluded_by_allergy(drugs, allergies) if allergies is not None else {}
+    by_allergy = excluded_by_allergy(drugs, allergies) if allergies is not None else {}
     psychosis_drugs = psychiatric_risk_drugs(drugs)
     by_psychosis = psychosis_drugs if candidate.psychosis_history is True else ()
     left = [d.name for d in drugs if d.name not in by_allergy and d.name not in by_psychosis]
@@ -252,31 +253,46 @@ def _allergies(allergies: object) -> tuple[str, ...] | None:
 
 
 def _normalise(entry: str) -> str:
-    """'Morphine (hives)' → 'morphine': the allergen, without the reaction note, case or extra spaces."""
+    """'Mórphine (hives)' → 'morphine': the allergen, without the reaction note, accents, case or extra spaces."""
     text = re.sub(r"\([^)]*\)", " ", entry.casefold())
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return " ".join(text.replace("-", " ").split()).strip(" .,;:")
 
 
+allergen_key = _normalise  # one reading of an allergy entry, for the chart's check too
+
+
+OPIOID_WORDS = frozenset({"opioid", "opioids", "opiate", "opiates", "narcotic", "narcotics"})
+
+
 def _allergy_terms(drug: Drug) -> set[str]:
-    """Names an allergy list may use for a drug: its name, brand names of its products, and its class."""
-    terms = {drug.name, _normalise(drug.display_name)}
+    """Names an allergy list may use for a drug: its name, its brand names and those of its products, its class
+    (and, for an opioid, 'opiate' or 'narcotic')."""
+    terms = {drug.name, _normalise(drug.display_name), *(_normalise(a) for a in drug.also_known_as)}
     for f in drug.formulations:
         brand = _normalise(f.product).split(" ")[0]
         if brand:
             terms.add(brand)
     cls = drug.drug_class.replace("-", " ")
     terms |= {cls, cls + "s"}
+    if drug.is_opioid:
+        terms |= OPIOID_WORDS
     return terms
 
 
-def _excluded_by_allergy(drugs: list[Drug], allergies: tuple[str, ...]) -> dict[str, str]:
-    """Planned drug → the allergy entry that excludes it (exact names only: a free-text note is never guessed at)."""
+def excluded_by_allergy(drugs: list[Drug], allergies: tuple[str, ...]) -> dict[str, str]:
+    """Planned drug → the allergy entry that excludes it: an entry that is one of the drug's names, or holds one as
+    a whole word ('morphine sulfate', 'MS Contin tablets'): an allergy is never read narrowly."""
     found: dict[str, str] = {}
     for drug in drugs:
         terms = _allergy_terms(drug)
         for entry in allergies:
             key = _normalise(entry)
-            if key in terms or key.removesuffix("s") in terms:
+            if (
+                key in terms
+                or key.removesuffix("s") in terms
+                or any(re.search(rf"\b{re.escape(t)}\b", key) for t in terms if t)
+            ):
                 found[drug.name] = entry
                 break
     return found

@@ -36,6 +36,8 @@ class PathwayFacts:
     trial: str | None = None
     trial_reasons: tuple[str, ...] = ()
     pump_in_place: bool = False
+    planned_drugs: tuple[str, ...] = ()  # what the latest evaluation planned (empty: not known)
+    evaluation_after_trial: bool = False  # the latest evaluation came after the latest trial
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,23 @@ def _because(reasons: tuple[str, ...]) -> str:
     return f" ({'; '.join(reasons)})" if reasons else ""
 
 
-def gate(step: PathwayStep, facts: PathwayFacts) -> Gate:
-    """May `step` be recorded now, given the record's facts? (see the module doc)."""
+def gate(step: PathwayStep, facts: PathwayFacts, drugs: tuple[str, ...] = ()) -> Gate:
+    """May `step` be recorded now, given the record's facts? (see the module doc). `drugs`: what the trial gives or
+    the first program holds; a drug the evaluation did not plan needs a physician's reason."""
+    found = _gate(step, facts)
+    unplanned = [d for d in drugs if facts.planned_drugs and d not in facts.planned_drugs]
+    if found.status == "open" and step in ("trial", "implant") and unplanned:
+        return Gate(
+            step,
+            "needs-override",
+            "gate.drug-not-planned",
+            f"{', '.join(unplanned)} was not planned at the evaluation (planned: {', '.join(facts.planned_drugs)}): "
+            "a physician confirms the change, giving a reason, or the evaluation is recorded again",
+        )
+    return found
+
+
+def _gate(step: PathwayStep, facts: PathwayFacts) -> Gate:
     if step in ("replacement", "revision"):
         if not facts.pump_in_place:
             return Gate(step, "closed", "gate.no-pump", f"no pump is in place: {_A[step]} needs an implanted pump")
@@ -104,6 +121,15 @@ def gate(step: PathwayStep, facts: PathwayFacts) -> Gate:
                 + ": a physician accepts it, giving a reason, before the trial",
             )
         return Gate(step, "open", "gate.open", "the latest evaluation found the patient eligible")
+    if facts.evaluation == "needs-review" and (facts.evaluation_after_trial or facts.trial is None):
+        return Gate(
+            step,
+            "needs-override",
+            "gate.evaluation-needs-review",
+            "the latest evaluation needs review"
+            + _because(facts.evaluation_reasons)
+            + ": a physician accepts it, giving a reason, before the implant",
+        )
     if facts.trial == "success":
         return Gate(step, "open", "gate.open", "the latest trial succeeded")
     if facts.trial == "failure":

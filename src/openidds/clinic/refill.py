@@ -22,6 +22,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Literal, get_args
 
+from openidds import display
 from openidds.clinic.citations import cite, policy
 from openidds.clinic.followup import Flag
 from openidds.devices import PumpModel
@@ -207,20 +208,44 @@ def discrepancy_flag(
     low_ml: Fraction,
     high_ml: Fraction,
     likely_causes: Sequence[str],
+    solution: Sequence[Ingredient] = (),
 ) -> Flag | None:
-    """A flag to acknowledge when the residual withdrawn at a refill lies outside the expected band (None inside)."""
+    """A flag to acknowledge when the residual withdrawn at a refill lies outside the expected band (None inside).
+
+    Less than expected means up to the difference may have reached the patient beyond the program (or leaked): the
+    amount of each drug is named, and it is urgent: assess the patient now (opioid: sedation and breathing, naloxone
+    at hand). More than expected means less was delivered: urgent with a withdrawal-risk drug (baclofen)."""
     if status == "within-band":
         return None
-    side = "less" if status == "less-than-expected" else "more"
+    less = status == "less-than-expected"
+    gap = Quantity.of(abs(expected_ml - withdrawn_ml), "mL")
+    amounts = "; ".join(f"{i.drug.name} {display.dose(i.dose(gap), i.drug.dose_unit)}" for i in solution)
+    side = "less" if less else "more"
+    text = (
+        f"reconciliation discrepancy: {format_ml(withdrawn_ml)} withdrawn, {side} than the "
+        f"{format_ml(expected_ml)} expected (band {format_ml(low_ml).removesuffix(' mL')} to {format_ml(high_ml)})"
+    )
+    actions: list[str] = []
+    urgent = False
+    if less and solution:
+        urgent = True
+        text += f": up to {format_ml(gap.to('mL'))} unaccounted for ({amounts}), delivered beyond the program or lost"
+        actions.append("assess the patient now: sedation, breathing, blood pressure, new weakness")
+        if any(i.drug.is_opioid for i in solution):
+            actions.append("opioid: observe for respiratory depression with naloxone at hand")
+    elif not less and any(i.drug.withdrawal_risk is not None for i in solution):
+        urgent = True
+        text += f": {format_ml(gap.to('mL'))} less delivered than programmed ({amounts}): watch for withdrawal"
+        actions.append("assess the patient for withdrawal now (itching, fever, returning spasticity, confusion)")
     return Flag(
         "refill.discrepancy",
-        False,
-        f"reconciliation discrepancy: {format_ml(withdrawn_ml)} withdrawn, {side} than the "
-        f"{format_ml(expected_ml)} expected (band {format_ml(low_ml).removesuffix(' mL')} to {format_ml(high_ml)})",
+        urgent,
+        text,
         DISCREPANCY,
         (
+            *actions,
             *(f"likely: {c}" for c in likely_causes),
-            "acknowledge with what was found (e.g. 'interrogated: pump ran as programmed; band re-checked')",
+            "interrogate the pump; a second person (not who filled it) acknowledges with what was found",
         ),
     )
 
@@ -232,4 +257,26 @@ def emergency_flag(reason: str) -> Flag:
         f"filled without its independent double check (emergency: {reason.strip()}): review the preparation "
         "against the prescription and the label",
         EMERGENCY,
+    )
+
+
+FIRST_FILL = policy(
+    "A compounded first fill, put in at the implant without the refill's double check, is reviewed by a second "
+    "person (a pharmacist or a physician other than the surgeon) against the prescription and the label: an "
+    "OpenIDDS choice, as for every compounded refill."
+)
+
+
+def first_fill_flag(solution: Sequence[Ingredient]) -> Flag | None:
+    """A review flag for an implant's first fill when its solution is compounded (None for a product strength)."""
+    why = compounded(solution)
+    if not why.value:
+        return None
+    return Flag(
+        "implant.first-fill-unchecked",
+        False,
+        f"the first fill ({describe_solution(solution)}) is compounded ({'; '.join(why.reasons)}): a second person "
+        "checks the preparation against the prescription and the label",
+        FIRST_FILL,
+        ("a pharmacist or a physician other than who recorded the implant reviews the compounding record",),
     )

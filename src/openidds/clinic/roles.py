@@ -66,7 +66,8 @@ ACTION_TEXT: Mapping[Action, str] = MappingProxyType(
         "record-refill": "complete a refill (withdraw, fill, reconcile)",
         "record-follow-up": "record a follow-up visit",
         "resolve-flag": "resolve a flag, saying what was done",
-        "review-unchecked-refill": "review a refill filled without its double check, saying what was found",
+        "review-unchecked-refill": "review a fill that needs a second person (no double check, or outside the "
+        "expected band), saying what was found",
         "submit-questionnaire": "submit questionnaires (pain, ODI, PHQ-9)",
         "request-bolus": "request a bolus with the patient remote",
         "read-dashboard": "read the clinic dashboard",

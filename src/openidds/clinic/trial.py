@@ -63,6 +63,15 @@ DEFAULT_CARE_AREA: dict[str, CareArea] = {"pain": "pain-noncancer", "spasticity"
 SCREENING_OBSERVATION_H = Fraction(4)
 BACLOFEN_START = cite("itb-dosing-cmsc-2015", "literature")
 LONG_EFFECT_H = Fraction(8)
+CONTINUOUS_START = policy(
+    "After a continuous catheter trial the implanted pump starts at (or below) the daily dose that worked: an OpenIDDS "
+    "choice; no retrieved source gives a number."
+)
+MAX_HOURS = Fraction(24 * 30)  # observation or effect beyond a month is a typo (a trial lasts hours to days)
+DOSE_RANGE = {  # a bolus or a daily dose outside these is a typo, whatever the drug (the library's limits then apply)
+    "mass": ("0.001 mcg", "10 g"),
+    "dose rate": ("0.001 mcg/day", "10 g/day"),
+}
 OPIOID_OBSERVATION_H = Fraction(6)
 OPIOID_OBSERVATION = cite("pacc-2017-statements", "consensus", note="At least 6 h after a single-shot opioid trial.")
 MORPHINE_OBSERVATION_H = Fraction(24)
@@ -183,7 +192,7 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary, care_area: str | None 
     for i, d in enumerate(trial.doses):
         where = f"doses[{i}]"
         dose = _dose(d.dose, trial.method, drug, f"{where}.dose")
-        outside.extend(_dose_limits(dose, trial.method, drug, limits, where))
+        outside.extend(_dose_limits(dose, trial.method, drug, limits, where, f"dose {i + 1}"))
         hours = _hours(d.observation_hours, f"{where}.observation_hours")
         if hours <= 0:
             raise InputError(f"{where}.observation_hours", "must be more than 0 hours")
@@ -199,7 +208,7 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary, care_area: str | None 
             grade = None if d.ashworth is None else check_ashworth(d.ashworth, f"{where}.ashworth")
             responses.append(_ashworth_response(dose, drug, baseline_grade, grade, intolerable))
             one_plus = one_plus or "1+" in (baseline_grade, grade)
-        notes.extend(_observation_notes(trial, drug, dose, hours, where, screening))
+        notes.extend(_observation_notes(trial, drug, dose, hours, f"dose {i + 1}", screening))
         if d.effect_hours is not None and _hours(d.effect_hours, f"{where}.effect_hours") < 0:
             raise InputError(f"{where}.effect_hours", "cannot be negative")
 
@@ -212,6 +221,11 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary, care_area: str | None 
         reasons = [Reason("trial.success", f"{_dose_text(first.dose, drug)}: {first.message}", citation)]
         if trial.method == "baclofen-screening":
             starting = _baclofen_start(responses[success].dose, trial.doses[success].effect_hours, success)
+        elif trial.method == "continuous-catheter":
+            starting = Calculated(
+                first.dose,
+                (f"starting daily dose: the continuous trial's effective dose ({CONTINUOUS_START.describe()})",),
+            )
     elif any(r.status == "needs-review" for r in responses):
         status = "needs-review"
         reasons = [
@@ -220,7 +234,8 @@ def evaluate_trial(trial: Trial, *, library: DrugLibrary, care_area: str | None 
             if r.status == "needs-review"
         ]
     elif trial.method == "baclofen-screening":
-        status, reasons = _screening_without_response(responses[-1].dose, screening)
+        largest = max((r.dose for r in responses), key=lambda q: q.to("mcg"))  # the order given does not matter
+        status, reasons = _screening_without_response(largest, screening)
     else:
         status = "failure"
         reasons = [Reason("trial.failure", f"no dose met the rule ({rule})", citation)]
@@ -263,23 +278,31 @@ def _dose(value: Quantity | str, method: TrialMethod, drug: Drug, field: str) ->
     kind = DOSE_RATE if method == "continuous-catheter" else MASS
     dose = value if isinstance(value, Quantity) else parse_quantity(value, kind, field)
     if not dose.is_kind(kind):
-        raise InputError(field, f"expected {kind.describe()}, got '{dose}'")
+        raise InputError(field, f"expected {kind.describe()}, got '{dose.format(None, 3)}'")
     if dose.value <= 0:
-        raise InputError(field, f"must be more than zero, got '{dose}'")
+        raise InputError(field, f"must be more than zero, got '{dose.format(None, 3)}'")
+    low, high = (parse_quantity(v) for v in DOSE_RANGE["dose rate" if kind is DOSE_RATE else "mass"])
+    if not low <= dose <= high:
+        raise InputError(field, f"must be between {low} and {high}: check the dose and its unit")
     return dose
 
 
 def _hours(value: object, field: str) -> Fraction:
     if isinstance(value, bool):
         raise InputError(field, f"expected a number of hours, got {value!r}")
+    hours: Fraction | None = None
     try:
         if isinstance(value, Fraction | int):
-            return Fraction(value)
-        if isinstance(value, float | Decimal | str):
-            return Fraction(str(value).strip())  # a float's shortest decimal, as parse_quantity reads numbers
-    except (ValueError, ZeroDivisionError):
-        pass
-    raise InputError(field, f"expected a number of hours, got {value!r}")
+            hours = Fraction(value)
+        elif isinstance(value, float | Decimal | str) and len(str(value)) <= 20:
+            hours = Fraction(str(value).strip())  # a float's shortest decimal, as parse_quantity reads numbers
+    except (ValueError, ZeroDivisionError, OverflowError):
+        hours = None
+    if hours is None:
+        raise InputError(field, f"expected a number of hours, got {str(value)[:40]!r}")
+    if abs(hours) > MAX_HOURS:
+        raise InputError(field, f"at most {format_number(MAX_HOURS)} hours (30 days): check the number")
+    return hours
 
 
 def _side_effects(effects: object, field: str) -> tuple[str, ...]:
@@ -316,7 +339,9 @@ def _screening_doses(limits: CareAreaLimits) -> tuple[Fraction, ...]:
     return tuple(d.value.to("mcg") for d in limits.screening.doses)
 
 
-def _dose_limits(dose: Quantity, method: TrialMethod, drug: Drug, limits: CareAreaLimits, where: str) -> list[Reason]:
+def _dose_limits(
+    dose: Quantity, method: TrialMethod, drug: Drug, limits: CareAreaLimits, where: str, shown: str
+) -> list[Reason]:
     """A trial dose against the library: a bolus against the trial bolus range, a continuous trial's daily dose
     against the daily dose (hard) and the starting dose (usual range). Beyond a hard bound: refused."""
     if method == "continuous-catheter":
@@ -336,7 +361,7 @@ def _dose_limits(dose: Quantity, method: TrialMethod, drug: Drug, limits: CareAr
         text = f"{_dose_text(dose, drug)} is {side} {what}'s {bound.severity} limit {bound.limit.describe(unit)}"
         if bound.severity == "hard":
             raise InputError(f"{where}.dose", f"{text}: check the dose and its unit")
-        out.append(Reason("trial.dose-outside-range", f"{where}: {text}: the team confirms the dose given"))
+        out.append(Reason("trial.dose-outside-range", f"{shown}: {text}: the team confirms the dose given"))
     return out
 
 
@@ -508,7 +533,10 @@ def first_program_findings(
         return [Finding("info", "trial.drug-not-programmed", f"the trial gave {d.name}; the first program holds none")]
     if starting_daily_dose is not None:
         if dose.to(unit) > starting_daily_dose.to(unit):
-            effective = "" if effective_dose is None else f" (effective at {effective_dose.format(d.dose_unit)})"
+            shown = None
+            if effective_dose is not None:
+                shown = effective_dose.format(d.dose_unit if effective_dose.is_kind(MASS) else unit, 3)
+            effective = "" if shown is None or effective_dose == starting_daily_dose else f" (effective at {shown})"
             return [
                 Finding(
                     "soft",

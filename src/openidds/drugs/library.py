@@ -168,6 +168,7 @@ class OralConversion(DataModel):
 class Drug(DataModel):
     name: str
     display_name: str
+    also_known_as: list[str] = Field(default_factory=list)  # brand names, for reading allergy lists
     drug_class: DrugClass
     dose_unit: Literal["mg", "mcg"]
     formulations: list[Formulation] = Field(default_factory=list)

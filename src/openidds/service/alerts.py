@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.clinic.alerts import Alert, PatientStatusFacts, patient_alerts
 from openidds.data import load_library
-from openidds.db.models import PatientStatus
+from openidds.db.models import PatientStatus, Refill
 from openidds.programs.clock import from_us, to_us
 
 
@@ -37,6 +38,18 @@ def chart_alerts(s: Session, patient_id: int, now: datetime, when: Callable[[dat
         replacement_due=us(st.replacement_due),
         flags=tuple(st.flags or ()),
         pending_program=st.pending_program or "",
+        refills_in_progress=tuple(
+            (
+                f"Refill prepared {when(r.prepared_at)}: "
+                + ("awaits its independent double check" if r.status == "prepared" else "checked: awaits the fill"),
+                f"refills/{r.id}",
+            )
+            for r in s.scalars(
+                select(Refill)
+                .where(Refill.patient_id == patient_id, Refill.status.in_(("prepared", "checked")))
+                .order_by(Refill.prepared_at)
+            )
+        ),
     )
     return patient_alerts(facts, to_us(now), lambda at: when(from_us(at)))
 

@@ -32,7 +32,7 @@ from openidds.clinic.refill import compounded
 from openidds.clinic.trial import SideEffect, TrialDose
 from openidds.clinic.trial import Trial as TrialInput
 from openidds.data import load_catalog, load_library
-from openidds.db.models import AuditHead, Patient, PatientStatus, Refill, User
+from openidds.db.models import AuditHead, Flag, Patient, PatientStatus, Refill, User
 from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
 from openidds.service import pathway, programs
@@ -236,6 +236,13 @@ class Demo:
         pathway.record_implant(
             self.s, self.user(BY_REF[spec.surgeon]), pid, data, program_file(rx, spec.person, at, capacity), at
         )
+        for flag in self.s.scalars(
+            select(Flag).where(
+                Flag.patient_id == pid, Flag.code == "implant.first-fill-unchecked", Flag.resolved_at.is_(None)
+            )
+        ):  # the pharmacist reviews a compounded first fill the same day
+            note = "compounding record checked against the prescription and the syringe label"
+            pathway.resolve_flag(self.s, self.user(CHEN), pid, flag.id, note, at)
         return capacity
 
     def interrogate(

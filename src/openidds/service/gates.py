@@ -51,12 +51,18 @@ def pathway_facts(s: Session, patient_id: int) -> PathwayFacts:
             for r in result.get("reasons", [])
             if str(r.get("code", "")).startswith(_TRIAL_REASONS)
         )
+    planned: tuple[str, ...] = ()
+    if evaluation is not None:
+        planned = tuple(str(d) for d in evaluation.answers.get("planned_drugs") or ())
+    after = evaluation is not None and trial is not None and evaluation.recorded_at > trial.recorded_at
     return PathwayFacts(
         evaluation=None if evaluation is None else evaluation.outcome,
         evaluation_reasons=evaluation_reasons,
         trial=None if trial is None else trial.outcome,
         trial_reasons=trial_reasons,
         pump_in_place=implanted is not None,
+        planned_drugs=planned,
+        evaluation_after_trial=after,
     )
 
 
@@ -65,13 +71,16 @@ def gate_for(s: Session, actor: User, patient_id: int, step: PathwayStep) -> tup
     return gate(step, pathway_facts(s, patient_id)), permits(actor, "override-pathway-gate", patient_id=patient_id)
 
 
-def through_gate(s: Session, actor: User, patient_id: int, step: PathwayStep, override_reason: str) -> Gate | None:
+def through_gate(
+    s: Session, actor: User, patient_id: int, step: PathwayStep, override_reason: str, drugs: tuple[str, ...] = ()
+) -> Gate | None:
     """Check the gate before `step` is written (the caller holds the patient's lock). A closed gate answers 409 with
     what must be recorded first; one that needs an override answers 409 without a reason, 403 with one from someone
     who may not override, 422 for a bad reason.
     Returns the gate when it was overridden (the caller then calls `record_override` with the new record)."""
     reason = plain_text(override_reason, "override_reason", OVERRIDE_REASON_MAX)
-    g, may = gate_for(s, actor, patient_id, step)
+    g = gate(step, pathway_facts(s, patient_id), drugs)
+    may = permits(actor, "override-pathway-gate", patient_id=patient_id)
     if g.status == "needs-override" and reason:
         require(actor, "override-pathway-gate", patient_id=patient_id)  # 403 for whoever may not
     decision = pass_gate(g, reason, may)

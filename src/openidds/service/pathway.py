@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openidds.clinic.chart_check import ChartFacts
 from openidds.clinic.evaluation import Candidate, evaluate_candidate
 from openidds.clinic.followup import FollowUpVisit, assess_follow_up
 from openidds.clinic.interrogation import ReportedDrug, mismatch_flag, program_differences, reservoir_discrepancy
+from openidds.clinic.refill import first_fill_flag
+from openidds.clinic.resolution import resolution_refusal
 from openidds.clinic.roles import Action
 from openidds.clinic.trial import Trial as TrialInput
 from openidds.clinic.trial import evaluate_trial
@@ -47,7 +48,14 @@ from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
 from openidds.service.gates import record_override, through_gate
 from openidds.service.locks import decision_instant, lock_patient
-from openidds.service.programs import active_version, first_program_findings, new_version, parse, trial_dose_findings
+from openidds.service.programs import (
+    active_version,
+    chart_facts,
+    first_program_findings,
+    new_version,
+    parse,
+    trial_dose_findings,
+)
 from openidds.service.pump import WAITING, pump_state, refresh_status
 from openidds.service.refills import ingredients
 from openidds.twin import RemoteRequest as RemoteEvent
@@ -137,16 +145,6 @@ def list_patients(s: Session, actor: User) -> list[Patient]:
 
 
 # --- evaluation and trial -----------------------------------------------------------------------------------------
-def chart_facts(p: Patient) -> ChartFacts:
-    """What the chart records that the evaluation's checklist must agree with."""
-    return ChartFacts(
-        allergies=tuple(str(a) for a in p.allergies or ()),
-        anticoagulants=tuple(str(a) for a in p.anticoagulants or ()),
-        psychosis_history=p.psychosis_history,
-        life_expectancy_months=p.life_expectancy_months,
-    )
-
-
 def record_evaluation(
     s: Session, actor: User, patient_id: int, candidate: Candidate, answers: dict[str, Any], now: datetime
 ) -> Evaluation:
@@ -191,8 +189,8 @@ def record_trial(
     """A trial, after the evaluation that allows it (clinic.pathway: a physician may accept one that needs review,
     giving `override_reason`); its doses checked against the library's trial doses for the patient's care area."""
     patient = _writer(s, actor, patient_id, "record-trial")
-    overridden = through_gate(s, actor, patient.id, "trial", override_reason)
-    outcome = evaluate_trial(trial, library=load_library(), care_area=patient.care_area)
+    outcome = evaluate_trial(trial, library=load_library(), care_area=patient.care_area)  # bad input first (422)
+    overridden = through_gate(s, actor, patient.id, "trial", override_reason, (str(trial.drug),))
     row = Trial(
         patient_id=patient.id,
         details={**details, "result": outcome.as_json()},
@@ -249,6 +247,18 @@ def record_implant(
         through_gate(s, actor, patient.id, "revision", override_reason)
         if active_version(s, patient.id) is None:
             raise Conflict("a revision needs an implanted, programmed pump")
+        in_place = s.scalars(
+            select(Implant)
+            .where(Implant.patient_id == patient.id, Implant.kind.in_(("implant", "replacement")))
+            .order_by(Implant.implanted_at.desc(), Implant.id.desc())
+            .limit(1)
+        ).first()
+        if in_place is not None and (in_place.pump_model, in_place.pump_serial) != (pump.id, data["pump_serial"]):
+            raise InputError(
+                "pump_serial",
+                f"a catheter revision keeps the pump in place ({in_place.pump_model}, serial {in_place.pump_serial}):"
+                " record a pump replacement to change the pump",
+            )
         implant = Implant(patient_id=patient.id, recorded_by=actor.id, recorded_at=now, **data)
         s.add(implant)
         s.flush()
@@ -261,7 +271,8 @@ def record_implant(
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
     if program.reservoir.filled_at != data["implanted_at"]:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
-    overridden = through_gate(s, actor, patient.id, kind, override_reason)  # bad input first (422), then the gate
+    drugs = tuple(i.drug.name for i in program.solution) if kind == "implant" else ()
+    overridden = through_gate(s, actor, patient.id, kind, override_reason, drugs)  # bad input first, then the gate
     findings = first_program_findings(s, patient.id, program, at)
     if kind == "implant":
         findings += trial_dose_findings(s, patient.id, program)
@@ -301,6 +312,9 @@ def record_implant(
     if overridden is not None:
         entity = f"implant/{implant.id}"
         after["gate_override"] = record_override(s, actor, patient.id, overridden, override_reason, entity, now)
+    first_fill = first_fill_flag(program.solution)
+    if first_fill is not None:
+        after["flags"] = [raise_flag(s, actor, patient.id, first_fill, f"implant/{implant.id}", now).id]
     _write(s, actor, "record-implant", f"patient/{patient.id}/implant/{implant.id}", now, {"stage": before}, after)
     refresh_status(s, patient.id, now)
     return implant, version
@@ -355,8 +369,9 @@ def resolve_follow_up(
     if row.resolved_at is not None:
         raise Conflict("already resolved")
     text = plain_text(resolution, "resolution", RESOLUTION_MAX)
-    if not text:
-        raise InputError("resolution", "say what was done about the urgent flag (who saw the patient, what was agreed)")
+    refused = resolution_refusal(text, urgent=row.urgent)
+    if refused is not None:
+        raise InputError("resolution", refused)
     row.resolved_at, row.resolved_by, row.resolution = now, actor.id, text
     _write(
         s,
@@ -371,10 +386,14 @@ def resolve_follow_up(
     return row
 
 
+SECOND_REVIEW = frozenset({"refill.unchecked", "refill.discrepancy", "implant.first-fill-unchecked"})
+
+
 def flag_action(flag: Flag) -> Action:
-    """Who may resolve a flag: a refill filled without its double check is reviewed by a second person (not the one
-    who filled it), a pharmacist too; any other flag by the care team."""
-    return "review-unchecked-refill" if flag.code == "refill.unchecked" else "resolve-flag"
+    """Who may resolve a flag: a fill that had no double check (a refill in an emergency, a compounded first fill)
+    and a refill outside its band are reviewed by a second person (not the one who filled it), a pharmacist too;
+    any other flag by the care team."""
+    return "review-unchecked-refill" if flag.code in SECOND_REVIEW else "resolve-flag"
 
 
 def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolution: str, now: datetime) -> Flag:
@@ -388,8 +407,9 @@ def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolut
     if row.resolved_at is not None:
         raise Conflict("this flag is already resolved")
     text = plain_text(resolution, "resolution", RESOLUTION_MAX)
-    if not text:
-        raise InputError("resolution", "say what was done (e.g. 'observed 24 h, no respiratory depression')")
+    refused = resolution_refusal(text, urgent=row.urgent)
+    if refused is not None:
+        raise InputError("resolution", refused)
     row.resolved_at, row.resolved_by, row.resolution = now, actor.id, text
     s.flush()
     _write(

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from openidds.calculations.bridge import bridge_plan
 from openidds.calculations.projection import project
+from openidds.clinic.chart_check import ChartFacts, program_against_chart
 from openidds.clinic.refill import describe_solution
 from openidds.clinic.trial import first_program_findings as trial_first_program_findings
 from openidds.data import load_catalog, load_library
-from openidds.db.models import Implant, ProgramVersion, Refill, Trial, User
+from openidds.db.models import Implant, Patient, ProgramVersion, Refill, Trial, User
 from openidds.errors import InputError
 from openidds.programfile import parse_program
 from openidds.programs.program import PumpProgram
@@ -198,14 +199,34 @@ def propose_program(
     return version
 
 
+def chart_facts(p: Patient) -> ChartFacts:
+    """What the chart records that the evaluation's checklist and every program must agree with."""
+    return ChartFacts(
+        allergies=tuple(str(a) for a in p.allergies or ()),
+        anticoagulants=tuple(str(a) for a in p.anticoagulants or ()),
+        psychosis_history=p.psychosis_history,
+        life_expectancy_months=p.life_expectancy_months,
+        oral_mme_per_day=p.oral_mme_per_day,
+    )
+
+
+def _against_chart(s: Session, patient_id: int, program: PumpProgram, implant: bool) -> list[dict[str, Any]]:
+    patient = s.get(Patient, patient_id)
+    if patient is None:
+        return []
+    found = program_against_chart(program, chart_facts(patient), patient.care_area, implant=implant)
+    return [f.as_json() for f in found]
+
+
 def first_program_findings(s: Session, patient_id: int, program: PumpProgram, at: datetime) -> list[dict[str, Any]]:
-    """The checks of an implant's first program, taking effect at `at`. A replacement pump continues the therapy:
-    checked as a step from the old pump's program, against the record (a new pump restarts no titration window)."""
+    """The checks of an implant's first program, taking effect at `at`, and the program against the chart. A
+    replacement pump continues the therapy: checked as a step from the old pump's program, against the record (a
+    new pump restarts no titration window)."""
     running = active_version(s, patient_id)
     old = None if running is None else program_of(running)
     history = titration_history(s, patient_id)
     found = check(program, program.context, old, library=load_library(), starting=old is None, now=at, history=history)
-    return [f.as_json() for f in found]
+    return _against_chart(s, patient_id, program, implant=old is None) + [f.as_json() for f in found]
 
 
 def trial_dose_findings(s: Session, patient_id: int, program: PumpProgram) -> list[dict[str, Any]]:
@@ -250,7 +271,7 @@ def proposal_findings(
             "document.pump.model", f"the program is for a {program.pump.id} pump; the pump in place is {old.pump.id}"
         )
     history = titration_history(s, current.patient_id)
-    findings = [
+    findings = _against_chart(s, current.patient_id, program, implant=False) + [
         f.as_json() for f in check(program, program.context, old, library=load_library(), now=now, history=history)
     ]
     if bridge and changes_solution(old, program):

@@ -5,6 +5,8 @@
   second-person verification (not the one who proposed or confirmed it), proposals waiting for a physician's
   confirmation;
 - **awaiting a refill**: programs verified for another solution, waiting for the refill that brings it;
+- **refills overdue** (for whoever may prepare a refill): the pump past its refill due (the reservoir, drug
+  stability or the solution's expiry), longest overdue first;
 - **open flags I can resolve**: urgent first (a refill filled without its check goes to a second person);
 - **unacknowledged discrepancies**: refill reconciliations and interrogated reservoirs outside the band;
 - **overrides**: recent pathway gates a physician went past, with the reason (30 days).
@@ -24,14 +26,16 @@ from sqlalchemy.orm import Session
 
 from openidds.clinic.dashboard import span
 from openidds.clinic.refill import describe_solution
-from openidds.db.models import Flag, FollowUp, PathwayOverride, Patient, ProgramVersion, Refill, User
+from openidds.db.models import Flag, FollowUp, PathwayOverride, Patient, PatientStatus, ProgramVersion, Refill, User
 from openidds.programs.clock import to_us
 from openidds.service.access import permits, require
 from openidds.service.pathway import flag_action
 from openidds.service.pump import program_of
 from openidds.service.refills import check_action
 
-QueueName = Literal["check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override"]
+QueueName = Literal[
+    "check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override", "refill-overdue"
+]
 DISCREPANCIES = ("refill.discrepancy", "interrogation.reservoir-discrepancy")
 OVERRIDE_WINDOW = timedelta(days=30)
 QUEUE_LIMIT = 200  # per queue: the oldest first, so nothing old is hidden behind newer items
@@ -57,10 +61,12 @@ class WorkQueues:
     flags: list[QueueItem] = field(default_factory=list)
     discrepancies: list[QueueItem] = field(default_factory=list)
     overrides: list[QueueItem] = field(default_factory=list)
+    refills_overdue: list[QueueItem] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return sum(len(q) for q in (self.awaiting_my_check, self.awaiting_refill, self.flags, self.discrepancies))
+        queues = (self.awaiting_my_check, self.awaiting_refill, self.flags, self.discrepancies, self.refills_overdue)
+        return sum(len(q) for q in queues)
 
 
 def _waited(since: datetime, now: datetime) -> str:
@@ -157,7 +163,23 @@ def work_queues(s: Session, actor: User, now: datetime) -> WorkQueues:
             .order_by(PathwayOverride.at.desc())
         )
     ]
-    return WorkQueues(_limit(check), _limit(waiting), _limit(flags), _limit(off), _limit(overrides))
+    overdue = [
+        item(
+            "refill-overdue",
+            st.patient_id,
+            f"refill overdue ({st.refill_reason})" if st.refill_reason else "refill overdue",
+            st.next_refill_due,
+            f"/patients/{st.patient_id}/refill",
+            urgent=st.withdrawal_risk,
+        )
+        for st in s.scalars(
+            select(PatientStatus)
+            .where(PatientStatus.next_refill_due.is_not(None), PatientStatus.next_refill_due <= now)
+            .order_by(PatientStatus.next_refill_due)
+        )
+        if st.next_refill_due is not None and permits(actor, "prepare-refill", patient_id=st.patient_id)
+    ]
+    return WorkQueues(_limit(check), _limit(waiting), _limit(flags), _limit(off), _limit(overrides), _limit(overdue))
 
 
 def _limit(items: Iterable[QueueItem]) -> list[QueueItem]:

@@ -236,6 +236,7 @@ def complete_refill(
         expected.low.to("mL"),
         expected.high.to("mL"),
         result.likely_causes,
+        state.twin.solution,
     )
     if off is not None:
         raised.append(raise_flag(s, actor, patient.id, off, f"refill/{refill.id}", now))

@@ -36,6 +36,7 @@ from openidds.service import audit
 from openidds.service.access import actor_name, require
 from openidds.service.auth import hash_password
 from openidds.service.errors import Conflict, NotFound
+from openidds.validation import visible
 
 USERNAME = re.compile(r"^[a-z0-9._-]{2,80}$")
 __all__ = [
@@ -76,9 +77,10 @@ def add_user(
     earlier); one audit record with `actor` as who did it."""
     if not USERNAME.match(username):
         raise InputError("username", f"use 2-80 lower-case letters, digits, '.', '_' or '-', got {username!r}")
-    if not full_name.strip():
+    full_name = visible(full_name)
+    if not full_name:
         raise InputError("full_name", "give the user's full name")
-    if len(full_name.strip()) > 200:
+    if len(full_name) > 200:
         raise InputError("full_name", "must be at most 200 characters")
     if role not in ROLES:
         raise InputError("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
@@ -165,7 +167,7 @@ def change_role(s: Session, actor: User, user_id: int, role: str, now: datetime)
     require(actor, "manage-users")
     user, active_admins = _lock(s, user_id)
     check_role_change(user.role, role)
-    refusal = role_change_refusal(user.role, role, user.active, active_admins)
+    refusal = role_change_refusal(user.role, role, user.active, active_admins, actor.id, user.id)
     if refusal is not None:
         raise Conflict(refusal)
     before = _state(user)

@@ -32,6 +32,7 @@ class AlarmSound:
     sources: tuple[tuple[str, str], ...]  # (title, url)
     # With a withdrawal-risk drug in the pump, what to do besides (a sentence; {drugs}: the names, {signs}: theirs).
     withdrawal_call: str = ""
+    withdrawal_instead: bool = False  # the withdrawal call replaces `call` (it would contradict it)
 
 
 PUMP_MANAGEMENT = (
@@ -67,6 +68,10 @@ PROGRAMMABLE_ALARMS: tuple[AlarmSound, ...] = (
         "Call your pump clinic today, or on the next working day, to book a refill or a replacement. "
         "Do not wait for the next planned visit.",
         (PUMP_MANAGEMENT, ADVISORIES, REPLACEMENT),
+        "With {drugs} in your pump, call your pump clinic the same day the alarm sounds (out of hours, at a weekend "
+        "or on a holiday: the on-call number) to book a refill or a replacement: the pump must never run empty. "
+        "Do not wait for the next planned visit.",
+        True,
     ),
     AlarmSound(
         "critical",
@@ -145,7 +150,8 @@ def sounds_for(warnings: Sequence[DrugWarning]) -> tuple[AlarmSound, ...]:
         return PROGRAMMABLE_ALARMS
     drugs = " and ".join(w.drug for w in warnings)
     signs = "; ".join(w.signs for w in warnings)
-    return tuple(
-        replace(a, call=f"{a.call} {a.withdrawal_call.format(drugs=drugs, signs=signs)}") if a.withdrawal_call else a
-        for a in PROGRAMMABLE_ALARMS
-    )
+    out = []
+    for a in PROGRAMMABLE_ALARMS:
+        extra = a.withdrawal_call.format(drugs=drugs, signs=signs)
+        out.append(a if not extra else replace(a, call=extra if a.withdrawal_instead else f"{a.call} {extra}"))
+    return tuple(out)

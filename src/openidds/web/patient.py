@@ -248,36 +248,24 @@ def _diary_context(w: Work, patient_id: int) -> dict[str, Any]:
     entries = list(
         w.s.scalars(select(FollowUp).where(FollowUp.patient_id == patient_id).order_by(FollowUp.at.desc()).limit(60))
     )
-    if context["therapy"] == "spasticity":
-        scored = [f for f in entries if "penn" in f.scores]
-        chart = charts.Chart(
-            id="diary-chart",
-            title="How often I had spasms (Penn 0-4)",
-            desc="; ".join(f"{fmt.day(f.at, tz)}: {f.scores['penn']['frequency']}" for f in reversed(scored))
-            or "No spasm score yet.",
-            y_label="spasm frequency 0-4",
-            series=[
-                charts.Series(
-                    "spasm frequency", [(f.at, float(f.scores["penn"]["frequency"])) for f in scored], markers=True
-                )
-            ],
-            zone=fmt.zone(patient.timezone),
-            y_max=4,
-        )
-    else:
-        scored = [f for f in entries if "pain" in f.scores]
-        chart = charts.Chart(
-            id="diary-chart",
-            title="My pain scores",
-            desc="; ".join(f"{fmt.day(f.at, tz)}: {f.scores['pain']['nrs']}" for f in reversed(scored))
-            or "No pain score yet.",
-            y_label="pain 0-10",
-            series=[
-                charts.Series("pain score", [(f.at, float(f.scores["pain"]["nrs"])) for f in scored], markers=True)
-            ],
-            zone=fmt.zone(patient.timezone),
-            y_max=10,
-        )
+    # (score, its value, the chart's title, series name, axis, top, the text when none): the therapy's own score
+    spasms = context["therapy"] == "spasticity"
+    key, value, title, name, axis, top, none = (
+        ("penn", "frequency", "How often I had spasms (Penn 0-4)", "spasm frequency", "spasm frequency 0-4", 4, "spasm")
+        if spasms
+        else ("pain", "nrs", "My pain scores", "pain score", "pain 0-10", 10, "pain")
+    )
+    scored = [f for f in entries if key in f.scores]
+    chart = charts.Chart(
+        id="diary-chart",
+        title=title,
+        desc="; ".join(f"{fmt.day(f.at, tz)}: {f.scores[key][value]}" for f in reversed(scored))
+        or f"No {none} score yet.",
+        y_label=axis,
+        series=[charts.Series(name, [(f.at, float(f.scores[key][value])) for f in scored], markers=True)],
+        zone=fmt.zone(patient.timezone),
+        y_max=top,
+    )
     return {
         **context,
         "entries": scored,

@@ -516,7 +516,7 @@ def dashboard_sections(s: Session, user: User, rows: list[dict[str, Any]], now: 
                     {
                         "row": row,
                         "at": f.at,
-                        "message": flag["message"],
+                        "message": "urgent: " + str(flag["message"]).removeprefix("URGENT: "),
                         "link": f"/patients/{f.patient_id}/follow-ups/{f.id}",
                     }
                 )

@@ -146,7 +146,7 @@ def _evaluation_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] |
     try:
         candidate, _ = _candidate(form)
         result = evaluate_candidate(
-            candidate, indications=load_indications(), library=load_library(), chart=pathway.chart_facts(patient)
+            candidate, indications=load_indications(), library=load_library(), chart=programs.chart_facts(patient)
         )
     except InputError as exc:
         return None, display.message(exc)
