@@ -495,7 +495,7 @@ def test_a_nurse_finds_a_patient_by_name_date_of_birth_and_drug_and_the_chart_sh
     expect(row).to_contain_text("baclofen 1000 mcg/mL")
     expect(row).to_contain_text("Programmable pump, 20 mL")
 
-    page.fill("#f-q", "02/05/2001")  # her date of birth, day first
+    page.fill("#f-q", "2001-05-02")  # her date of birth (02/05/2001 could be read either way: refused)
     page.click("#search-submit")
     expect(results).to_have_text(["Fontaine, Lucie"])
 

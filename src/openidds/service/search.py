@@ -41,7 +41,7 @@ _CHUNK = 500  # ids per IN (…): well inside every driver's limit on bound para
 _ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _DMY_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 _TERMS = re.compile(r"[\s,;]+")
-DATE_FORMATS = "YYYY-MM-DD (1960-02-03) or DD/MM/YYYY (03/02/1960)"
+DATE_FORMATS = "YYYY-MM-DD (1960-02-03) or DD/MM/YYYY (25/12/1960)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +238,11 @@ def _date(word: str) -> date | None:
         year, month, day = (int(p) for p in word.split("-"))
     elif _DMY_DATE.fullmatch(word):
         day, month, year = (int(p) for p in word.split("/"))
+        if day != month and day <= 12 and month <= 12:  # 01/08/1968: 1 August or January 8? Never guess a patient
+            raise InputError(
+                "q",
+                f"'{word}' could be read day first or month first: write the date of birth as {year:04d}-MM-DD",
+            )
     else:
         return None
     try:
