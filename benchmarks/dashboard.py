@@ -89,6 +89,7 @@ PG_SCHEMA = "bench_dashboard"
 NURSE, PASSWORD = "nurse1", "bench dashboard password"
 DAY = timedelta(days=1)
 ROOT = Path(__file__).resolve().parent.parent
+RESOLVED = {"resolution": "seen by the physician today: no plan or intent; safety plan agreed"}
 LOCKOUT = timedelta(hours=4)
 
 
@@ -990,7 +991,7 @@ def check_dashboard(server: Server, token: str, patients: int) -> list[str]:
         moved = next(i for i, row in enumerate(after) if row["patient_id"] == pid)
         if after[moved]["urgency"] not in ("withdrawal-risk", "urgent-flag") or after[moved]["urgent_flags"] != 1:
             failures.append(f"an urgent follow-up did not show at once: {after[moved]}")
-        r = client.post(f"/api/v1/patients/{pid}/follow-ups/{r.json()['id']}/resolve")
+        r = client.post(f"/api/v1/patients/{pid}/follow-ups/{r.json()['id']}/resolve", json=RESOLVED)
         if r.status_code != 200:
             failures.append(f"resolving the flag failed: {r.status_code} {r.text}")
         again = client.get("/api/v1/dashboard").json()["patients"]
@@ -1021,7 +1022,7 @@ def after_writes(server: Server, token: str, rounds: int) -> dict[str, list[floa
             t0 = time.perf_counter()
             client.get("/api/v1/dashboard", params={"limit": 50}).raise_for_status()
             out["limit=50"].append((time.perf_counter() - t0) * 1000)
-            client.post(f"/api/v1/patients/{pid}/follow-ups/{r.json()['id']}/resolve").raise_for_status()
+            client.post(f"/api/v1/patients/{pid}/follow-ups/{r.json()['id']}/resolve", json=RESOLVED).raise_for_status()
             t0 = time.perf_counter()
             client.get("/api/v1/dashboard").raise_for_status()
             out["full"].append((time.perf_counter() - t0) * 1000)
