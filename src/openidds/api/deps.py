@@ -44,7 +44,10 @@ Tx = Annotated[Session, Depends(transaction, scope="function")]
 Now = Annotated[datetime, Depends(now)]
 
 
-def current_user(s: Tx, at: Now, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]  # the scheme read in any case
+
+
+def current_user(s: Tx, at: Now, credentials: Credentials) -> User:
     if credentials is None:
         raise Unauthorized("log in first: send 'Authorization: Bearer <token>'")
     return user_for_token(s, credentials.credentials, at)

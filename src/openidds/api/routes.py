@@ -8,11 +8,11 @@ from fractions import Fraction
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from openidds.api.deps import Actor, Now, OnceOnly, Tx
+from openidds.api.deps import Actor, Credentials, Now, OnceOnly, Tx
 from openidds.api.schemas import (
     CompleteIn,
     ConfirmIn,
@@ -89,8 +89,10 @@ def login(body: Login, s: Tx, at: Now) -> dict[str, Any]:
 
 
 @router.post("/auth/logout", tags=["auth"])
-def logout(s: Tx, at: Now, actor: Actor, authorization: str = Header()) -> dict[str, str]:
-    auth.revoke(s, authorization.removeprefix("Bearer ").strip(), at)
+def logout(s: Tx, at: Now, actor: Actor, credentials: Credentials) -> dict[str, str]:
+    """Revokes the token this request carries (the scheme in any case: 'Bearer', 'bearer')."""
+    if credentials is not None:
+        auth.revoke(s, credentials.credentials, at)
     return {"status": "token revoked"}
 
 

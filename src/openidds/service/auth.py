@@ -30,6 +30,21 @@ def password_ok(stored: str, password: str) -> bool:
         return False
 
 
+_dummy: dict[int, str] = {}  # by hasher: a hash no password matches, to verify against for an unknown user
+
+
+def _verify_as_if_known(user: User | None, password: str) -> bool:
+    """The password checked against the user's hash, or (no such user, or disabled) against a dummy hash made with
+    the same cost: a login takes as long whether the username exists or not, so it cannot be probed by timing."""
+    if user is not None and user.active:
+        return password_ok(user.password_hash, password)
+    dummy = _dummy.get(id(_hasher))
+    if dummy is None:
+        dummy = _dummy[id(_hasher)] = _hasher.hash(secrets.token_urlsafe(24))
+    password_ok(dummy, password)
+    return False
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -37,7 +52,7 @@ def _digest(token: str) -> str:
 def log_in(s: Session, username: str, password: str, now: datetime) -> tuple[User, str, datetime]:
     """A new token for a user whose password matches. The same message for an unknown user and a wrong password."""
     user = s.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not password_ok(user.password_hash, password):
+    if not _verify_as_if_known(user, password) or user is None:
         raise Unauthorized("wrong username or password")
     raw = secrets.token_urlsafe(32)
     expires = now + TOKEN_LIFETIME
@@ -49,7 +64,7 @@ def second_person(s: Session, username: str, password: str, field: str = "cosign
     """A second person co-signing on someone else's screen with their own username and password: checked as a
     login is, but no token is issued. A wrong pair is an InputError naming `field` (it is shown on the form)."""
     user = s.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active or not password_ok(user.password_hash, password):
+    if not _verify_as_if_known(user, password) or user is None:
         raise InputError(field, "the second person's username or password is wrong")
     return user
 
