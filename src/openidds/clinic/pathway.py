@@ -110,26 +110,20 @@ def _gate(step: PathwayStep, facts: PathwayFacts) -> Gate:
             + _because(facts.evaluation_reasons)
             + ": record a new evaluation once it is resolved",
         )
+    needs_review = Gate(
+        step,
+        "needs-override",
+        "gate.evaluation-needs-review",
+        "the latest evaluation needs review"
+        + _because(facts.evaluation_reasons)
+        + f": a physician accepts it, giving a reason, before the {step}",
+    )
     if step == "trial":
         if facts.evaluation == "needs-review":
-            return Gate(
-                step,
-                "needs-override",
-                "gate.evaluation-needs-review",
-                "the latest evaluation needs review"
-                + _because(facts.evaluation_reasons)
-                + ": a physician accepts it, giving a reason, before the trial",
-            )
+            return needs_review
         return Gate(step, "open", "gate.open", "the latest evaluation found the patient eligible")
     if facts.evaluation == "needs-review" and (facts.evaluation_after_trial or facts.trial is None):
-        return Gate(
-            step,
-            "needs-override",
-            "gate.evaluation-needs-review",
-            "the latest evaluation needs review"
-            + _because(facts.evaluation_reasons)
-            + ": a physician accepts it, giving a reason, before the implant",
-        )
+        return needs_review
     if facts.trial == "success":
         return Gate(step, "open", "gate.open", "the latest trial succeeded")
     if facts.trial == "failure":

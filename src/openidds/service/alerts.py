@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openidds import display
 from openidds.clinic.alerts import Alert, PatientStatusFacts, patient_alerts
 from openidds.data import load_library
 from openidds.db.models import PatientStatus, Refill
@@ -56,6 +57,4 @@ def chart_alerts(s: Session, patient_id: int, now: datetime, when: Callable[[dat
 
 def page_alerts(s: Session, patient_id: int, zone: str, now: datetime) -> list[Alert]:
     """The banner for a page about one patient, instants on the zone's clock (openidds.display)."""
-    from openidds import display  # the display policy: one place for how an instant reads
-
     return chart_alerts(s, patient_id, now, lambda at: display.instant(at, zone))

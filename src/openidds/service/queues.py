@@ -17,7 +17,7 @@ Everything in words; `since` is when it began waiting and `waited` how long, at 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -75,13 +75,10 @@ def _waited(since: datetime, now: datetime) -> str:
 
 def work_queues(s: Session, actor: User, now: datetime) -> WorkQueues:
     require(actor, "read-dashboard")
-    people = {p.id: p for p in s.scalars(select(Patient))}
 
     def item(kind: QueueName, pid: int, what: str, since: datetime, link: str, urgent: bool = False) -> QueueItem:
-        p = people[pid]
-        return QueueItem(
-            kind, pid, f"{p.family_name}, {p.given_name}", p.mrn, what, since, _waited(since, now), link, urgent
-        )
+        """An item without its patient's name (filled in at the end, for the patients the queues name only)."""
+        return QueueItem(kind, pid, "", "", what, since, _waited(since, now), link, urgent)
 
     check: list[QueueItem] = []
     for r in s.scalars(select(Refill).where(Refill.status == "prepared").order_by(Refill.prepared_at, Refill.id)):
@@ -179,7 +176,15 @@ def work_queues(s: Session, actor: User, now: datetime) -> WorkQueues:
         )
         if st.next_refill_due is not None and permits(actor, "prepare-refill", patient_id=st.patient_id)
     ]
-    return WorkQueues(_limit(check), _limit(waiting), _limit(flags), _limit(off), _limit(overrides), _limit(overdue))
+    queues = [_limit(q) for q in (check, waiting, flags, off, overrides, overdue)]
+    ids = {i.patient_id for q in queues for i in q}
+    people = {p.id: p for p in s.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+
+    def named(i: QueueItem) -> QueueItem:
+        p = people[i.patient_id]
+        return replace(i, patient=f"{p.family_name}, {p.given_name}", mrn=p.mrn)
+
+    return WorkQueues(*([named(i) for i in q] for q in queues))
 
 
 def _limit(items: Iterable[QueueItem]) -> list[QueueItem]:

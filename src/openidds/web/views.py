@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from openidds.calculations import project, stability_limit
 from openidds.clinic.dashboard import REPLACEMENT_SOON_US
-from openidds.clinic.replacement import replacement_plan
 from openidds.data import load_clinic_settings
 from openidds.db.models import (
     Evaluation,
@@ -273,16 +272,10 @@ def pump_now(s: Session, patient_id: int, now: datetime) -> PumpNow | None:
     empty_program = twin.projected_at(left, worst_case=False)
     low = program.reservoir.low_alarm.to("mL")
     low_at = twin.projected_at(left - low) if left > low else None
-    eri = twin.eri_at if twin.eri_at is not None else twin.eri_due
-    row = s.get(PatientStatus, patient_id)  # the dashboard's row: ERI as the pump reported it, and the plan
-    eri_at: datetime | None
-    if row is not None and row.eri_at is not None:
+    row = s.get(PatientStatus, patient_id)  # one replacement rule: the row service.pump.refresh_status wrote
+    eri_at = eos = replace_by = None
+    if row is not None:
         eri_at, eos, replace_by = row.eri_at, row.end_of_service, row.replacement_due
-    else:
-        plan = replacement_plan(program.pump.battery, eri)
-        eri_at = None if plan is None else from_us(plan.eri)
-        eos = None if plan is None or plan.end_of_service is None else from_us(plan.end_of_service)
-        replace_by = None if plan is None else from_us(plan.plan_by)
     return PumpNow(
         reservoir_ml=left,
         fill_at=fill_at,
