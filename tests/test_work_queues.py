@@ -89,6 +89,7 @@ def test_a_discrepancy_waits_to_be_acknowledged_with_a_note(clinic: Clinic) -> N
         "reconciliation discrepancy: 10 mL withdrawn, less than the 24.3 mL expected (band 21.9 to 26.6 mL): up to "
         "14.3 mL unaccounted for (morphine 143 mg; clonidine 1425 mcg), delivered beyond the program or lost"
     )
+    assert ada["discrepancies"][0]["urgent"] is True  # a shortfall: assess the patient now, marked so in the queue
     assert kinds(ada, "flags") == []  # a discrepancy is listed once, with the discrepancies
     flag = next(f for f in clinic.call("GET", f"/patients/{pid}/flags", "ada").json() if f["resolved_at"] is None)
     assert (flag["code"], flag["urgent"]) == ("refill.discrepancy", True)  # assess the patient now

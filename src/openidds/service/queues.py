@@ -131,7 +131,7 @@ def work_queues(s: Session, actor: User, now: datetime) -> WorkQueues:
             continue
         link = f"/patients/{f.patient_id}/flags/{f.id}"
         if f.code in DISCREPANCIES:
-            off.append(item("discrepancy", f.patient_id, f.message, f.raised_at, link))
+            off.append(item("discrepancy", f.patient_id, f.message, f.raised_at, link, f.urgent))
         else:
             flags.append(item("flag", f.patient_id, f.message, f.raised_at, link, f.urgent))
     for row in s.scalars(
