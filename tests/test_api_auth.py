@@ -42,7 +42,17 @@ def test_a_failed_login_says_the_same_for_an_unknown_user_and_a_wrong_password(c
     wrong = clinic.client.post(LOGIN, json={"username": "ada", "password": "not her password"})
     unknown = clinic.client.post(LOGIN, json={"username": "nobody", "password": PASSWORD})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"detail": "wrong username or password"}
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {
+            "field": None,
+            "message": "wrong username or password",
+            "detail": "wrong username or password",
+            "codes": [],
+            "errors": [],
+        }
+    )
     assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == "Bearer"
     case = clinic.client.post(LOGIN, json={"username": "ADA", "password": PASSWORD})
     assert case.status_code == 401  # user names are exact

@@ -329,7 +329,10 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
         assert clinic.call("GET", f"/patients/{own}{path}", "pat").status_code == 200, path
         for pid in (other, missing):
             r = clinic.call("GET", f"/patients/{pid}{path}", "pat")
-            assert (r.status_code, r.json()) == (404, {"detail": "no such patient"}), (path, r.text)
+            assert (r.status_code, r.json()) == (
+                404,
+                {"field": None, "message": "no such patient", "detail": "no such patient", "codes": [], "errors": []},
+            ), (path, r.text)
 
     # Acting on another patient's record: 404, and nothing happens there.
     attempts = [
@@ -350,7 +353,10 @@ def test_a_patient_sees_and_acts_only_on_their_own_record(clinic: Clinic) -> Non
     ]
     for method, path, body in attempts:
         r = clinic.call(method, path, "pat", json=body)
-        assert (r.status_code, r.json()) == (404, {"detail": "no such patient"}), (method, path, r.text)
+        assert (r.status_code, r.json()) == (
+            404,
+            {"field": None, "message": "no such patient", "detail": "no such patient", "codes": [], "errors": []},
+        ), (method, path, r.text)
     assert clinic.call("GET", f"/patients/{other}/remote-requests", "nora").json() == []
     assert len(clinic.call("GET", f"/patients/{other}/follow-ups", "nora").json()) == 1
     assert clinic.call("GET", f"/patients/{other}/refills", "nora").json()[0]["status"] == "prepared"

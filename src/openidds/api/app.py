@@ -17,7 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from openidds import display
-from openidds.api.routes import router
+from openidds.api.errors import FieldProblem, error_response
+from openidds.api.routers import router
 from openidds.api.slots import BUSY, DatabaseSlots, slots_for
 from openidds.data import load_catalog, load_library
 from openidds.db import make_engine, migrate, sessions, writers
@@ -72,32 +73,33 @@ def create_app(
     # A refusal's `detail` is for people: its field in words (display.message); `field` keeps the code.
     @app.exception_handler(InputError)
     def _input(_: Request, exc: InputError) -> JSONResponse:
-        return _error(422, display.message(exc), field=exc.field, codes=exc.codes)
+        return error_response(422, display.message(exc), field=exc.field, codes=exc.codes)
 
     @app.exception_handler(RequestValidationError)
     def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
-        said = "missing (required)" if first["type"] == "missing" else str(first["msg"]).removeprefix("Value error, ")
-        words = display.message(InputError(field, said[:1].lower() + said[1:]))
-        return _error(422, words, field=field, errors=exc.errors())
+        problems = [_problem(e) for e in exc.errors()]
+        first = problems[0]
+        words = display.message(InputError(first.field, first.message))
+        return error_response(422, words, field=first.field, errors=problems)
 
     @app.exception_handler(ServiceError)
     def _service(_: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return _error(exc.status, exc.message, headers=headers)
+        return error_response(exc.status, exc.message, headers=headers)
 
     @app.exception_handler(StaleDataError)
     def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        return _error(409, "the record changed while you were editing it: reload and try again")
+        return error_response(409, "the record changed while you were editing it: reload and try again")
 
     @app.exception_handler(IntegrityError)
     def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        return _error(409, "that conflicts with a record already there (a duplicate, or written at the same time)")
+        return error_response(
+            409, "that conflicts with a record already there (a duplicate, or written at the same time)"
+        )
 
     def busy(request: Request) -> Response:
         if request.url.path.startswith("/api/"):
-            return _error(503, BUSY, headers={"Retry-After": "5"})
+            return error_response(503, BUSY, headers={"Retry-After": "5"})
         from openidds.web.session import WebError  # a page (or htmx fragment) like any other refusal
 
         page = app.exception_handlers[WebError](request, WebError(503, BUSY))
@@ -119,19 +121,18 @@ def create_app(
     return app
 
 
-def _error(
-    status: int,
-    message: str,
-    field: str | None = None,
-    errors: Any = None,
-    headers: dict[str, str] | None = None,
-    codes: tuple[str, ...] = (),
-) -> JSONResponse:
-    body: dict[str, Any] = {"detail": message}
-    if field is not None:
-        body["field"] = field
-    if codes:
-        body["codes"] = list(codes)  # the findings the refusal is about (their words are in `detail`)
-    if errors is not None:
-        body["errors"] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
-    return JSONResponse(body, status_code=status, headers=headers)
+def _problem(error: Any) -> FieldProblem:
+    """One of pydantic's findings as the field in the request's words and what is wrong with it."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "json_invalid":  # loc is ("body", character offset): the body as a whole is unreadable
+        where = loc[1] if len(loc) > 1 else 0
+        why = str(error.get("ctx", {}).get("error", "")).strip()
+        return FieldProblem(field="body", message=f"is not valid JSON (at character {where}{': ' if why else ''}{why})")
+    field = ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
+    if not field:  # about the whole body: missing, or not an object
+        if kind == "missing":
+            return FieldProblem(field="body", message="is missing: send a JSON object")
+        return FieldProblem(field="body", message=f"must be a JSON object ({error['msg']})")
+    said = "missing (required)" if kind == "missing" else str(error["msg"]).removeprefix("Value error, ")
+    return FieldProblem(field=field, message=said[:1].lower() + said[1:])

@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from openidds.api.errors import error_response
 
 MAX_SLOTS = 30  # below AnyIO's 40 worker threads
 WAIT_SECONDS = 30.0
@@ -107,7 +109,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def _answer(scope: Scope, status: int, message: str, headers: dict[str, str]) -> Any:
     if str(scope["path"]).startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        return error_response(status, message, headers=headers)
     title = {413: "Too large", 503: "Busy: nothing was saved"}[status]
     page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p role='alert'>{message}</p>"
     return HTMLResponse(page, status_code=status, headers=headers)

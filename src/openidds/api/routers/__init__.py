@@ -1,0 +1,18 @@
+"""The REST API under /api/v1, one router per concept. Thin: validate, call one use case, shape the answer."""
+
+from fastapi import APIRouter
+
+from openidds.api.routers import audit, auth, clinic, pathway, patients, programs, records, refills
+
+router = APIRouter()
+for _module in (
+    auth,
+    patients,
+    pathway,
+    programs,
+    refills,
+    clinic,
+    audit,
+    records,
+):  # records last: its path is generic
+    router.include_router(_module.router)
