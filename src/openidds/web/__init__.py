@@ -48,7 +48,13 @@ def mount_web(app: FastAPI) -> None:
         # An address that matches no page (a typo, an old bookmark) is the site's own "Not found" page, with its
         # title, language and way back, not the API's JSON; the API and the static files answer as before.
         path = request.url.path
-        if exc.status_code != 404 or path.startswith(("/api/", "/static/")):
+        if path.startswith("/api/"):  # the API's one error model
+            from openidds.api.errors import error_response
+
+            words = {404: "no such address in the API", 405: "this address does not take that method"}
+            message = words.get(exc.status_code, str(exc.detail))
+            return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+        if exc.status_code != 404 or path.startswith("/static/"):
             return await http_exception_handler(request, exc)
         return _refused(request, WebError(404, "no such page"))
 
