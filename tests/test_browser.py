@@ -820,3 +820,53 @@ def test_the_dashboard_opens_on_my_work_and_the_chart_on_its_alerts(page: Page) 
     expect(page.locator("#flag-status")).to_contain_text("resolved")
     page.goto("/clinic")
     expect(page.locator("#q-discrepancies")).not_to_contain_text("Carter, Nina")
+
+
+def test_the_api_docs_load_offline_under_their_csp(page: Page, server: Server) -> None:
+    """/api/v1/docs from the vendored Swagger UI: no request leaves the loopback (the schema is not sent to a
+    validator), the operations are listed and one opens, and the page's CSP refuses nothing Swagger UI does."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import ConsoleMessage, Route, expect
+
+    outside: list[str] = []
+
+    def loopback_only(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:  # offline as a clinic's network may be: the request fails, and the test with it
+            outside.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", loopback_only)
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    console: list[str] = []
+
+    def seen(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            console.append(message.text)
+
+    page.on("console", seen)
+    page.on("pageerror", lambda error: console.append(f"page error: {error}"))
+
+    response = page.goto("/api/v1/docs")
+    assert response is not None and response.status == 200
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    expect(page.locator(".info .title")).to_contain_text("OpenIDDS clinic service")
+    create = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/api/v1/patients']"))
+    expect(create).to_have_count(1)
+    expect(page.locator(".opblock-summary-path[data-path='/api/v1/patients/{patient_id}/remote-requests']")).to_have_count(
+        2  # GET and POST
+    )
+    expect(page.locator(".btn.authorize")).to_be_visible()  # the bearer scheme, for "Try it out"
+    create.locator(".opblock-summary").click()
+    expect(create.locator(".opblock-body")).to_contain_text("Request body")
+    page.wait_for_load_state("networkidle")
+    shot(page, "i-api-docs-offline")
+
+    assert outside == []
+    assert page.evaluate("window.__csp") == []
+    assert console == []

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from openidds import display
+from openidds.api.docs import ApiHeaders, mount_docs
 from openidds.api.errors import FieldProblem, error_response
 from openidds.api.routers import router
 from openidds.api.slots import BUSY, DatabaseSlots, slots_for
@@ -55,7 +56,8 @@ def create_app(
         description="Intrathecal drug-delivery therapy: the care pathway, pump twins, roles and audit. "
         "Not a certified medical device.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # FastAPI's docs pages load from a CDN: api/docs.py serves vendored ones
+        redoc_url=None,
         lifespan=_lifespan,
     )
     app.state.engine = engine
@@ -68,7 +70,9 @@ def create_app(
     from openidds.web import mount_web
 
     mount_web(app)
+    mount_docs(app)
     app.add_middleware(DatabaseSlots, size=slots_for(engine))
+    app.add_middleware(ApiHeaders)  # outside the slots: their 413 and 503 are no-store too
 
     # A refusal's `detail` is for people: its field in words (display.message); `field` keeps the code.
     @app.exception_handler(InputError)
