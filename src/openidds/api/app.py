@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from openidds import display
 from openidds.api.docs import ApiHeaders, mount_docs
-from openidds.api.errors import FieldProblem, error_response
+from openidds.api.errors import ErrorOut, FieldProblem, error_response
 from openidds.api.routers import router
 from openidds.api.slots import BUSY, DatabaseSlots, slots_for
 from openidds.data import load_catalog, load_library
@@ -27,6 +27,7 @@ from openidds.errors import InputError
 from openidds.service.errors import ServiceError
 
 API_VERSION = "1"
+INTERNAL = "an internal error of the service: reload the record to see whether it was saved before trying again"
 
 
 def utc_now() -> datetime:
@@ -59,6 +60,10 @@ def create_app(
         docs_url=None,  # FastAPI's docs pages load from a CDN: api/docs.py serves vendored ones
         redoc_url=None,
         lifespan=_lifespan,
+        # Any route can fail unexpectedly: its 500 is answered in the one error model too (the handler below).
+        responses={
+            500: {"model": ErrorOut, "description": "an internal error (a fault of the service, not of the request)"}
+        },
     )
     app.state.engine = engine
     app.state.sessions = sessions(engine)
@@ -121,6 +126,13 @@ def create_app(
         if "database is locked" in str(exc.orig):
             return busy(request)
         raise exc
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette still re-raises it after this answer, so the server logs the traceback; the client gets no trace.
+        if request.url.path.startswith("/api/"):
+            return error_response(500, INTERNAL)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     return app
 
