@@ -5,6 +5,7 @@ sequence number."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any, cast
 
 import pytest
@@ -40,6 +41,7 @@ def _fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
+    fresh_trail(clinic, "nora", "ada", "bo", "phil", "root")
     pid = new_patient(clinic, "A-1")  # 1
     version = clinic.call("GET", f"/patients/{pid}", "nora").json()["version"]
     assert (
@@ -82,8 +84,13 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
     assert clinic.call("POST", "/patients", "nora", json=patient_body("A-1")).status_code == 409  # the MRN exists
     assert clinic.call("GET", "/dashboard", "nora").status_code == 200
 
-    records = clinic.call("GET", "/audit", "root").json()
-    assert [(r["sequence"], r["action"], r["actor"]) for r in records] == [
+    everything = clinic.call("GET", "/audit", "root").json()
+    assert [r["sequence"] for r in everything] == list(range(1, len(everything) + 1))
+    assert everything[0]["previous_hash"] == chain.GENESIS
+    assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(everything))
+    # Logins are audited too (a token lasts 8 hours: the clock moves on and users log in again); the writes:
+    records = [r for r in everything if r["action"] != "login"]
+    assert [(n, r["action"], r["actor"]) for n, r in enumerate(records, 1)] == [
         (1, "create-patient", "nora (nurse)"),
         (2, "update-patient", "nora (nurse)"),
         (3, "record-evaluation", "nora (nurse)"),
@@ -100,8 +107,15 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         (14, "verify-compounded-refill", "phil (pharmacist)"),
         (15, "complete-refill", "nora (nurse)"),  # it also starts program version 2
     ]
-    assert records[0]["previous_hash"] == chain.GENESIS
-    assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(records))
+    records = everything
+    # The admin reads who, when, what and which entity, never clinical details; a physician reads them.
+    assert {(r["payload"], r["before"], r["after"]) for r in records} == {("withheld", None, None)}
+    clinical = clinic.call("GET", "/audit", "ada").json()[: len(everything)]  # (ada's login may follow)
+    assert [{k: v for k, v in r.items() if k not in ("payload", "before", "after")} for r in clinical] == [
+        {k: v for k, v in r.items() if k not in ("payload", "before", "after")} for r in records
+    ]
+    assert {r["payload"] for r in clinical} == {"shown"}
+    records = [r for r in clinical if r["action"] != "login"]
     update = records[1]
     assert (update["entity"], update["before"]["given_name"], update["after"]["given_name"]) == (
         f"patient/{pid}",
@@ -112,19 +126,30 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
     assert update["at"] == int(START.timestamp()) * 1_000_000  # µs UTC, as hashed
     assert records[6]["after"] == {"accepted": True, "reason": "dose given"}
     assert records[10]["after"] == {"status": "awaiting-verification", "overrides": {}}
-    assert [r["sequence"] for r in clinic.call("GET", f"/audit?entity=patient/{pid}/program", "ada").json()] == [
-        10,
-        11,
-        12,
+    programs = clinic.call("GET", f"/audit?entity=patient/{pid}/program", "ada").json()
+    assert [r["sequence"] for r in programs] == [r["sequence"] for r in records[9:12]]
+    assert [r["action"] for r in programs] == ["propose-program", "confirm-program", "verify-program"]
+    later = clinic.call("GET", f"/audit?after={records[11]['sequence']}", "ada").json()
+    assert [r["action"] for r in later if r["action"] != "login"] == [
+        "prepare-refill",
+        "verify-compounded-refill",
+        "complete-refill",
     ]
-    assert [r["sequence"] for r in clinic.call("GET", "/audit?after=12", "ada").json()] == [13, 14, 15]
     assert records[14]["after"]["program_version"] == 2
     assert [r["sequence"] for r in clinic.call("GET", "/audit?limit=2", "ada").json()] == [1, 2]
 
-    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": 15, "intact": True, "findings": []}
+    total = len(clinic.call("GET", "/audit", "root").json())  # ada's login since
+    assert clinic.call("GET", "/audit/verify", "root").json() == {"records": total, "intact": True, "findings": []}
 
 
 # --- tampering directly in the database -----------------------------------------------------------------------------
+def fresh_trail(clinic: Clinic, *users: str) -> None:
+    """`users` logged in (each login is audited), then the trail emptied: the records to come are 1, 2, 3 …"""
+    for user in users:
+        clinic.as_(user)
+    tamper(clinic, sa.delete(TABLE), sa.delete(HEAD))
+
+
 def snapshot(clinic: Clinic) -> list[dict[str, Any]]:
     with clinic.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(sa.select(TABLE).order_by(TABLE.c.sequence))]
@@ -164,6 +189,7 @@ def forged_after(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_tampering_in_the_database_is_found_and_named(clinic: Clinic) -> None:
+    fresh_trail(clinic, "nora", "ada", "root")
     for k in range(1, 7):
         new_patient(clinic, f"T-{k}")  # records 1-6
     good = snapshot(clinic)
@@ -232,6 +258,7 @@ def test_tampering_in_the_database_is_found_and_named(clinic: Clinic) -> None:
 def test_service_verify_reads_the_chain_and_its_head(clinic: Clinic) -> None:
     with clinic.sessions() as s:
         assert audit.verify(s) == (0, [])
+    fresh_trail(clinic, "nora")
     for k in range(1, 4):
         new_patient(clinic, f"S-{k}")
     with clinic.sessions() as s:
@@ -255,3 +282,57 @@ def test_service_verify_reads_the_chain_and_its_head(clinic: Clinic) -> None:
     with clinic.sessions() as s:
         assert [(f.kind, f.sequence) for f in audit.verify(s)[1]] == [("anchor", 3)]
     assert audit_actions(clinic) == ["create-patient"] * 3
+
+
+# --- who reads what the records say --------------------------------------------------------------------------------
+def test_the_admin_reads_the_trail_without_clinical_details(clinic: Clinic) -> None:
+    pid = new_patient(clinic, "PRIV-1", given_name="Evangeline", allergies=["penicillin"])
+    version = clinic.call("GET", f"/patients/{pid}", "nora").json()["version"]
+    r = clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": version, "family_name": "Marchetti"})
+    assert r.status_code == 200, r.text
+
+    admin = clinic.call("GET", f"/audit?entity=patient/{pid}", "root")
+    assert admin.status_code == 200, admin.text
+    assert [(e["action"], e["actor"], e["payload"], e["before"], e["after"]) for e in admin.json()] == [
+        ("create-patient", "nora (nurse)", "withheld", None, None),
+        ("update-patient", "nora (nurse)", "withheld", None, None),
+    ]
+    for secret in ("Evangeline", "Marchetti", "penicillin", "PRIV-1", "1960-02-03"):
+        assert secret not in admin.text
+
+    physician = clinic.call("GET", f"/audit?entity=patient/{pid}", "ada").json()
+    assert [e["payload"] for e in physician] == ["shown", "shown"]
+    assert (physician[0]["after"]["given_name"], physician[0]["after"]["allergies"]) == ("Evangeline", ["penicillin"])
+    assert (physician[1]["before"]["family_name"], physician[1]["after"]["family_name"]) == (
+        "Doe-PRIV-1",
+        "Marchetti",
+    )
+    # Both see the same records, hashes and all: only before and after differ.
+    hashes = [(e["sequence"], e["hash"], e["previous_hash"]) for e in admin.json()]
+    assert hashes == [(e["sequence"], e["hash"], e["previous_hash"]) for e in physician]
+
+    # Who may not read the trail at all: 403 (nurse, pharmacist), 401 without a login.
+    assert clinic.call("GET", "/audit", "nora").status_code == 403
+    assert clinic.call("GET", "/audit/verify", "phil").status_code == 403
+    assert clinic.client.get("/api/v1/audit").status_code == 401
+
+
+def test_the_audit_routes_document_their_answers(clinic: Clinic) -> None:
+    paths = clinic.client.get("/api/v1/openapi.json").json()["paths"]
+    for path, model in (("/api/v1/audit", "AuditRecordOut"), ("/api/v1/audit/verify", "AuditVerifyOut")):
+        answers = paths[path]["get"]["responses"]
+        assert model in json.dumps(answers["200"])
+        for status in ("401", "403", "422"):
+            assert answers[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def test_a_bad_anchor_or_filter_is_a_422_naming_it(clinic: Clinic) -> None:
+    for params, field in (
+        ({"anchor": "12:abc"}, "anchor"),
+        ({"anchor": "٣:" + "a" * 64}, "anchor"),  # an Arabic-Indic digit is not read as 3
+        ({"anchor": "x" * 101}, "anchor"),
+        ({"entity": "p" * 121}, "entity"),
+        ({"after": "-1"}, "after"),
+    ):
+        r = clinic.call("GET", "/audit/verify" if "anchor" in params else "/audit", "ada", params=params)
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text

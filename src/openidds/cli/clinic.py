@@ -160,15 +160,9 @@ def serve(
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
-    if text is None:
-        return None
-    seq, sep, digest = text.strip().partition(":")
-    digest = digest.strip().lower()
-    if not sep or not seq.strip().isdigit() or int(seq) < 1 or len(digest) != 64:
-        raise InputError("--anchor", f"expected SEQUENCE:HASH as `idds audit anchor` prints it, got '{text}'")
-    if any(c not in "0123456789abcdef" for c in digest):
-        raise InputError("--anchor", "the hash must be 64 hexadecimal digits")
-    return int(seq), digest
+    from openidds.clinic.audit import parse_anchor
+
+    return None if text is None else parse_anchor(text, "--anchor")
 
 
 @audit_app.command("verify")
@@ -185,7 +179,8 @@ def audit_verify(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the audit trail's hash chain. Exit 0: intact; 1: each edited, missing or inserted record named."""
+    """Check the audit trail's hash chain and its stored head (and the anchor, if given). Exit 0: intact; 1: each
+    edited, missing, inserted or unreadable record named."""
     with guarded():
         parsed = _anchor(anchor)
         engine = _open_database(database, create=False)
@@ -211,7 +206,7 @@ def audit_verify(
             f"{checked} records, {len(findings)} finding{'s' if len(findings) > 1 else ''}: the audit trail was changed"
         )
         for f in findings:
-            _say(f"  {f.kind:<8}  {f.message}")
+            _say(f"  {f.kind:<10}  {f.message}")
     if findings:
         raise typer.Exit(1)
 

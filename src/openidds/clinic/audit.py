@@ -14,6 +14,8 @@ What `verify` tells apart, because a record holds both its sequence number and t
 - deleted: a gap in the sequence numbers, and the next record links to a record that is not there;
 - inserted: a record that the chain does not link through (the next record links past it), or a second record
   with the same sequence number.
+- unreadable: a stored before/after that is not JSON as the chain writes it (garbage, nested past MAX_DEPTH, a
+  float); the chain never wrote it, so it was changed; its stored hash still links the chain on.
 The last record can be removed, or a whole chain rewritten, without a trace inside the chain; an `anchor` (the
 sequence and hash of the latest record, kept elsewhere, e.g. printed in a daily report) catches that.
 """
@@ -33,6 +35,7 @@ JSON: TypeAlias = "str | int | bool | list[JSON] | dict[str, JSON] | None"
 GENESIS = hashlib.sha256(b"openidds-audit-chain-v1").hexdigest()  # the previous hash of record 1
 FIELDS = ("sequence", "at", "actor", "action", "entity", "before", "after")
 MAX_DEPTH = 32
+AT_LIMIT = 253_402_300_800 * 1_000_000  # µs from 1970 to the year 10000: past it no calendar reads the instant
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class AuditRecord:
     after: JSON
     previous_hash: str
     hash: str
+    unreadable: str | None = None  # why the stored row cannot be read (before and after are then None)
 
     def content(self) -> dict[str, JSON]:
         return {
@@ -62,7 +66,7 @@ class AuditRecord:
         return {**self.content(), "previous_hash": self.previous_hash, "hash": self.hash}
 
 
-FindingKind = Literal["edited", "missing", "inserted", "anchor"]
+FindingKind = Literal["edited", "missing", "inserted", "anchor", "unreadable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,8 @@ def append(
 
 
 def _intact(r: AuditRecord) -> bool:
+    if r.unreadable is not None:
+        return False
     try:
         return record_hash(r.previous_hash, r.content()) == r.hash
     except (TypeError, ValueError):  # contents no longer JSON: edited
@@ -173,7 +179,11 @@ def verify(records: Sequence[AuditRecord], *, anchor: tuple[int, str] | None = N
         intact, linked, expected = _intact(r), r.previous_hash == tip_hash, tip_seq + 1
         seq = r.sequence
         if not intact:  # named by its place in the chain when linked (its sequence field may be what was edited)
-            findings.append(_edited(expected if linked else r.sequence, "its contents no longer match its hash"))
+            where = expected if linked else r.sequence
+            if r.unreadable is not None:
+                findings.append(AuditFinding("unreadable", where, f"record {where} is unreadable: {r.unreadable}"))
+            else:
+                findings.append(_edited(where, "its contents no longer match its hash"))
         if linked:
             if r.sequence != expected and intact:
                 findings.append(_edited(expected, f"its sequence number was changed to {r.sequence}"))
@@ -264,6 +274,173 @@ def _one_per_record(findings: list[AuditFinding]) -> list[AuditFinding]:
     for f in findings:
         out.setdefault((f.kind, f.sequence), f)
     return sorted(out.values(), key=lambda f: f.sequence)
+
+
+def parse_anchor(text: str, field: str = "anchor") -> tuple[int, str]:
+    """An anchor as `idds audit anchor` prints it, SEQUENCE:HASH, checked (InputError naming `field`)."""
+    seq, sep, digest = text.strip().partition(":")
+    seq, digest = seq.strip(), digest.strip().lower()
+    number = seq.isascii() and seq.isdigit() and len(seq) <= 19  # ASCII digits only: '٣' is not read as 3
+    if not sep or not number or int(seq) < 1 or len(digest) != 64:
+        shown = text if len(text) <= 100 else text[:100] + "…"
+        raise InputError(field, f"expected SEQUENCE:HASH as `idds audit anchor` prints it, got '{shown}'")
+    if any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(field, "the hash must be 64 hexadecimal digits")
+    return int(seq), digest
+
+
+def check_head(records: Sequence[AuditRecord], head: tuple[int, str] | None) -> list[AuditFinding]:
+    """The stored head against the records: every write moves it to the record it appends, so it names the last
+    record. A record after it was appended without moving it (the chain alone cannot tell a forged last record);
+    a head that names another hash, or a record that is not there, was changed or the records were; records
+    without a head lost their anchor."""
+    if head is None:
+        if not records:
+            return []
+        last = records[-1].sequence
+        return [AuditFinding("anchor", last, f"the chain's head is missing: record {last} cannot be checked")]
+    seq, h = head
+    findings = [
+        AuditFinding(
+            "inserted",
+            r.sequence,
+            f"record {r.sequence} ({_short(r.hash)}) was inserted: it comes after the chain's head, record {seq}, "
+            "which every write moves",
+        )
+        for r in records
+        if r.sequence > seq
+    ]
+    named = [r for r in records if r.sequence == seq]
+    if not named and seq > 0:
+        findings.append(AuditFinding("missing", seq, f"record {seq} is missing: the chain's head names it"))
+    elif named and not any(r.hash == h for r in named):
+        findings.append(
+            AuditFinding(
+                "anchor",
+                seq,
+                f"the chain's head names record {seq} as {_short(h)}, but its hash is {_short(named[0].hash)}: the "
+                "head or the record was changed",
+            )
+        )
+    return findings
+
+
+def merge(*findings: Sequence[AuditFinding]) -> list[AuditFinding]:
+    """Findings from several checks, one per kind and record (the first given wins), by sequence number."""
+    return _one_per_record([f for group in findings for f in group])
+
+
+def read_payload(stored: object, field: str) -> tuple[JSON, str | None]:
+    """A stored before/after (its JSON text) read within bounds: (value, None), or (None, why it cannot be read).
+
+    Never raises and never recurses into the text: the nesting is counted before parsing, so JSON nested
+    thousands deep is a reason, not a RecursionError. The reason names the field, never the contents."""
+    if stored is None:
+        return None, None
+    if isinstance(stored, bytes):
+        try:
+            stored = stored.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, f"its {field} is not UTF-8 text"
+    if not isinstance(stored, str):
+        return None, f"its {field} is not JSON text"
+    if _nesting(stored) > MAX_DEPTH + 1:  # containers at depth 0..MAX_DEPTH: MAX_DEPTH + 1 brackets
+        return None, f"its {field} is nested more than {MAX_DEPTH} levels deep"
+    try:
+        value = json.loads(stored)
+    except json.JSONDecodeError as exc:
+        return None, f"its {field} is not JSON ({exc.msg} at character {exc.pos})"
+    except ValueError:  # an integer of more digits than Python converts
+        return None, f"its {field} holds a number too long to read"
+    problem = _not_chain_json(value, field)
+    return (None, problem) if problem else (value, None)
+
+
+def _nesting(text: str) -> int:
+    """How deep the brackets of a JSON text nest (those inside strings not counted), stopping past the bound."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH + 1:
+        return 0  # too few brackets to go past the bound: no need to look
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH + 1:
+                    break
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _not_chain_json(value: object, field: str) -> str | None:
+    """Why parsed JSON is not what the chain writes (a float; text that is not valid Unicode), or None."""
+    pending: list[tuple[object, str]] = [(value, field)]
+    while pending:
+        v, where = pending.pop()
+        if isinstance(v, float):
+            return f"its {where} holds a number with a fraction or an exponent, which the chain never writes"
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"its {where} holds text that is not valid Unicode"
+        elif isinstance(v, list):
+            pending.extend((x, f"{where}[{i}]") for i, x in enumerate(v))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                try:
+                    k.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f"its {where} holds a key that is not valid Unicode"
+                pending.append((x, f"{where}.{k}"))
+    return None
+
+
+def stored(values: Sequence[object], sequence_if_unreadable: int) -> AuditRecord:
+    """A stored row (sequence, at, actor, action, entity, before text, after text, previous_hash, hash) as a record,
+    read defensively: what cannot be read is said in `unreadable` (named by field), never raised. A sequence
+    number that is not a number takes `sequence_if_unreadable` (its place in the chain)."""
+    seq, at, actor, action, entity, before_text, after_text, previous_hash, hash_ = values
+    problems: list[str] = []
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        problems.append("its sequence number is not a number")
+        seq = sequence_if_unreadable
+    if isinstance(at, bool) or not isinstance(at, int):
+        problems.append("its instant is not a number")
+        at = 0
+    elif not 0 <= at < AT_LIMIT:
+        problems.append("its instant is not between 1970 and 9999")
+        at = 0
+    texts: list[str] = []
+    for name, text in (
+        ("actor", actor),
+        ("action", action),
+        ("entity", entity),
+        ("previous hash", previous_hash),
+        ("hash", hash_),
+    ):
+        if not isinstance(text, str):
+            problems.append(f"its {name} is not text")
+            text = ""
+        texts.append(text)
+    before, before_problem = read_payload(before_text, "before")
+    after, after_problem = read_payload(after_text, "after")
+    problems += [p for p in (before_problem, after_problem) if p]
+    actor, action, entity, previous_hash, hash_ = texts
+    return AuditRecord(
+        seq, at, actor, action, entity, before, after, previous_hash, hash_, "; ".join(problems) if problems else None
+    )
 
 
 def as_records(rows: Sequence[dict[str, Any]]) -> list[AuditRecord]:

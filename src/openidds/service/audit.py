@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from openidds.clinic import audit as chain
 from openidds.db.models import AuditHead, AuditRecord, DashboardVersion
 from openidds.programs.clock import to_us
+from openidds.service.errors import Conflict
 
 
 def _jsonable(value: Any) -> chain.JSON:
@@ -33,16 +35,26 @@ def record(
     # The dashboard version first (see DashboardVersion): the lock order every writer keeps.
     s.execute(update(DashboardVersion).where(DashboardVersion.id == 1).values(version=DashboardVersion.version + 1))
     head = s.get(AuditHead, 1, with_for_update=True)
-    previous: chain.AuditRecord | None = None
+    previous: tuple[int, int, str] | None = None  # the last record's sequence, instant and hash
     if head is not None and head.sequence > 0:
-        last = s.get(AuditRecord, head.sequence)
-        assert last is not None, "the audit head names a record that is not there: run `idds audit verify`"
-        previous = _core(last)
+        # Only what the next record needs: a last record whose payload was tampered with still links on (verify
+        # names it), and its payload is never parsed here.
+        last = s.execute(
+            select(AuditRecord.sequence, AuditRecord.at, AuditRecord.hash).where(AuditRecord.sequence == head.sequence)
+        ).first()
+        if last is None:
+            raise Conflict("the audit trail's head names a record that is not there: run `idds audit verify`")
+        previous = (int(last.sequence), int(last.at), str(last.hash))
     at = to_us(now)
-    if previous is not None and at < previous.at:
-        at = previous.at  # two writers within the clock's resolution: keep the chain's time order
+    if previous is not None and at < previous[1]:
+        at = previous[1]  # two writers within the clock's resolution: keep the chain's time order
+    link = (
+        None
+        if previous is None
+        else chain.AuditRecord(previous[0], previous[1], "-", "-", "-", None, None, "", previous[2])
+    )
     new = chain.append(
-        previous, at=at, actor=actor, action=action, entity=entity, before=_jsonable(before), after=_jsonable(after)
+        link, at=at, actor=actor, action=action, entity=entity, before=_jsonable(before), after=_jsonable(after)
     )
     row = AuditRecord(
         sequence=new.sequence,
@@ -63,38 +75,50 @@ def record(
     return row
 
 
-def _core(row: AuditRecord) -> chain.AuditRecord:
-    return chain.AuditRecord(
-        row.sequence, row.at, row.actor, row.action, row.entity, row.before, row.after, row.previous_hash, row.hash
-    )
+# The stored columns as the database holds them: before and after as their JSON text, parsed by the chain's
+# bounded reader (chain.stored), never by the driver (psycopg parses JSON recursively, and garbage text raises
+# while the rows are fetched, naming no record).
+STORED_COLUMNS = (
+    AuditRecord.sequence,
+    AuditRecord.at,
+    AuditRecord.actor,
+    AuditRecord.action,
+    AuditRecord.entity,
+    cast(AuditRecord.before, Text).label("before"),
+    cast(AuditRecord.after, Text).label("after"),
+    AuditRecord.previous_hash,
+    AuditRecord.hash,
+)
+
+StoredQuery: TypeAlias = "Select[int, int, str, str, str, str, str, str, str]"  # a select of STORED_COLUMNS
+
+
+def stored_records(s: Session, query: StoredQuery | None = None) -> Iterator[chain.AuditRecord]:
+    """The records `query` selects (select(*STORED_COLUMNS) with its filters; default: all, by sequence), each
+    read defensively: an unreadable one says why in `unreadable` instead of raising."""
+    q = select(*STORED_COLUMNS).order_by(AuditRecord.sequence) if query is None else query
+    place = 0
+    for values in s.execute(q.execution_options(yield_per=500)):
+        r = chain.stored(tuple(values), place + 1)
+        place = r.sequence
+        yield r
 
 
 def verify(s: Session, anchor: tuple[int, str] | None = None) -> tuple[int, list[chain.AuditFinding]]:
-    """(records checked, findings). Without an anchor given, the stored head serves as one.
-
-    The stored head is moved by every write, so it names the last record: a record after it was inserted there
-    (the chain alone cannot tell a forged record appended at the end), and rows without a head lost their anchor."""
-    rows = [_core(r) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.sequence))]
-    if anchor is not None:
-        return len(rows), chain.verify(rows, anchor=anchor)
-    head = s.get(AuditHead, 1)
-    if head is None:
-        findings = chain.verify(rows)
-        if rows:
-            last = rows[-1].sequence
-            findings.append(
-                chain.AuditFinding("anchor", last, f"the chain's head is missing: record {last} cannot be checked")
+    """(records checked, findings). The chain is checked against `anchor` if given (a head kept elsewhere), else
+    against the stored head; the stored head is checked in both cases (chain.check_head), so an anchor kept from
+    yesterday never hides a head deleted or edited today, or a record appended after it."""
+    rows = list(stored_records(s))
+    found = s.execute(select(AuditHead.sequence, AuditHead.hash).where(AuditHead.id == 1)).first()
+    head: tuple[int, str] | None = None
+    if found is not None:
+        seq, digest = found
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or not isinstance(digest, str):
+            last = rows[-1].sequence if rows else 0  # a head of the wrong types (SQLite keeps what it is given)
+            unreadable = chain.AuditFinding(
+                "anchor", last, f"the chain's head is unreadable: record {last} cannot be checked"
             )
-        return len(rows), findings
-    findings = chain.verify(rows, anchor=(head.sequence, head.hash))
-    findings += [
-        chain.AuditFinding(
-            "inserted",
-            r.sequence,
-            f"record {r.sequence} ({r.hash[:12]}…) was inserted: it comes after the chain's head, record "
-            f"{head.sequence}, which every write moves",
-        )
-        for r in rows
-        if r.sequence > head.sequence
-    ]
-    return len(rows), sorted(findings, key=lambda f: f.sequence)
+            return len(rows), chain.merge(chain.verify(rows, anchor=anchor), [unreadable])
+        head = (seq, digest)
+    against = anchor if anchor is not None else head if head is not None and head[0] >= 1 else None
+    return len(rows), chain.merge(chain.verify(rows, anchor=against), chain.check_head(rows, head))

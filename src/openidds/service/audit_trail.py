@@ -3,7 +3,10 @@
 Who may read it is the role matrix's `read-audit` (admin and physician). What a record says before and after a
 change is clinical data for most records (a program, a refill, a patient's details): it is shown only to a role
 that may read any patient's record, never to the admin, who manages users and the trail and reads no clinical
-record (least privilege).
+record (least privilege). The API (GET /api/v1/audit) and the web admin read it through here: one rule.
+
+Every row is read defensively (service.audit.stored_records): a before or after that cannot be read (garbage,
+nested past the chain's bound, a float) is shown as unreadable, with why, and the rest of the trail as it is.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from openidds.clinic import audit as chain
 from openidds.clinic.roles import MATRIX
 from openidds.db.models import AuditRecord, User
 from openidds.programs.clock import from_us, to_us
 from openidds.service.access import require
+from openidds.service.audit import STORED_COLUMNS, StoredQuery, stored_records
+
+Payload = Literal["shown", "withheld", "unreadable"]
 
 PER_PAGE = 50
 TEXT_MAX = 120  # the longest filter text (an actor is at most 120 characters, an entity 80)
@@ -43,8 +50,13 @@ class AuditEntry:
     actor: str
     action: str
     entity: str
-    before: Any  # None when the reader may not see what changed (or nothing was there)
+    before: Any  # None when the reader may not see what changed (or nothing was there), or it is unreadable
     after: Any
+    payload: Payload = "shown"  # withheld: this reader may not see before and after
+    unreadable: str | None = None  # why the stored row cannot be read (the chain's verification names it too)
+    at_us: int = 0  # the instant as the chain hashes it (µs UTC)
+    previous_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,8 @@ def find(s: Session, user: User, query: AuditQuery, page: int = 1, per_page: int
     total = s.scalar(select(func.count()).select_from(_matching(query).subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = s.scalars(
-        _matching(query).order_by(AuditRecord.sequence.desc()).offset((page - 1) * per_page).limit(per_page)
+    rows = stored_records(
+        s, _matching(query).order_by(AuditRecord.sequence.desc()).offset((page - 1) * per_page).limit(per_page)
     )
     payloads = sees_payloads(user)
     return AuditPage([_entry(r, payloads) for r in rows], total, page, pages, payloads, per_page)
@@ -88,8 +100,19 @@ def export(s: Session, user: User, query: AuditQuery) -> Iterator[AuditEntry]:
     """Every matching record, newest first."""
     require(user, "read-audit")
     payloads = sees_payloads(user)
-    for r in s.scalars(_matching(query).order_by(AuditRecord.sequence.desc()).execution_options(yield_per=500)):
+    for r in stored_records(s, _matching(query).order_by(AuditRecord.sequence.desc())):
         yield _entry(r, payloads)
+
+
+def oldest_first(s: Session, user: User, entity: str = "", after: int = 0, limit: int = PER_PAGE) -> list[AuditEntry]:
+    """The records after sequence number `after`, oldest first, at most `limit`; `entity` matches its start (e.g.
+    `patient/12/program`). What the API lists, with before and after only for a reader who `sees_payloads`."""
+    require(user, "read-audit")
+    q = _matching(AuditQuery()).where(AuditRecord.sequence > after)
+    if entity:
+        q = q.where(AuditRecord.entity.startswith(entity[:TEXT_MAX], autoescape=True))
+    payloads = sees_payloads(user)
+    return [_entry(r, payloads) for r in stored_records(s, q.order_by(AuditRecord.sequence).limit(limit))]
 
 
 def actions(s: Session, user: User) -> list[str]:
@@ -98,8 +121,8 @@ def actions(s: Session, user: User) -> list[str]:
     return list(s.scalars(select(AuditRecord.action).distinct().order_by(AuditRecord.action)))
 
 
-def _matching(query: AuditQuery) -> Select[AuditRecord]:
-    q = select(AuditRecord)
+def _matching(query: AuditQuery) -> StoredQuery:
+    q = select(*STORED_COLUMNS)
     if query.actor:
         q = q.where(AuditRecord.actor.icontains(query.actor[:TEXT_MAX], autoescape=True))
     if query.action:
@@ -113,13 +136,20 @@ def _matching(query: AuditQuery) -> Select[AuditRecord]:
     return q
 
 
-def _entry(r: AuditRecord, payloads: bool) -> AuditEntry:
+def _entry(r: chain.AuditRecord, payloads: bool) -> AuditEntry:
+    shown = payloads and r.unreadable is None
+    payload: Payload = "unreadable" if r.unreadable is not None else "shown" if payloads else "withheld"
     return AuditEntry(
         r.sequence,
         from_us(r.at),
         r.actor,
         r.action,
         r.entity,
-        r.before if payloads else None,
-        r.after if payloads else None,
+        r.before if shown else None,
+        r.after if shown else None,
+        payload,
+        r.unreadable,
+        r.at,
+        r.previous_hash,
+        r.hash,
     )

@@ -1,44 +1,101 @@
-"""The audit trail and its verification."""
+"""The audit trail and its verification.
+
+Before and after are shown only to a reader who may read any patient's record (service.audit_trail's one rule,
+the web admin's too): the admin sees who, when, what and which entity, and the hashes, never clinical details."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 
 from openidds.api.deps import Actor, Tx
-from openidds.api.routers.common import SEQUENCE_MAX, row
-from openidds.db.models import (
-    AuditRecord,
-)
-from openidds.service import audit
+from openidds.api.errors import AUTHENTICATED
+from openidds.api.routers.common import SEQUENCE_MAX
+from openidds.clinic import audit as chain
+from openidds.service import audit, audit_trail
 from openidds.service.access import require
 
 router = APIRouter(prefix="/api/v1")
 
+ENTITY_MAX = 120
+ANCHOR_MAX = 100  # 19 digits, a colon and 64 hexadecimal digits, with room for spaces
 
-@router.get("/audit", tags=["clinic"])
+
+class AuditRecordOut(BaseModel):
+    sequence: int = Field(description="the record's place in the chain: 1, 2, 3 …")
+    at: int = Field(description="when, in integer microseconds since 1970-01-01 UTC (as the chain hashes it)")
+    actor: str = Field(description="who, e.g. `nora (nurse)`")
+    action: str = Field(description="what, e.g. `confirm-program`")
+    entity: str = Field(description="which record, e.g. `patient/12/program/2`")
+    payload: Literal["shown", "withheld", "unreadable"] = Field(
+        description="shown: before and after are given; withheld: this role reads no clinical record, so they are "
+        "not; unreadable: the stored row cannot be read (see `unreadable`; `GET /audit/verify` names it)"
+    )
+    before: Any = Field(default=None, description="the record before the change (when `payload` is shown)")
+    after: Any = Field(default=None, description="the record after the change (when `payload` is shown)")
+    unreadable: str | None = Field(default=None, description="why the stored row cannot be read")
+    previous_hash: str = Field(description="the hash of the record before (record 1: the chain's genesis hash)")
+    hash: str = Field(description="this record's hash: sha256 of the previous hash and its canonical JSON")
+
+
+class AuditFindingOut(BaseModel):
+    kind: Literal["edited", "missing", "inserted", "anchor", "unreadable"]
+    sequence: int = Field(description="the record concerned (missing: the first missing sequence number)")
+    message: str = Field(description="what was found, naming the record")
+
+
+class AuditVerifyOut(BaseModel):
+    records: int = Field(description="how many records were checked")
+    intact: bool = Field(description="true exactly when there is no finding")
+    findings: list[AuditFindingOut]
+
+
+@router.get("/audit", tags=["clinic"], response_model=list[AuditRecordOut], responses=AUTHENTICATED)
 def auditrecords_of(
     s: Tx,
     actor: Actor,
-    entity: str | None = None,
-    after: int = Query(default=0, ge=0, le=SEQUENCE_MAX),
-    limit: int = Query(default=200, ge=0, le=SEQUENCE_MAX),
-) -> list[dict[str, Any]]:
-    require(actor, "read-audit")
-    q = select(AuditRecord).where(AuditRecord.sequence > after).order_by(AuditRecord.sequence).limit(limit)
-    if entity:
-        q = q.where(AuditRecord.entity.startswith(entity))
-    return [row(r) for r in s.scalars(q)]
+    entity: str | None = Query(default=None, max_length=ENTITY_MAX, description="the entity's start"),
+    after: int = Query(default=0, ge=0, le=SEQUENCE_MAX, description="records after this sequence number"),
+    limit: int = Query(default=200, ge=0, le=SEQUENCE_MAX, description="at most this many records"),
+) -> list[AuditRecordOut]:
+    """The trail, oldest first (admin and physician: `read-audit`)."""
+    return [
+        AuditRecordOut(
+            sequence=e.sequence,
+            at=e.at_us,
+            actor=e.actor,
+            action=e.action,
+            entity=e.entity,
+            payload=e.payload,
+            before=e.before,
+            after=e.after,
+            unreadable=e.unreadable,
+            previous_hash=e.previous_hash,
+            hash=e.hash,
+        )
+        for e in audit_trail.oldest_first(s, actor, entity or "", after, limit)
+    ]
 
 
-@router.get("/audit/verify", tags=["clinic"])
-def audit_verify(s: Tx, actor: Actor) -> dict[str, Any]:
+@router.get("/audit/verify", tags=["clinic"], response_model=AuditVerifyOut, responses=AUTHENTICATED)
+def audit_verify(
+    s: Tx,
+    actor: Actor,
+    anchor: str | None = Query(
+        default=None,
+        max_length=ANCHOR_MAX,
+        description="SEQUENCE:HASH as `idds audit anchor` printed it, kept elsewhere: also catches the newest "
+        "records removed, or the whole chain rewritten",
+    ),
+) -> AuditVerifyOut:
+    """The chain recomputed against its stored head (and `anchor`, if given): every edited, missing, inserted or
+    unreadable record named."""
     require(actor, "read-audit")
-    checked, findings = audit.verify(s)
-    return {
-        "records": checked,
-        "intact": not findings,
-        "findings": [{"kind": f.kind, "sequence": f.sequence, "message": f.message} for f in findings],
-    }
+    checked, findings = audit.verify(s, None if anchor is None else chain.parse_anchor(anchor))
+    return AuditVerifyOut(
+        records=checked,
+        intact=not findings,
+        findings=[AuditFindingOut(kind=f.kind, sequence=f.sequence, message=f.message) for f in findings],
+    )
