@@ -188,6 +188,20 @@ def allowed(
     return Decision(True, f"{_ARTICLE[role]} may {ACTION_TEXT[action]}{scope}")
 
 
+def role_may(role: Role, actions: tuple[Action, ...]) -> Decision:
+    """May `role` ever do one of `actions`, whatever the record? Asked before any record is looked up, so a role
+    that never may is refused the same way whether or not the record exists (its existence is not disclosed)."""
+    _check(role, ROLES, "role")
+    for action in actions:
+        _check(action, ACTIONS, "action")
+    if not actions:
+        raise InputError("actions", "expected at least one action")
+    if any(role in MATRIX[action] for action in actions):
+        return Decision(True, f"{_ARTICLE[role]} may {' or '.join(ACTION_TEXT[a] for a in actions)}")
+    who = [_ARTICLE[r] for r in ROLES if any(r in MATRIX[a] for a in actions)]
+    return Decision(False, f"{_ARTICLE[role]} cannot {ACTION_TEXT[actions[0]]} (allowed: {', '.join(who)})")
+
+
 def matrix_markdown() -> str:
     """The role × action matrix as a Markdown table (for the README)."""
     header = "| action | " + " | ".join(ROLES) + " |"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openidds.clinic.roles import Action, Role, allowed
+from openidds.clinic.roles import Action, Role, allowed, role_may
 from openidds.db.models import User
 from openidds.service.errors import Forbidden, NotFound
 
@@ -22,6 +22,16 @@ def require(actor: User, action: Action, *, patient_id: int | None = None, recor
     )
     if not decision.allowed:
         raise NotFound("no such patient") if decision.not_found else Forbidden(decision.reason)
+
+
+def require_role(actor: User, *actions: Action, patient_id: int | None = None) -> None:
+    """Before any lookup: another patient's record answers 404, a role that may do none of `actions` 403, the same
+    whether or not the record exists. The full check (`require`, second person included) follows the lookup."""
+    if actor.role == "patient" and patient_id is not None and patient_id != actor.patient_id:
+        raise NotFound("no such patient")
+    decision = role_may(_role(actor.role), actions)
+    if not decision.allowed:
+        raise Forbidden(decision.reason)
 
 
 def _role(role: str) -> Role:

@@ -42,7 +42,7 @@ from openidds.programs.program import PumpProgram
 from openidds.programs.solution import check_volume
 from openidds.quantities import DOSE_RATE, parse_quantity
 from openidds.service import audit
-from openidds.service.access import actor_name, require
+from openidds.service.access import actor_name, require, require_role
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
@@ -399,6 +399,7 @@ def flag_action(flag: Flag) -> Action:
 def resolve_flag(s: Session, actor: User, patient_id: int, flag_id: int, resolution: str, now: datetime) -> Flag:
     """A clinician resolves a flag raised by a use case, saying what was done. Resolving it again answers 409."""
     require(actor, "read-patient", patient_id=patient_id)
+    require_role(actor, "resolve-flag", "review-unchecked-refill", patient_id=patient_id)  # before the lookup
     lock_patient(s, patient_id)
     row = s.get(Flag, flag_id, populate_existing=True)
     if row is None or row.patient_id != patient_id:

@@ -30,7 +30,7 @@ from openidds.quantities import parse_quantity
 from openidds.review import diff as review_diff
 from openidds.safety import bridge_findings, check
 from openidds.service import audit
-from openidds.service.access import actor_name, require
+from openidds.service.access import actor_name, require, require_role
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.locks import decision_instant, lock_patient
 from openidds.service.pump import ACTIVE, WAITING, program_of, refresh_status, solution_json
@@ -392,6 +392,7 @@ def confirm_program(
 def verify_program(s: Session, actor: User, patient_id: int, number: int, now: datetime) -> ProgramVersion:
     """The second person for a drug or concentration change (not who proposed it, nor who confirmed it). The
     program then waits for the refill that brings its solution: the pump keeps running the one it holds."""
+    require_role(actor, "verify-concentration-change", patient_id=patient_id)  # before the lookup: no disclosure
     lock_patient(s, patient_id)
     version = find_version(s, patient_id, number)
     for by in (version.proposed_by, version.confirmed_by):

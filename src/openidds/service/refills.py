@@ -34,7 +34,7 @@ from openidds.programs.program import Ingredient, PumpProgram
 from openidds.programs.solution import check_solution
 from openidds.quantities import Quantity, format_number
 from openidds.service import audit
-from openidds.service.access import actor_name, require
+from openidds.service.access import actor_name, require, require_role
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
 from openidds.service.locks import decision_instant, lock_patient
@@ -142,6 +142,7 @@ def check_action(refill: Refill) -> Action:
 def check_refill(s: Session, checker: User, patient_id: int, refill_id: int, now: datetime) -> Refill:
     """The independent double check, before the fill, by someone other than who prepared it (a pharmacist or a
     physician for a compounded solution). The checker may co-sign on the preparer's screen with their own login."""
+    require_role(checker, "verify-refill", "verify-compounded-refill", patient_id=patient_id)  # before the lookup
     lock_patient(s, patient_id)
     refill = _refill(s, patient_id, refill_id)
     require(checker, check_action(refill), patient_id=patient_id, recorded_by=refill.prepared_by)
