@@ -101,6 +101,14 @@ def _idds() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-c", "from openidds.cli.app import main; main()"]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux kills it if pytest itself dies (even by SIGKILL, where no `finally` runs)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 class Server:
     """`idds serve` in a process group of its own, so a kill reaches everything it started."""
 
@@ -118,7 +126,12 @@ class Server:
                 log.write(f"\n--- start on port {port}\n".encode())
                 log.flush()
                 self.process = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ}
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                    env={**os.environ},
                 )
             if self._wait_until_up():
                 return
