@@ -147,3 +147,21 @@ def test_an_unexpected_fault_answers_500_in_the_error_model_without_a_trace(
         "errors": [],
     }
     assert "secret" not in r.text
+
+
+def test_a_body_that_is_not_utf8_is_a_422_on_body_not_fastapis_400(tmp_path: Path) -> None:
+    app = api_app.create_app(make_engine(f"sqlite:///{tmp_path / 'utf8.sqlite3'}"))
+    r = TestClient(app).post(
+        "/api/v1/auth/login", content=b'{"username": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422  # and the check accepted it: 422 is documented, the body is the error model
+    assert r.json()["field"] == "body"
+    assert r.json()["errors"] == [{"field": "body", "message": "is not valid JSON (it is not UTF-8 text)"}]
+
+
+def test_other_http_errors_keep_their_answers(tmp_path: Path) -> None:
+    client = TestClient(api_app.create_app(make_engine(f"sqlite:///{tmp_path / 'http.sqlite3'}")))
+    assert client.get("/api/v1/nowhere").json()["message"] == "no such address in the API"
+    assert client.delete("/api/v1/roles").status_code == 405
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openidds import display
 from openidds.api.docs import ApiHeaders, mount_docs
@@ -126,6 +129,19 @@ def create_app(
         if "database is locked" in str(exc.orig):
             return busy(request)
         raise exc
+
+    # FastAPI answers a JSON body that is not UTF-8 text with a bare 400 (a Starlette HTTPException, the web's
+    # handler's class): it is bad input like any other, a 422 on `body`; every other HTTPException as before.
+    answer_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") and isinstance(exc.__cause__, UnicodeDecodeError):
+            problem = FieldProblem(field="body", message="is not valid JSON (it is not UTF-8 text)")
+            words = display.message(InputError(problem.field, problem.message))
+            return error_response(422, words, field=problem.field, errors=[problem])
+        answer = answer_http(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> Response:
