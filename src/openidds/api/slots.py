@@ -48,7 +48,7 @@ class DatabaseSlots:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope["path"]).startswith("/static/"):
+        if scope["type"] != "http" or str(scope["path"]).startswith(("/static/", "/api/v1/docs/static/")):
             await self.app(scope, receive, send)
             return
         body = await _read_body(scope, receive)
