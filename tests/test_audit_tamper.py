@@ -18,7 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from openidds.clinic import audit as chain
-from openidds.db.models import AuditHead, AuditRecord
+from openidds.db.models import AuditHead, AuditRecord, User
+from openidds.service import audit_trail
+from openidds.service.audit_trail import AuditQuery
 from tests.api_support import Clinic, fast_argon2, new_patient
 from tests.cli_helpers import assert_no_crash, run
 from tests.clinic_db import clinic_fixture
@@ -425,3 +427,12 @@ def test_unreadable_rows_are_each_named_and_verification_goes_on(six: tuple[Clin
         assert [e["sequence"] for e in listed if e["payload"] == readable] == [3, 7] if sqlite else [1, 3, 7]
     shown = {e["sequence"]: e for e in clinic.call("GET", "/audit", "ada").json()}
     assert (shown[3]["after"]["mrn"], shown[7]["after"]["mrn"]) == ("T-3", "T-UNREADABLE")
+    # The web admin's pages read through the same rule (service.audit_trail): no crash, the same records named.
+    with clinic.sessions() as s:
+        for username, readable in (("root", "withheld"), ("ada", "shown")):
+            user = s.scalars(sa.select(User).where(User.username == username)).one()
+            page = audit_trail.find(s, user, AuditQuery())
+            assert [e.sequence for e in page.entries] == [7, 6, 5, 4, 3, 2, 1]
+            assert {e.sequence: e.unreadable for e in page.entries if e.payload == "unreadable"} == unreadable
+            assert {e.payload for e in page.entries if e.sequence in (3, 7)} == {readable}
+            assert [e.sequence for e in audit_trail.export(s, user, AuditQuery())] == [7, 6, 5, 4, 3, 2, 1]

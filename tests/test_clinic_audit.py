@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -16,7 +17,11 @@ from openidds.clinic.audit import (
     append,
     as_records,
     canonical_json,
+    check_head,
+    parse_anchor,
+    read_payload,
     record_hash,
+    stored,
     verify,
 )
 from openidds.errors import InputError
@@ -319,3 +324,126 @@ def test_any_single_insertion_is_found(n: int, data: st.DataObject) -> None:
     assert kinds(found) == [("inserted", k + 1)]
     if k + 1 < n:
         assert forged.hash[:12] in found[0].message
+
+
+# --- stored rows read defensively, the stored head, anchors as text -------------------------------------------------
+NOT_EXACT = "holds a number with a fraction or an exponent, which the chain never writes"
+
+
+def stored_row(r: AuditRecord, before: object = "keep", after: object = "keep") -> tuple[object, ...]:
+    """`r` as the database hands it back: before and after as their JSON text."""
+
+    def text(v: object) -> str | None:
+        return None if v is None else json.dumps(v)
+
+    return (
+        r.sequence,
+        r.at,
+        r.actor,
+        r.action,
+        r.entity,
+        text(r.before) if before == "keep" else before,
+        text(r.after) if after == "keep" else after,
+        r.previous_hash,
+        r.hash,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "problem"),
+    [
+        (None, None, None),
+        ('{"volume": "2 mL", "n": [1, true, null]}', {"volume": "2 mL", "n": [1, True, None]}, None),
+        # 33 brackets: a container 32 levels below the top, as deep as the chain writes
+        ("[" * 33 + "]" * 33, json.loads("[" * 33 + "]" * 33), None),
+        ("[" * 34 + "]" * 34, None, "its after is nested more than 32 levels deep"),
+        ("[" * 5000 + "]" * 5000, None, "its after is nested more than 32 levels deep"),
+        ('"' + "[" * 5000 + '"', "[" * 5000, None),  # brackets inside a string are text
+        ("garbage{", None, "its after is not JSON (Expecting value at character 0)"),
+        ('{"a": 1', None, "its after is not JSON (Expecting ',' delimiter at character 7)"),
+        (
+            '{"dose": 1.5}',
+            None,
+            "its after.dose holds a number with a fraction or an exponent, which the chain never writes",
+        ),
+        (
+            '{"v": [1e400]}',
+            None,
+            "its after.v[0] holds a number with a fraction or an exponent, which the chain never writes",
+        ),
+        ('{"v": NaN}', None, "its after.v holds a number with a fraction or an exponent, which the chain never writes"),
+        ('"\\ud800"', None, "its after holds text that is not valid Unicode"),
+        ("1" * 5000, None, "its after holds a number too long to read"),
+        (42, None, "its after is not JSON text"),
+        (b"\xff", None, "its after is not UTF-8 text"),
+    ],
+)
+def test_a_stored_payload_is_read_within_bounds(text: object, value: object, problem: str | None) -> None:
+    assert read_payload(text, "after") == (value, problem)
+
+
+def test_an_unreadable_row_is_named_and_the_chain_goes_on() -> None:
+    records = chain(5)
+    rows = [stored(stored_row(r), r.sequence) for r in records]
+    assert rows == records  # read back exactly as written
+    rows[1] = stored(stored_row(records[1], after="[" * 5000 + "]" * 5000), 2)
+    rows[3] = stored(stored_row(records[3], before="not json"), 4)
+    assert (rows[1].before, rows[1].after) == ({"volume": "1 mL"}, None)
+    found = verify(rows, anchor=(5, records[4].hash))
+    assert [(f.kind, f.sequence, f.message) for f in found] == [
+        ("unreadable", 2, "record 2 is unreadable: its after is nested more than 32 levels deep"),
+        ("unreadable", 4, "record 4 is unreadable: its before is not JSON (Expecting value at character 0)"),
+    ]
+
+
+def test_wrong_types_in_a_stored_row_are_named() -> None:
+    r = chain(1)[0]
+    values = list(stored_row(r))
+    values[0], values[1], values[2], values[8] = "one", 10**30, 7, None
+    got = stored(tuple(values), 1)
+    assert (got.sequence, got.at, got.actor, got.hash) == (1, 0, "", "")
+    assert got.unreadable == (
+        "its sequence number is not a number; its instant is not between 1970 and 9999; its actor is not text; "
+        "its hash is not text"
+    )
+
+
+def test_the_stored_head_is_checked_against_the_records() -> None:
+    records = chain(4)
+    assert check_head(records, (4, records[3].hash)) == []
+    assert check_head([], None) == []
+    assert [(f.kind, f.sequence, f.message) for f in check_head(records, None)] == [
+        ("anchor", 4, "the chain's head is missing: record 4 cannot be checked")
+    ]
+    assert [(f.kind, f.sequence, f.message) for f in check_head(records, (4, "a" * 64))] == [
+        (
+            "anchor",
+            4,
+            f"the chain's head names record 4 as aaaaaaaaaaaa…, but its hash is {records[3].hash[:12]}…: the head or "
+            "the record was changed",
+        )
+    ]
+    assert [(f.kind, f.sequence) for f in check_head(records, (3, records[2].hash))] == [("inserted", 4)]
+    assert [(f.kind, f.sequence, f.message) for f in check_head(records[:2], (3, records[2].hash))] == [
+        ("missing", 3, "record 3 is missing: the chain's head names it")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "anchor"),
+    [("12:" + "A" * 64, (12, "a" * 64)), (" 7 : " + "0" * 64 + " ", (7, "0" * 64))],
+)
+def test_an_anchor_is_read_from_its_text(text: str, anchor: tuple[int, str]) -> None:
+    assert parse_anchor(text) == anchor
+
+
+@pytest.mark.parametrize(
+    "text", ["12:abc", "0:" + "a" * 64, "-1:" + "a" * 64, "٣:" + "a" * 64, "1" * 20 + ":" + "a" * 64, "12" + "a" * 64]
+)
+def test_a_bad_anchor_text_is_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(InputError) as refused:
+        parse_anchor(text, "--anchor")
+    assert refused.value.field == "--anchor"
+    assert "SEQUENCE:HASH" in refused.value.message
+    with pytest.raises(InputError, match="64 hexadecimal digits"):
+        parse_anchor("3:" + "g" * 64)
