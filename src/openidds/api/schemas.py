@@ -15,8 +15,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from openidds.clinic.evaluation import Candidate
 from openidds.clinic.followup import AdverseEvent, FollowUpVisit
 from openidds.clinic.trial import SideEffect, Trial, TrialDose
-from openidds.service.pathway import RecordInterrogation
+from openidds.service.pathway import RecordEvaluation, RecordFollowUp, RecordImplant, RecordInterrogation, RecordTrial
 from openidds.service.pathway import ReportedDrugIn as ReportedDrug
+from openidds.service.programs import ProposeProgram
 from openidds.service.refills import CompleteRefill, PrepareRefill
 from openidds.validation import control_character, visible
 
@@ -146,6 +147,9 @@ class EvaluationIn(In):
             fields["allergies"] = tuple(self.allergies)
         return Candidate(**fields)
 
+    def to_command(self) -> RecordEvaluation:
+        return RecordEvaluation(self.to_candidate(), self.model_dump())
+
 
 class SideEffectIn(In):
     name: str = Field(min_length=1)
@@ -189,6 +193,9 @@ class TrialIn(In):
         )
         return Trial(self.method, self.therapy, self.drug, doses, self.baseline_nrs, self.baseline_ashworth)
 
+    def to_command(self) -> RecordTrial:
+        return RecordTrial(self.to_trial(), self.model_dump(exclude={"override_reason"}), self.override_reason)
+
 
 class ImplantIn(In):
     kind: Literal["implant", "replacement", "revision"] = "implant"
@@ -209,12 +216,21 @@ class ImplantIn(In):
         description="a physician implanting without a successful trial (omitted, or one that needs review): why",
     )
 
-    def to_data(self) -> dict[str, Any]:
-        """The implant record as `pathway.record_implant` takes it (the first program and the override beside it)."""
-        return {
-            **self.model_dump(exclude={"program", "override_reason"}),
-            "catheter_length_cm": Fraction(self.catheter_length_cm),
-        }
+    def to_command(self) -> RecordImplant:
+        """The implant as `pathway.record_implant` takes it, with its first program and the override."""
+        return RecordImplant(
+            kind=self.kind,
+            pump_model=self.pump_model,
+            pump_serial=self.pump_serial,
+            catheter_model=self.catheter_model,
+            catheter_length_cm=Fraction(self.catheter_length_cm),
+            tip_level=self.tip_level,
+            implanted_at=self.implanted_at,
+            surgeon=self.surgeon,
+            notes=self.notes,
+            program=self.program,
+            override_reason=self.override_reason,
+        )
 
 
 class ProgramIn(In):
@@ -225,6 +241,9 @@ class ProgramIn(In):
         "first (the default); false needs bridge_off_reason",
     )
     bridge_off_reason: Text = Field(default="", max_length=2000)
+
+    def to_command(self) -> ProposeProgram:
+        return ProposeProgram(self.document, self.bridge, self.bridge_off_reason)
 
 
 class ConfirmIn(In):
@@ -315,6 +334,9 @@ class FollowUpIn(In):
             penn_severity=self.penn_severity,
             adverse_events=tuple(AdverseEvent(e.item, e.grade) for e in self.adverse_events),
         )
+
+    def to_command(self) -> RecordFollowUp:
+        return RecordFollowUp(self.to_visit(), self.model_dump())
 
 
 AlarmName = Literal["low-reservoir", "eri", "empty-reservoir", "motor-stall", "end-of-service"]  # the twin's

@@ -186,7 +186,7 @@ class Demo:
         }
         fields = {**answers, "planned_drugs": tuple(planned), "allergies": tuple(answers["allergies"])}
         who = self.user(GARCIA) if p.pain else self.user(LINDQVIST)
-        row = pathway.record_evaluation(self.s, who, pid, Candidate(**fields), answers, at)
+        row = pathway.record_evaluation(self.s, who, pid, pathway.RecordEvaluation(Candidate(**fields), answers), at)
         if row.outcome != expect:
             raise AssertionError(f"demo {p.mrn}: evaluation {row.outcome}, expected {expect}: {row.reasons}")
 
@@ -215,27 +215,28 @@ class Demo:
             details["baseline_ashworth"],
         )
         who = self.user(OKAFOR) if p.pain else self.user(LINDQVIST)
-        row = pathway.record_trial(self.s, who, pid, trial, details, at)
+        row = pathway.record_trial(self.s, who, pid, pathway.RecordTrial(trial, details), at)
         if row.outcome != expect:
             raise AssertionError(f"demo {p.mrn}: trial {row.outcome}, expected {expect}: {row.rule}")
 
-    def implant(self, pid: int, spec: Implanted, rx: Rx, at: datetime, kind: str, serial: str) -> Fraction:
+    def implant(
+        self, pid: int, spec: Implanted, rx: Rx, at: datetime, kind: pathway.ImplantKind, serial: str
+    ) -> Fraction:
         capacity = self.capacity(rx)
         catheter = rx.catheter or ("intrathecal-one-piece", 60)
-        data = {
-            "kind": kind,
-            "pump_model": rx.pump,
-            "pump_serial": serial,
-            "catheter_model": catheter[0],
-            "catheter_length_cm": Fraction(catheter[1]),
-            "tip_level": spec.tip,
-            "implanted_at": at,
-            "surgeon": BY_REF[spec.surgeon].full_name,
-            "notes": "" if kind == "implant" else "pump replaced: motor stall reported at interrogation",
-        }
-        pathway.record_implant(
-            self.s, self.user(BY_REF[spec.surgeon]), pid, data, program_file(rx, spec.person, at, capacity), at
+        cmd = pathway.RecordImplant(
+            kind=kind,
+            pump_model=rx.pump,
+            pump_serial=serial,
+            catheter_model=catheter[0],
+            catheter_length_cm=Fraction(catheter[1]),
+            tip_level=spec.tip,
+            implanted_at=at,
+            surgeon=BY_REF[spec.surgeon].full_name,
+            notes="" if kind == "implant" else "pump replaced: motor stall reported at interrogation",
+            program=program_file(rx, spec.person, at, capacity),
         )
+        pathway.record_implant(self.s, self.user(BY_REF[spec.surgeon]), pid, cmd, at)
         for flag in self.s.scalars(
             select(Flag).where(
                 Flag.patient_id == pid, Flag.code == "implant.first-fill-unchecked", Flag.resolved_at.is_(None)
@@ -408,7 +409,7 @@ def _follow_up(d: Demo, pid: int, p: Person, rng: random.Random, at: datetime, *
         adverse_events=tuple(AdverseEvent(e["item"], e["grade"]) for e in full["adverse_events"]),
     )
     who = d.user(GARCIA)
-    return pathway.record_follow_up(d.s, who, pid, visit, full, at).id
+    return pathway.record_follow_up(d.s, who, pid, pathway.RecordFollowUp(visit, full), at).id
 
 
 def implanted_story(d: Demo, spec: Implanted, index: int) -> Story:
@@ -573,7 +574,7 @@ def _change_program(
     doctor = d.user(BY_REF[spec.surgeon])
     volume = reservoir.fill_ml if fill_at == reservoir.fill_at else d.capacity(step.rx)
     document = program_file(step.rx, p, fill_at, volume)
-    version = programs.propose_program(d.s, doctor, pid, document, at)
+    version = programs.propose_program(d.s, doctor, pid, programs.ProposeProgram(document), at)
     if version.status != "proposed":
         raise AssertionError(f"demo {p.mrn}: program refused: {version.closed_reason}")
     at += timedelta(minutes=5)

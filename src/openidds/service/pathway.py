@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -145,12 +145,19 @@ def list_patients(s: Session, actor: User) -> list[Patient]:
 
 
 # --- evaluation and trial -----------------------------------------------------------------------------------------
-def record_evaluation(
-    s: Session, actor: User, patient_id: int, candidate: Candidate, answers: dict[str, Any], now: datetime
-) -> Evaluation:
+@dataclass(frozen=True, slots=True)
+class RecordEvaluation:
+    """The checklist as `evaluate_candidate` reads it, and the answers as entered (kept with the record)."""
+
+    candidate: Candidate
+    answers: dict[str, Any]
+
+
+def record_evaluation(s: Session, actor: User, patient_id: int, cmd: RecordEvaluation, now: datetime) -> Evaluation:
     patient = _writer(s, actor, patient_id, "record-evaluation")
+    answers = cmd.answers
     result = evaluate_candidate(
-        candidate, indications=load_indications(), library=load_library(), chart=chart_facts(patient)
+        cmd.candidate, indications=load_indications(), library=load_library(), chart=chart_facts(patient)
     )
     row = Evaluation(
         patient_id=patient.id,
@@ -177,17 +184,20 @@ def record_evaluation(
     return row
 
 
-def record_trial(
-    s: Session,
-    actor: User,
-    patient_id: int,
-    trial: TrialInput,
-    details: dict[str, Any],
-    now: datetime,
-    override_reason: str = "",
-) -> Trial:
+@dataclass(frozen=True, slots=True)
+class RecordTrial:
+    """The trial as `evaluate_trial` reads it, the details as entered (kept with the record), and a physician's
+    reason for going ahead after an evaluation that needs review."""
+
+    trial: TrialInput
+    details: dict[str, Any]
+    override_reason: str = ""
+
+
+def record_trial(s: Session, actor: User, patient_id: int, cmd: RecordTrial, now: datetime) -> Trial:
     """A trial, after the evaluation that allows it (clinic.pathway: a physician may accept one that needs review,
     giving `override_reason`); its doses checked against the library's trial doses for the patient's care area."""
+    trial, details, override_reason = cmd.trial, cmd.details, cmd.override_reason
     patient = _writer(s, actor, patient_id, "record-trial")
     outcome = evaluate_trial(trial, library=load_library(), care_area=patient.care_area)  # bad input first (422)
     overridden = through_gate(s, actor, patient.id, "trial", override_reason, (str(trial.drug),))
@@ -214,25 +224,59 @@ def record_trial(
 
 
 # --- implant and programs -----------------------------------------------------------------------------------------
-def record_implant(
-    s: Session,
-    actor: User,
-    patient_id: int,
-    data: dict[str, Any],
-    first_program: str | None,
-    now: datetime,
-    override_reason: str = "",
-) -> tuple[Implant, ProgramVersion | None]:
+ImplantKind = Literal["implant", "replacement", "revision"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordImplant:
+    """An implant, pump replacement or catheter revision as the surgeon reports it; `program` is the first program
+    file (none for a revision), `override_reason` a physician's reason for going past the pathway's gate."""
+
+    pump_model: str
+    pump_serial: str
+    catheter_model: str
+    catheter_length_cm: Fraction
+    tip_level: str
+    implanted_at: datetime
+    surgeon: str
+    kind: ImplantKind = "implant"
+    notes: str = ""
+    program: str | None = None
+    override_reason: str = ""
+
+    def record(self) -> dict[str, Any]:
+        """The implant's columns (as stored and audited)."""
+        return {
+            "kind": self.kind,
+            "pump_model": self.pump_model,
+            "pump_serial": self.pump_serial,
+            "catheter_model": self.catheter_model,
+            "catheter_length_cm": self.catheter_length_cm,
+            "tip_level": self.tip_level,
+            "implanted_at": self.implanted_at,
+            "surgeon": self.surgeon,
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImplantRecorded:
+    implant: Implant
+    program: ProgramVersion | None  # the first program, running now; none for a revision
+
+
+def record_implant(s: Session, actor: User, patient_id: int, cmd: RecordImplant, now: datetime) -> ImplantRecorded:
     """An implant or pump replacement with its first fill and program (the program file's reservoir is the fill
     at the implant), or a catheter revision (the pump keeps its program). The pathway's gate first: an implant
     after a successful trial (a physician may go ahead without one, giving `override_reason`), never a second
     implant; a replacement or a revision only with a pump in place."""
     patient = _writer(s, actor, patient_id, "record-implant")
-    kind = data.get("kind", "implant")
+    data, first_program, override_reason = cmd.record(), cmd.program, cmd.override_reason
+    kind = cmd.kind
     catalog = load_catalog()
-    pump = catalog.pump(data["pump_model"], "pump_model")
-    catalog.catheter(data["catheter_model"], "catheter_model")
-    at: datetime = data["implanted_at"]
+    pump = catalog.pump(cmd.pump_model, "pump_model")
+    catalog.catheter(cmd.catheter_model, "catheter_model")
+    at = cmd.implanted_at
     if at > now:
         raise InputError("implanted_at", "is in the future: record the surgery once it is done")
     latest = decision_instant(s, patient.id, at)
@@ -253,7 +297,7 @@ def record_implant(
             .order_by(Implant.implanted_at.desc(), Implant.id.desc())
             .limit(1)
         ).first()
-        if in_place is not None and (in_place.pump_model, in_place.pump_serial) != (pump.id, data["pump_serial"]):
+        if in_place is not None and (in_place.pump_model, in_place.pump_serial) != (pump.id, cmd.pump_serial):
             raise InputError(
                 "pump_serial",
                 f"a catheter revision keeps the pump in place ({in_place.pump_model}, serial {in_place.pump_serial}):"
@@ -263,13 +307,13 @@ def record_implant(
         s.add(implant)
         s.flush()
         _write(s, actor, "record-revision", f"patient/{patient.id}/implant/{implant.id}", now, None, data)
-        return implant, None
+        return ImplantRecorded(implant, None)
     if not first_program:
         raise InputError("program", "an implant or pump replacement needs its first program file")
     program = parse(first_program, "program")
     if program.pump.id != pump.id:
         raise InputError("program.pump.model", f"the program is for {program.pump.id}, the implant is {pump.id}")
-    if program.reservoir.filled_at != data["implanted_at"]:
+    if program.reservoir.filled_at != at:
         raise InputError("program.reservoir.filled_at", "the first fill is at the implant: give the implant instant")
     drugs = tuple(i.drug.name for i in program.solution) if kind == "implant" else ()
     overridden = through_gate(s, actor, patient.id, kind, override_reason, drugs)  # bad input first, then the gate
@@ -304,7 +348,7 @@ def record_implant(
     if previous is not None and previous.id != version.id:
         previous.status = "superseded"  # the old pump's program ends with the old pump
     version.status, version.confirmed_by, version.confirmed_at = "active", actor.id, now
-    version.effective_at = data["implanted_at"]
+    version.effective_at = at
     before = patient.stage
     patient.stage = "implanted"
     s.flush()
@@ -317,16 +361,23 @@ def record_implant(
         after["flags"] = [raise_flag(s, actor, patient.id, first_fill, f"implant/{implant.id}", now).id]
     _write(s, actor, "record-implant", f"patient/{patient.id}/implant/{implant.id}", now, {"stage": before}, after)
     refresh_status(s, patient.id, now)
-    return implant, version
+    return ImplantRecorded(implant, version)
 
 
 # --- follow-ups, interrogations, the remote ------------------------------------------------------------------------
 RESOLUTION_MAX = 2000
 
 
-def record_follow_up(
-    s: Session, actor: User, patient_id: int, visit: FollowUpVisit, entered: dict[str, Any], now: datetime
-) -> FollowUp:
+@dataclass(frozen=True, slots=True)
+class RecordFollowUp:
+    """The visit as `assess_follow_up` reads it, and what was entered (kept in the audit trail)."""
+
+    visit: FollowUpVisit
+    entered: dict[str, Any]
+
+
+def record_follow_up(s: Session, actor: User, patient_id: int, cmd: RecordFollowUp, now: datetime) -> FollowUp:
+    visit, entered = cmd.visit, cmd.entered
     patient = _writer(s, actor, patient_id, "record-follow-up" if actor.role != "patient" else "submit-questionnaire")
     state = pump_state(s, patient.id, now)
     if state is not None:

@@ -10,6 +10,7 @@ it took effect.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -126,20 +127,23 @@ def new_version(
     return version
 
 
-def propose_program(
-    s: Session,
-    actor: User,
-    patient_id: int,
-    document: str,
-    now: datetime,
-    bridge: bool | None = None,
-    bridge_off_reason: str = "",
-) -> ProgramVersion:
+@dataclass(frozen=True, slots=True)
+class ProposeProgram:
+    """A proposed program file; for a new drug or concentration, the bridge (None: on unless turned off with a
+    reason) and why it is off."""
+
+    document: str
+    bridge: bool | None = None
+    bridge_off_reason: str = ""
+
+
+def propose_program(s: Session, actor: User, patient_id: int, cmd: ProposeProgram, now: datetime) -> ProgramVersion:
     """A proposed program: its findings against the running program and the record of every program the pump ran,
     and every setting old beside new.
 
     A new drug or concentration gets a bridge unless it is turned off with a reason. Hard findings refuse it at
     once (it is kept, refused, with the reasons: the record shows what was tried)."""
+    document, bridge = cmd.document, cmd.bridge
     require(actor, "propose-program", patient_id=patient_id)
     patient = lock_patient(s, patient_id)
     current = active_version(s, patient.id)
@@ -148,7 +152,7 @@ def propose_program(
     program = parse(document, "document")
     old = program_of(current)
     needs_second = changes_solution(old, program)
-    off_reason = plain_text(bridge_off_reason, "bridge_off_reason", REASON_MAX)
+    off_reason = plain_text(cmd.bridge_off_reason, "bridge_off_reason", REASON_MAX)
     if not needs_second:
         bridge, off_reason = False, ""  # the same solution: nothing old to flush
     elif bridge is None:

@@ -312,7 +312,7 @@ def diary_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
         patient = pathway.read_patient(w.s, w.user, patient_id)
         visit, entered = _diary_visit(form, therapy_of(patient.care_area))
-        pathway.record_follow_up(w.s, w.user, patient_id, visit, entered, w.now)
+        pathway.record_follow_up(w.s, w.user, patient_id, pathway.RecordFollowUp(visit, entered), w.now)
         return f"/patients/{patient_id}/diary?saved=1"
 
     def show_again(w: Work, err: WebError) -> Response:

@@ -181,9 +181,8 @@ def program_propose(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
         current = _running(w, patient_id)
         edited = _edited(current, form, _held(w, current))
-        version = programs.propose_program(
-            w.s, w.user, patient_id, edited.document(), w.now, edited.bridge, edited.bridge_off_reason
-        )
+        proposal = programs.ProposeProgram(edited.document(), edited.bridge, edited.bridge_off_reason)
+        version = programs.propose_program(w.s, w.user, patient_id, proposal, w.now)
         if version.status == "refused":
             refused.append(
                 f"Refused: {version.closed_reason}. Nothing was proposed (the refused attempt is kept on the record "

@@ -28,20 +28,18 @@ from openidds.api.schemas import (
     InterrogationIn,
     TrialIn,
 )
-from openidds.clinic.evaluation import PSYCH_EVALUATIONS, Candidate, evaluate_candidate
+from openidds.clinic.evaluation import PSYCH_EVALUATIONS, evaluate_candidate
 from openidds.clinic.followup import (
     ADVERSE_EVENTS,
     GRADE_TEXT,
     ODI_SECTIONS,
     PHQ9_FREQUENCY,
     PHQ9_ITEMS,
-    FollowUpVisit,
     assess_follow_up,
 )
 from openidds.clinic.pathway import PATHWAY_STEPS
 from openidds.clinic.scales import ASHWORTH_GRADES, ASHWORTH_TEXT, PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
 from openidds.clinic.trial import TRIAL_METHODS, evaluate_trial
-from openidds.clinic.trial import Trial as TrialInput
 from openidds.data import load_catalog, load_indications, load_library
 from openidds.db.models import Flag, FollowUp, Patient, Trial
 from openidds.errors import InputError
@@ -126,7 +124,7 @@ _patient = patient_for
 
 
 # --- candidate evaluation ---------------------------------------------------------------------------------------------
-def _candidate(form: Fields) -> tuple[Candidate, dict[str, Any]]:
+def _candidate(form: Fields) -> pathway.RecordEvaluation:
     allergies = form.get("allergies")
     body = parse_in(
         EvaluationIn,
@@ -139,12 +137,12 @@ def _candidate(form: Fields) -> tuple[Candidate, dict[str, Any]]:
             **{name: tri(form, name) for name, _ in EVALUATION_QUESTIONS},
         },
     )
-    return body.to_candidate(), body.model_dump()
+    return body.to_command()
 
 
 def _evaluation_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        candidate, _ = _candidate(form)
+        candidate = _candidate(form).candidate
         result = evaluate_candidate(
             candidate, indications=load_indications(), library=load_library(), chart=programs.chart_facts(patient)
         )
@@ -200,8 +198,7 @@ def evaluation_preview(request: Request, patient_id: Id, form: Posted) -> Respon
 @router.post("/patients/{patient_id}/evaluation")
 def evaluation_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
-        candidate, answers = _candidate(form)
-        pathway.record_evaluation(w.s, w.user, patient_id, candidate, answers, w.now)
+        pathway.record_evaluation(w.s, w.user, patient_id, _candidate(form), w.now)
         return f"/patients/{patient_id}?done=evaluation"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -213,7 +210,7 @@ def evaluation_save(request: Request, patient_id: Id, form: Posted) -> Response:
 
 
 # --- trial ------------------------------------------------------------------------------------------------------------
-def _trial(form: Fields) -> tuple[TrialInput, dict[str, Any]]:
+def _trial(form: Fields) -> pathway.RecordTrial:
     doses = []
     for i in range(TRIAL_ROWS):
         if not form.get(f"dose-{i}"):
@@ -241,12 +238,12 @@ def _trial(form: Fields) -> tuple[TrialInput, dict[str, Any]]:
             "baseline_ashworth": form.get("baseline_ashworth") or None,
         },
     )
-    return body.to_trial(), body.model_dump()
+    return body.to_command()
 
 
 def _trial_result(form: Fields, patient: Patient) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        trial, _ = _trial(form)
+        trial = _trial(form).trial
         return evaluate_trial(trial, library=load_library(), care_area=patient.care_area).as_json(), None
     except InputError as exc:
         return None, display.message(exc)
@@ -299,8 +296,8 @@ def trial_preview(request: Request, patient_id: Id, form: Posted) -> Response:
 @router.post("/patients/{patient_id}/trial")
 def trial_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
-        trial, details = _trial(form)
-        pathway.record_trial(w.s, w.user, patient_id, trial, details, w.now, form.get("override_reason"))
+        cmd = replace(_trial(form), override_reason=form.get("override_reason"))
+        pathway.record_trial(w.s, w.user, patient_id, cmd, w.now)
         return f"/patients/{patient_id}?done=trial"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -329,7 +326,7 @@ def program_summary(program: PumpProgram, old: PumpProgram | None) -> dict[str, 
 
 
 # --- implant ----------------------------------------------------------------------------------------------------------
-def _implant(form: Fields, patient: Patient) -> tuple[dict[str, Any], programform.ProgramForm | None]:
+def _implant(form: Fields, patient: Patient) -> tuple[pathway.RecordImplant, programform.ProgramForm | None]:
     """The implant record (through the API's schema) and the first program's form, or None for a revision."""
     kind = form.get("kind") or "implant"
     at = local_instant(form.get("implanted_at"), patient.timezone, "implanted_at")
@@ -347,9 +344,9 @@ def _implant(form: Fields, patient: Patient) -> tuple[dict[str, Any], programfor
             "notes": form.get("notes"),
         },
     )
-    data = body.to_data()
+    cmd = body.to_command()
     if kind == "revision":
-        return data, None
+        return cmd, None
     context: dict[str, Any] = {"care_area": patient.care_area}
     if patient.psychosis_history is not None:
         context["psychosis_history"] = patient.psychosis_history
@@ -368,7 +365,7 @@ def _implant(form: Fields, patient: Patient) -> tuple[dict[str, Any], programfor
     pump = programform.chosen_pump(load_catalog(), body.pump_model)
     if pump is not None:  # every mode is offered until the pump is chosen: the pump's own, said in words
         programform.check_offer(first, pump)
-    return data, first
+    return cmd, first
 
 
 def _implant_page(
@@ -420,7 +417,7 @@ def implant_page(request: Request, patient_id: Id) -> Response:
 def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str, Any] | None, programform.ProgramForm]:
     """What the use case will find in the first program (service.programs.first_program_findings)."""
     try:
-        data, first = _implant(form, patient)
+        cmd, first = _implant(form, patient)
     except InputError as exc:
         return failed_check(exc), programform.from_fields(form, {})
     if first is None:
@@ -429,8 +426,8 @@ def _implant_check(s: Session, patient: Patient, form: Fields) -> tuple[dict[str
     old = None if running is None else program_of(running)
     try:
         program = parse_program(first.document(), load_library(), load_catalog())
-        findings = programs.first_program_findings(s, patient.id, program, data["implanted_at"])
-        if data.get("kind", "implant") == "implant":
+        findings = programs.first_program_findings(s, patient.id, program, cmd.implanted_at)
+        if cmd.kind == "implant":
             findings += programs.trial_dose_findings(s, patient.id, program)
     except InputError as exc:
         return failed_check(exc), first
@@ -451,9 +448,10 @@ def implant_preview(request: Request, patient_id: Id, form: Posted) -> Response:
 def implant_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
         patient = _patient(w, patient_id, "record-implant")
-        data, first = _implant(form, patient)
+        cmd, first = _implant(form, patient)
         document = None if first is None else first.document()
-        pathway.record_implant(w.s, w.user, patient_id, data, document, w.now, form.get("override_reason"))
+        cmd = replace(cmd, program=document, override_reason=form.get("override_reason"))
+        pathway.record_implant(w.s, w.user, patient_id, cmd, w.now)
         return f"/patients/{patient_id}?done=implant"
 
     def show_again(w: Work, err: WebError) -> Response:
@@ -466,7 +464,7 @@ def implant_save(request: Request, patient_id: Id, form: Posted) -> Response:
 
 
 # --- follow-up --------------------------------------------------------------------------------------------------------
-def _visit(form: Fields) -> tuple[FollowUpVisit, dict[str, Any]]:
+def _visit(form: Fields) -> pathway.RecordFollowUp:
     odi = [whole(form, f"odi-{i}") for i in range(ODI_SECTIONS)]
     phq = [whole(form, f"phq-{i}") for i in range(PHQ9_ITEMS)]
     events = []
@@ -488,12 +486,12 @@ def _visit(form: Fields) -> tuple[FollowUpVisit, dict[str, Any]]:
             "adverse_events": events,
         },
     )
-    return body.to_visit(), body.model_dump()
+    return body.to_command()
 
 
 def _follow_up_result(s: Session, patient_id: int, form: Fields, now: datetime) -> tuple[Any, str | None]:
     try:
-        visit, _ = _visit(form)
+        visit = _visit(form).visit
         state = pump_state(s, patient_id, now)
         if state is not None:  # as the use case does: some findings are urgent only with the drug in the pump
             visit = replace(visit, drugs=tuple(i.drug.name for i in state.twin.solution))
@@ -559,8 +557,7 @@ def follow_up_preview(request: Request, patient_id: Id, form: Posted) -> Respons
 @router.post("/patients/{patient_id}/follow-up")
 def follow_up_save(request: Request, patient_id: Id, form: Posted) -> Response:
     def write(w: Work) -> str:
-        visit, entered = _visit(form)
-        row = pathway.record_follow_up(w.s, w.user, patient_id, visit, entered, w.now)
+        row = pathway.record_follow_up(w.s, w.user, patient_id, _visit(form), w.now)
         return f"/patients/{patient_id}/follow-ups/{row.id}"
 
     def show_again(w: Work, err: WebError) -> Response:

@@ -7,7 +7,9 @@ from dataclasses import asdict
 import orjson
 from fastapi import APIRouter, Query, Response
 
+from openidds.api.answers import DashboardOut
 from openidds.api.deps import Actor, Now, Tx
+from openidds.api.routers.common import READS
 from openidds.api.schemas import (
     WorkQueuesOut,
 )
@@ -18,7 +20,11 @@ router = APIRouter(prefix="/api/v1")
 
 
 # --- clinic-wide --------------------------------------------------------------------------------------------------
-@router.get("/dashboard", tags=["clinic"])
+@router.get(
+    "/dashboard",
+    tags=["clinic"],
+    responses={200: {"model": DashboardOut, "description": "every patient, most urgent first"}, **READS},
+)
 def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0)) -> Response:
     """Every patient, most urgent first: `{at, patients, total}`; `limit` > 0 answers the first rows only (`total`
     still counts every patient)."""
@@ -28,7 +34,9 @@ def dashboard(s: Tx, at: Now, actor: Actor, limit: int = Query(default=0, ge=0))
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/queues", tags=["clinic"], response_model=WorkQueuesOut)
+@router.get(
+    "/queues", tags=["clinic"], response_model=WorkQueuesOut, response_model_exclude_unset=True, responses=READS
+)
 def queues(s: Tx, at: Now, actor: Actor) -> WorkQueuesOut:
     """What waits for the user asking, with how long it has waited: refill preparations and program changes awaiting
     their check, programs awaiting their refill, open flags they may resolve, unacknowledged discrepancies, and the

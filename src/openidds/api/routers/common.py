@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from openidds.api.deps import Actor, Tx
+from openidds.api.errors import AUTHENTICATED, responses
 from openidds.db.models import (
     Base,
     Evaluation,
@@ -28,6 +29,12 @@ from openidds.service.errors import NotFound
 from openidds.service.pump import WAITING
 
 SEQUENCE_MAX = 2**63 - 1  # audit sequence numbers are 64-bit
+Json = dict[str, Any]  # a record as JSON: the route's response model says its shape
+
+# The error answers a route behind a login can give; a write can also conflict with the record as it is now (a
+# version read earlier, a step out of order, an Idempotency-Key still running).
+READS = AUTHENTICATED
+WRITES = {**AUTHENTICATED, **responses(409)}
 
 
 def row(obj: Base) -> dict[str, Any]:

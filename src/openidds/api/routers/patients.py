@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from openidds.api.answers import PatientOut, PumpOut
 from openidds.api.deps import Actor, Now, OnceOnly, Tx
-from openidds.api.routers.common import row
+from openidds.api.routers.common import READS, WRITES, row
 from openidds.api.schemas import (
     Id,
     NewPatient,
@@ -29,7 +30,13 @@ def _search_param(description: str) -> Any:
     return Query(default=None, description=description)
 
 
-@router.get("/patients", tags=["patients"])
+@router.get(
+    "/patients",
+    tags=["patients"],
+    response_model=list[PatientOut],
+    response_model_exclude_unset=True,
+    responses=READS,
+)
 def list_patients(
     s: Tx,
     at: Now,
@@ -76,19 +83,38 @@ def _found_json(r: search.PatientRow) -> dict[str, Any]:
     }
 
 
-@router.post("/patients", status_code=201, tags=["patients"])
+@router.post(
+    "/patients",
+    status_code=201,
+    tags=["patients"],
+    response_model=PatientOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
 def create_patient(body: NewPatient, once: OnceOnly) -> dict[str, Any]:
     return once.run(
         body, 201, lambda: pathway.patient_json(pathway.create_patient(once.s, once.actor, body.to_data(), once.at))
     )
 
 
-@router.get("/patients/{patient_id}", tags=["patients"])
+@router.get(
+    "/patients/{patient_id}",
+    tags=["patients"],
+    response_model=PatientOut,
+    response_model_exclude_unset=True,
+    responses=READS,
+)
 def read_patient(patient_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     return pathway.patient_json(pathway.read_patient(s, actor, patient_id))
 
 
-@router.patch("/patients/{patient_id}", tags=["patients"])
+@router.patch(
+    "/patients/{patient_id}",
+    tags=["patients"],
+    response_model=PatientOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
 def update_patient(patient_id: Id, body: PatientChanges, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if "oral_mme_per_day" in changes and changes["oral_mme_per_day"] is not None:
@@ -96,7 +122,13 @@ def update_patient(patient_id: Id, body: PatientChanges, s: Tx, at: Now, actor: 
     return pathway.patient_json(pathway.update_patient(s, actor, patient_id, body.version, changes, at))
 
 
-@router.get("/patients/{patient_id}/pump", tags=["patients"])
+@router.get(
+    "/patients/{patient_id}/pump",
+    tags=["patients"],
+    response_model=PumpOut,
+    response_model_exclude_unset=True,
+    responses=READS,
+)
 def pump(patient_id: Id, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
     """The patient's pump now, from the twin: reservoir, mode, alarms, and what is projected."""
     pathway.read_patient(s, actor, patient_id)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from openidds.api.answers import ProgramOut
 from openidds.api.deps import Actor, OnceOnly, Tx
-from openidds.api.routers.common import program_json
+from openidds.api.routers.common import READS, WRITES, Json, program_json
 from openidds.api.schemas import (
     ConfirmIn,
     Id,
@@ -25,15 +24,27 @@ from openidds.service.errors import NotFound
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/patients/{patient_id}/programs", tags=["programs"])
-def programs(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+@router.get(
+    "/patients/{patient_id}/programs",
+    tags=["programs"],
+    response_model=list[ProgramOut],
+    response_model_exclude_unset=True,
+    responses=READS,
+)
+def programs(patient_id: Id, s: Tx, actor: Actor) -> list[Json]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(ProgramVersion).where(ProgramVersion.patient_id == patient_id).order_by("number"))
     return [program_json(v, s) for v in found]
 
 
-@router.get("/patients/{patient_id}/programs/{number}", tags=["programs"])
-def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> dict[str, Any]:
+@router.get(
+    "/patients/{patient_id}/programs/{number}",
+    tags=["programs"],
+    response_model=ProgramOut,
+    response_model_exclude_unset=True,
+    responses=READS,
+)
+def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> Json:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(
         select(ProgramVersion).where(ProgramVersion.patient_id == patient_id, ProgramVersion.number == number)
@@ -43,23 +54,34 @@ def read_program(patient_id: Id, number: Id, s: Tx, actor: Actor) -> dict[str, A
     return program_json(found, s)
 
 
-@router.post("/patients/{patient_id}/programs", status_code=201, tags=["programs"])
-def propose_program(patient_id: Id, body: ProgramIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/programs",
+    status_code=201,
+    tags=["programs"],
+    response_model=ProgramOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def propose_program(patient_id: Id, body: ProgramIn, once: OnceOnly) -> Json:
     """Findings and the side-by-side diff come back; nothing reaches the pump until confirmed (and, for a new drug
     or concentration, verified and then applied by the refill that brings the solution)."""
     return once.run(
         body,
         201,
         lambda: program_json(
-            programs_service.propose_program(
-                once.s, once.actor, patient_id, body.document, once.at, body.bridge, body.bridge_off_reason
-            )
+            programs_service.propose_program(once.s, once.actor, patient_id, body.to_command(), once.at)
         ),
     )
 
 
-@router.post("/patients/{patient_id}/programs/{number}/confirm", tags=["programs"])
-def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/programs/{number}/confirm",
+    tags=["programs"],
+    response_model=ProgramOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, once: OnceOnly) -> Json:
     return once.run(
         body,
         200,
@@ -70,8 +92,14 @@ def confirm_program(patient_id: Id, number: Id, body: ConfirmIn, once: OnceOnly)
     )
 
 
-@router.post("/patients/{patient_id}/programs/{number}/verify", tags=["programs"])
-def verify_program(patient_id: Id, number: Id, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/programs/{number}/verify",
+    tags=["programs"],
+    response_model=ProgramOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def verify_program(patient_id: Id, number: Id, once: OnceOnly) -> Json:
     """The second person: a new drug or concentration then awaits the refill that brings it."""
     return once.run(
         None,
@@ -80,8 +108,14 @@ def verify_program(patient_id: Id, number: Id, once: OnceOnly) -> dict[str, Any]
     )
 
 
-@router.post("/patients/{patient_id}/programs/{number}/cancel", tags=["programs"])
-def cancel_program(patient_id: Id, number: Id, body: ReasonIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/programs/{number}/cancel",
+    tags=["programs"],
+    response_model=ProgramOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def cancel_program(patient_id: Id, number: Id, body: ReasonIn, once: OnceOnly) -> Json:
     """A physician cancels a program that has not run (proposed, or waiting for its verification or its refill)."""
     return once.run(
         body,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
+from openidds.api.answers import RecordOut
 from openidds.api.deps import Actor, Tx
-from openidds.api.routers.common import RECORDS, record_of, row
+from openidds.api.routers.common import READS, RECORDS, Json, record_of, row
 from openidds.api.schemas import (
     Id,
 )
@@ -17,8 +16,14 @@ router = APIRouter(prefix="/api/v1")
 
 
 # Last: the generic path must not shadow the specific ones above.
-@router.get("/patients/{patient_id}/{kind}/{record_id}", tags=["pathway"])
-def readrecord_of(patient_id: Id, kind: str, record_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
+@router.get(
+    "/patients/{patient_id}/{kind}/{record_id}",
+    tags=["pathway"],
+    response_model=RecordOut,
+    response_model_exclude_unset=True,
+    responses=READS,
+)
+def readrecord_of(patient_id: Id, kind: str, record_id: Id, s: Tx, actor: Actor) -> Json:
     """One evaluation, trial, implant, follow-up, interrogation or remote request."""
     model = RECORDS.get(kind)
     if model is None:

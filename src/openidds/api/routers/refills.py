@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from openidds.api.answers import RefillOut
 from openidds.api.deps import Actor, OnceOnly, Tx
-from openidds.api.routers.common import record_of
+from openidds.api.routers.common import READS, WRITES, Json, record_of
 from openidds.api.schemas import (
     CompleteIn,
     Id,
@@ -25,20 +24,39 @@ from openidds.service.refills import refill_json
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/patients/{patient_id}/refills", tags=["refills"])
-def refills(patient_id: Id, s: Tx, actor: Actor) -> list[dict[str, Any]]:
+@router.get(
+    "/patients/{patient_id}/refills",
+    tags=["refills"],
+    response_model=list[RefillOut],
+    response_model_exclude_unset=True,
+    responses=READS,
+)
+def refills(patient_id: Id, s: Tx, actor: Actor) -> list[Json]:
     pathway.read_patient(s, actor, patient_id)
     found = s.scalars(select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.prepared_at, Refill.id))
     return [refill_json(r) for r in found]
 
 
-@router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
-def read_refill(patient_id: Id, refill_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
+@router.get(
+    "/patients/{patient_id}/refills/{refill_id}",
+    tags=["refills"],
+    response_model=RefillOut,
+    response_model_exclude_unset=True,
+    responses=READS,
+)
+def read_refill(patient_id: Id, refill_id: Id, s: Tx, actor: Actor) -> Json:
     return refill_json(record_of(s, actor, patient_id, Refill, refill_id))
 
 
-@router.post("/patients/{patient_id}/refills", status_code=201, tags=["refills"])
-def prepare_refill(patient_id: Id, body: PrepareIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/refills",
+    status_code=201,
+    tags=["refills"],
+    response_model=RefillOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def prepare_refill(patient_id: Id, body: PrepareIn, once: OnceOnly) -> Json:
     """Step 1: the prepared solution (label, lot, expiry or beyond-use date, volume). Nothing is in the pump yet."""
     return once.run(
         body,
@@ -47,8 +65,14 @@ def prepare_refill(patient_id: Id, body: PrepareIn, once: OnceOnly) -> dict[str,
     )
 
 
-@router.post("/patients/{patient_id}/refills/{refill_id}/check", tags=["refills"])
-def check_refill(patient_id: Id, refill_id: Id, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/refills/{refill_id}/check",
+    tags=["refills"],
+    response_model=RefillOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def check_refill(patient_id: Id, refill_id: Id, once: OnceOnly) -> Json:
     """Step 2: the independent double check by a second person, before the fill (a pharmacist or a physician for a
     compounded solution)."""
     return once.run(
@@ -58,8 +82,14 @@ def check_refill(patient_id: Id, refill_id: Id, once: OnceOnly) -> dict[str, Any
     )
 
 
-@router.post("/patients/{patient_id}/refills/{refill_id}/complete", tags=["refills"])
-def complete_refill(patient_id: Id, refill_id: Id, body: CompleteIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/refills/{refill_id}/complete",
+    tags=["refills"],
+    response_model=RefillOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def complete_refill(patient_id: Id, refill_id: Id, body: CompleteIn, once: OnceOnly) -> Json:
     """Step 3: withdrawn and filled volumes; the reconciliation, the new fill in the twin, a waiting program for
     this solution applied, the next refill due. Unchecked, it needs `emergency_reason` and is flagged."""
     return once.run(
@@ -71,8 +101,14 @@ def complete_refill(patient_id: Id, refill_id: Id, body: CompleteIn, once: OnceO
     )
 
 
-@router.post("/patients/{patient_id}/refills/{refill_id}/cancel", tags=["refills"])
-def cancel_refill(patient_id: Id, refill_id: Id, body: ReasonIn, once: OnceOnly) -> dict[str, Any]:
+@router.post(
+    "/patients/{patient_id}/refills/{refill_id}/cancel",
+    tags=["refills"],
+    response_model=RefillOut,
+    response_model_exclude_unset=True,
+    responses=WRITES,
+)
+def cancel_refill(patient_id: Id, refill_id: Id, body: ReasonIn, once: OnceOnly) -> Json:
     return once.run(
         body,
         200,
