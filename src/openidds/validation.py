@@ -1,8 +1,16 @@
-"""Turn a pydantic ValidationError into one line naming the field, e.g. `program.steps[2].rate: ...`."""
+"""Rules for what comes in, each a pure function: a pydantic ValidationError as one line naming the field (e.g.
+`program.steps[2].rate: ...`), text, instants, MRNs, time zones, numbers in text (README, "Bad input")."""
 
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -89,3 +97,161 @@ def plain_text(value: str, field: str, max_length: int = 2000) -> str:
     if len(text) > max_length:
         raise InputError(field, f"at most {max_length} characters, got {len(text)}")
     return text
+
+
+# --- one rule each for what comes in (README, "Bad input") ---------------------------------------------------------
+# Instants: the years every part of OpenIDDS handles (the twin's projections must still fit a datetime).
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+YEARS = f"the years {FIRST_YEAR} to {LAST_YEAR}"
+
+
+def instant_problem(value: datetime) -> str | None:
+    """Why `value` is no instant OpenIDDS handles (outside 1970 to 2199, read as written and in UTC), or None.
+    The year as written is checked first: converting year 9999 or year 1 to UTC overflows."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        return f"{value.date().isoformat()} is outside {YEARS}"  # %Y writes year 1 as "1"
+    if value.utcoffset() is not None and not FIRST_YEAR <= value.astimezone(UTC).year <= LAST_YEAR:
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC is outside {YEARS}"
+    return None
+
+
+# Text: what may not stand in a record (besides the C0/C1 controls): a joiner or non-joiner only between letters,
+# where Persian and Indic names need it; every other format character (zero-width space, word joiner, byte order
+# mark, bidirectional marks and overrides, soft hyphen) hides or reorders what a reader sees.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _letter(c: str) -> bool:
+    return unicodedata.category(c)[0] in "LM"
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` may not be stored as typed (already NFC), or None: a control character (a newline or tab only
+    in multi-line text), a lone surrogate, or an invisible format character."""
+    for i, c in enumerate(text):
+        if c in "\n\t" and multiline:
+            continue
+        kind = unicodedata.category(c)
+        if c in _JOINERS and 0 < i < len(text) - 1 and _letter(text[i - 1]) and _letter(text[i + 1]):
+            continue
+        if kind in ("Cc", "Cs", "Cf"):
+            what = "a line break" if c in "\n\r" else "a control or invisible character"
+            return f"contains {what} (U+{ord(c):04X}): type plain text"
+    return None
+
+
+def normal_text(value: str, max_length: int | None = None, multiline: bool = False) -> str:
+    """Text as stored: NFC (one spelling of "é"), Windows line ends as newlines, invisible ends trimmed, then
+    refused (ValueError, with the reason) when text_problem finds something or it is longer than `max_length`."""
+    text = visible(unicodedata.normalize("NFC", value.replace("\r\n", "\n")))
+    problem = text_problem(text, multiline)
+    if problem is not None:
+        raise ValueError(problem)
+    if max_length is not None and len(text) > max_length:
+        raise ValueError(f"at most {max_length} characters, got {len(text)}")
+    return text
+
+
+# Time zones: a name of the tz database, never guessed (an unknown one was once shown as UTC).
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    # the machine's own zone and the database's placeholders name no place
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why `name` is no time zone of the tz database (e.g. 'America/Chicago'), or None."""
+    if name in _zones():
+        return None
+    close = difflib.get_close_matches(name, sorted(_zones()), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else " (e.g. 'America/Chicago')"
+    return f"unknown time zone '{name[:64]}'{hint}"
+
+
+# Birth dates: not after the clinic's today, not more than a lifetime before it.
+OLDEST_YEARS = 130
+
+
+def birth_date_problem(born: date, today: date) -> str | None:
+    """Why `born` is no patient's date of birth on `today` (the clinic's date), or None."""
+    if born > today:
+        return f"{born.isoformat()} is after today ({today.isoformat()})"
+    years_ago = today.replace(
+        year=today.year - OLDEST_YEARS, day=28 if (today.month, today.day) == (2, 29) else today.day
+    )
+    if born < years_ago:
+        return f"{born.isoformat()} is more than {OLDEST_YEARS} years ago: check the year"
+    return None
+
+
+# Catheter length: the catalog gives no maximum, so a policy bound (adult intrathecal catheters are cut to about
+# 20-90 cm): outside it the number is a typing accident, and it sets the catheter's dead volume.
+CATHETER_MIN_CM, CATHETER_MAX_CM = 5, 150
+
+
+def catheter_length_problem(cm: Fraction) -> str | None:
+    """Why a catheter `cm` long is refused, or None."""
+    if not CATHETER_MIN_CM <= cm <= CATHETER_MAX_CM:
+        return f"{cm_text(cm)} cm: a catheter is {CATHETER_MIN_CM} to {CATHETER_MAX_CM} cm long (OpenIDDS policy)"
+    return None
+
+
+def cm_text(cm: Fraction) -> str:
+    return str(cm.numerator) if cm.denominator == 1 else f"{float(cm):g}"
+
+
+# MRN: one canonical form, so look-alikes (" a-1001", "A-1001\u200b", fullwidth "Ａ-1001") are one record.
+MRN_MAX = 40
+MRN_RULE = "letters A-Z, digits 0-9 and '-'"
+_MRN = re.compile(r"[A-Z0-9](?:[A-Z0-9-]*[A-Z0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class Canonical:
+    value: str | None  # None: refused
+    reason: str
+
+
+def canonical_mrn(text: str) -> Canonical:
+    """The MRN as stored and compared: compatibility-normalised (NFKC: fullwidth letters and digits are ASCII),
+    trimmed, upper-case; only letters A-Z, digits and inner hyphens. Anything else is refused with the reason,
+    never silently removed (an MRN with a hidden character is a mistyped one)."""
+    folded = unicodedata.normalize("NFKC", text).strip(_BLANK).upper()
+    if not folded:
+        return Canonical(None, "is empty")
+    if len(folded) > MRN_MAX:
+        return Canonical(None, f"at most {MRN_MAX} characters, got {len(folded)}")
+    if not _MRN.fullmatch(folded):
+        bad = next((c for c in folded if not (c.isascii() and (c.isalnum() or c == "-"))), None)
+        if bad is None:
+            return Canonical(None, f"begins or ends with '-': only {MRN_RULE}, a letter or digit first and last")
+        shown = f" {bad!r}" if bad.isprintable() and not bad.isspace() else ""
+        return Canonical(None, f"contains U+{ord(bad):04X}{shown}: only {MRN_RULE}")
+    return Canonical(folded, f"read as {folded}")
+
+
+def mrn_key(text: str) -> str:
+    """An MRN (stored or searched for) as compared: canonical when it can be, else upper-case NFKC as typed."""
+    found = canonical_mrn(text).value
+    return found if found is not None else unicodedata.normalize("NFKC", text).strip(_BLANK).upper()
+
+
+# Numbers in text: ASCII digits only. Python's int(), float() and Fraction() read other scripts' digits ("４０",
+# "٤٠") as numbers; a volume typed in them is a typing accident to refuse, not to guess.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+NUMBER_TEXT_MAX = 40
+
+
+def ascii_number(text: str) -> Fraction | None:
+    """`text` (trimmed) as an exact number when it is written in ASCII digits (e.g. "12.5", "-3", "1e-3"), else
+    None."""
+    text = text.strip()
+    if len(text) > NUMBER_TEXT_MAX or not _DECIMAL.fullmatch(text):
+        return None
+    return Fraction(text)
+
+
+def ascii_whole(text: str) -> int | None:
+    """`text` (trimmed) as an int when it is a whole number in ASCII digits (at most 18 of them), else None."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else None

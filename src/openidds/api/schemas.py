@@ -6,34 +6,139 @@ with the `to_…` methods here, so the two accept, refuse and record the same th
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from openidds.clinic.evaluation import Candidate
 from openidds.clinic.followup import AdverseEvent, FollowUpVisit
 from openidds.clinic.trial import SideEffect, Trial, TrialDose
+from openidds.service import pathway
 from openidds.service.pathway import RecordEvaluation, RecordFollowUp, RecordImplant, RecordInterrogation, RecordTrial
 from openidds.service.pathway import ReportedDrugIn as ReportedDrug
 from openidds.service.programs import ProposeProgram
 from openidds.service.refills import CompleteRefill, PrepareRefill
-from openidds.validation import control_character, visible
+from openidds.validation import (
+    canonical_mrn,
+    catheter_length_problem,
+    instant_problem,
+    normal_text,
+    text_problem,
+    timezone_problem,
+)
 
 # A record's id or number (in a path, a query or a body): what the database's integer columns hold (32 bits), so a
-# longer number is a 422 naming it rather than a database error.
+# longer number is a 422 naming it rather than a database error. Path and query ids arrive as text: `Id` reads them;
+# in a body a number is a JSON number (`RecordId`, strict: true is no id).
 Id = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+RecordId = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
 # An exact, non-negative decimal such as "12.5" (mL, cm, mg/day): read as a Fraction. Short, so reading it is cheap.
 DecimalText = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=40)]  # ASCII digits only
 
 
-def _plain(value: str) -> str:
-    bad = control_character(value)
-    if bad is not None:
-        raise ValueError(f"contains a control character (U+{ord(bad):04X}): type plain text")
-    return value
+def _most(bound: int, what: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if Fraction(text) > bound:
+            raise ValueError(f"at most {bound} {what}, got {text}")
+        return text
 
+    return check
+
+
+# A volume read off a pump or typed at a refill: no implanted reservoir holds a litre (the pump's own capacity is
+# checked by the use case).
+VolumeText = Annotated[DecimalText, AfterValidator(_most(1000, "mL"))]
+
+
+def _catheter_cm(text: str) -> str:
+    problem = catheter_length_problem(Fraction(text))
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+CatheterCm = Annotated[DecimalText, AfterValidator(_catheter_cm)]
+
+
+def _whole_as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# Hours as a JSON number (6) or text ("1.5"): one type (a union would name its members in the field's path).
+Hours = Annotated[DecimalText, BeforeValidator(_whole_as_text)]
+
+
+# --- text: every str of every input model is one of these (tests/test_crafted_input.py walks them) ----------------
+def _line(value: str) -> str:
+    return normal_text(value)
+
+
+def _lines(value: str) -> str:
+    return normal_text(value, multiline=True)
+
+
+def _required_line(value: str) -> str:
+    text = normal_text(value)
+    if not text:
+        raise ValueError("is blank: type it")
+    return text
+
+
+def _document(value: str) -> str:
+    """A program file as typed: NFC, no control character but its line ends and tabs (what it means is the
+    parser's business, which bounds its size and nesting)."""
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
+    problem = text_problem(text, multiline=True)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+def _mrn(value: str) -> str:
+    found = canonical_mrn(value)
+    if found.value is None:
+        raise ValueError(found.reason)
+    return found.value
+
+
+def _zone(value: str) -> str:
+    problem = timezone_problem(value.strip())
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip()
+
+
+# Free text in a record (a reason, a resolution, notes): NFC, lines and tabs kept, no other control character,
+# zero-width or bidirectional character (PostgreSQL refuses NUL; none belongs in a record), trimmed.
+Text = Annotated[str, Field(max_length=2000), AfterValidator(_lines)]
+# A name as a person writes it (a family name, a surgeon, a side effect): one line, something visible.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_required_line)]
+# A key or short value from a catalog or a label (a drug, a pump model, a lot, "50 mcg"): one line.
+Code = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_required_line)]
+# A medical record number in its canonical form (validation.canonical_mrn): what is stored and compared.
+Mrn = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_mrn)]
+# A time zone of the tz database.
+Zone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+# A program file (TOML) as typed.
+Document = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_document)]
+# A password: compared as typed (never normalised: a hash of other bytes would not match), bounded.
+Password = Annotated[str, Field(min_length=1, max_length=200)]
+# A username: lower-case letters, digits, '.', '_' and '-'.
+Username = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9._-]+$")]
 
 NOT_AN_ENTRY = frozenset({"none", "nil", "no", "nka", "nkda", "n/a", "na", "-", "unknown"})
 
@@ -41,7 +146,7 @@ NOT_AN_ENTRY = frozenset({"none", "nil", "no", "nka", "nkda", "n/a", "na", "-", 
 def _chart_entry(value: str) -> str:
     """One allergy or medicine on the chart: plain text, something visible, never a word for 'none' (an empty
     list says none recorded)."""
-    text = visible(_plain(value))
+    text = normal_text(value)
     if not text:
         raise ValueError("an empty entry: leave it out")
     if text.casefold() in NOT_AN_ENTRY:
@@ -49,24 +154,33 @@ def _chart_entry(value: str) -> str:
     return text
 
 
-ChartEntry = Annotated[str, AfterValidator(_chart_entry), Field(max_length=200)]
+ChartEntry = Annotated[str, Field(max_length=200), AfterValidator(_chart_entry)]
 ChartList = Annotated[list[ChartEntry], Field(max_length=50)]
 
 
 def _instant(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is outside the years 1970 to 2199") from None
-    if not 1970 <= utc.year <= 2199:
-        raise ValueError("is outside the years 1970 to 2199")
+    problem = instant_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
-# Free text in a record: no NUL or control character (PostgreSQL refuses NUL; none belongs in a record).
-Text = Annotated[str, AfterValidator(_plain)]
 # An instant with its UTC offset, inside the years every part of OpenIDDS handles.
 Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+
+
+def _not_yes_or_no(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true or false")
+    return value
+
+
+# A whole number in a body: true is no score (JSON's true was read as 1). Text of ASCII digits still reads (the
+# web's forms send text; pydantic reads no other script's digits).
+Count = Annotated[int, BeforeValidator(_not_yes_or_no)]
+# Yes or no in a body: true or false only (1, "yes" and "on" were read as yes). The web's forms turn their radio
+# buttons and boxes into these before validation (web/forms.py tri, Fields.checked).
+YesNo = StrictBool
 
 
 def _exact(text: str | None) -> Fraction | None:
@@ -78,67 +192,125 @@ class In(BaseModel):
 
 
 class Login(In):
-    username: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=1, max_length=200)
+    username: Code
+    password: Password
 
 
 class NewUser(In):
-    username: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9._-]+$")
-    full_name: str = Field(min_length=1, max_length=200)
+    username: Username = Field(min_length=2)
+    full_name: Name
     role: Literal["admin", "physician", "nurse", "pharmacist", "patient"]
-    password: str = Field(min_length=10, max_length=200)
-    patient_id: Id | None = None  # for a patient's own login
+    password: Password = Field(min_length=10)
+    patient_id: RecordId | None = None  # for a patient's own login
+
+
+Sex = Literal["female", "male", "other", "unknown"]
+Indications = Annotated[list[Code], Field(max_length=20)]
 
 
 class NewPatient(In):
-    mrn: str = Field(min_length=1, max_length=40)
-    family_name: str = Field(min_length=1, max_length=100)
-    given_name: str = Field(min_length=1, max_length=100)
-    birth_date: date
-    sex: Literal["female", "male", "other", "unknown"]
-    timezone: str = Field(default="America/Chicago", min_length=1, max_length=64)
-    care_area: str
-    indications: list[str] = Field(default_factory=list)
+    mrn: Mrn
+    family_name: Name = Field(max_length=100)
+    given_name: Name = Field(max_length=100)
+    birth_date: date = Field(description="not after today, not more than 130 years ago")
+    sex: Sex
+    timezone: Zone = "America/Chicago"
+    care_area: Code
+    indications: Indications = Field(default_factory=list)
     oral_mme_per_day: DecimalText | None = None
     allergies: ChartList = Field(default_factory=list)
     anticoagulants: ChartList = Field(default_factory=list)
-    psychosis_history: bool | None = None
-    life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
+    psychosis_history: YesNo | None = None
+    life_expectancy_months: Count | None = Field(default=None, ge=0, le=1200)
 
-    def to_data(self) -> dict[str, Any]:
+    def to_command(self) -> pathway.NewPatient:
         """The new patient as `pathway.create_patient` takes it."""
-        return {**self.model_dump(), "oral_mme_per_day": _exact(self.oral_mme_per_day)}
+        return pathway.NewPatient(
+            mrn=self.mrn,
+            family_name=self.family_name,
+            given_name=self.given_name,
+            birth_date=self.birth_date,
+            sex=self.sex,
+            timezone=self.timezone,
+            care_area=self.care_area,
+            indications=tuple(self.indications),
+            oral_mme_per_day=_exact(self.oral_mme_per_day),
+            allergies=tuple(self.allergies),
+            anticoagulants=tuple(self.anticoagulants),
+            psychosis_history=self.psychosis_history,
+            life_expectancy_months=self.life_expectancy_months,
+        )
+
+
+# What a PATCH may not clear: the record needs them (null is refused naming the field, never stored).
+_REQUIRED = ("family_name", "given_name", "birth_date", "sex", "timezone", "care_area", "indications")
 
 
 class PatientChanges(In):
-    version: int  # the version you read: a concurrent change answers 409
-    family_name: str | None = Field(default=None, min_length=1, max_length=100)
-    given_name: str | None = Field(default=None, min_length=1, max_length=100)
-    indications: list[str] | None = None
+    """A PATCH: only the fields given change, and the patient they make is checked as a new one is (POST)."""
+
+    version: RecordId  # the version you read: a concurrent change answers 409
+    family_name: Name | None = Field(default=None, max_length=100)
+    given_name: Name | None = Field(default=None, max_length=100)
+    birth_date: date | None = None
+    sex: Sex | None = None
+    timezone: Zone | None = None
+    care_area: Code | None = None
+    indications: Indications | None = None
     oral_mme_per_day: DecimalText | None = None
     allergies: ChartList | None = None
     anticoagulants: ChartList | None = None
-    psychosis_history: bool | None = None
-    life_expectancy_months: int | None = Field(default=None, ge=0, le=1200)
+    psychosis_history: YesNo | None = None
+    life_expectancy_months: Count | None = Field(default=None, ge=0, le=1200)
+
+    @field_validator(*_REQUIRED)
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        if value is None:  # given as null (a field left out is not validated)
+            raise ValueError("cannot be cleared: give a value")
+        return value
+
+    def to_command(self) -> pathway.PatientChange:
+        """The change as `pathway.update_patient` takes it: `given` names the fields sent."""
+
+        def listed(value: list[str] | None) -> tuple[str, ...] | None:
+            return None if value is None else tuple(value)
+
+        return pathway.PatientChange(
+            version=self.version,
+            given=frozenset(self.model_fields_set - {"version"}),
+            family_name=self.family_name,
+            given_name=self.given_name,
+            birth_date=self.birth_date,
+            sex=self.sex,
+            timezone=self.timezone,
+            care_area=self.care_area,
+            indications=listed(self.indications),
+            oral_mme_per_day=_exact(self.oral_mme_per_day),
+            allergies=listed(self.allergies),
+            anticoagulants=listed(self.anticoagulants),
+            psychosis_history=self.psychosis_history,
+            life_expectancy_months=self.life_expectancy_months,
+        )
 
 
 class EvaluationIn(In):
-    indication: str
-    planned_drugs: list[str] = Field(min_length=1)
-    conservative_therapy_failed: bool | None = None
-    further_surgery_indicated: bool | None = None
+    indication: Code
+    planned_drugs: list[Code] = Field(min_length=1, max_length=12)
+    conservative_therapy_failed: YesNo | None = None
+    further_surgery_indicated: YesNo | None = None
     psychological_evaluation: Literal["cleared", "not-cleared", "not-done"] | None = None
-    active_infection: bool | None = None
-    uncorrected_coagulopathy: bool | None = None
-    on_anticoagulants: bool | None = None
-    anticoagulation_plan: bool | None = None
+    active_infection: YesNo | None = None
+    uncorrected_coagulopathy: YesNo | None = None
+    on_anticoagulants: YesNo | None = None
+    anticoagulation_plan: YesNo | None = None
     allergies: ChartList | None = None
-    psychosis_history: bool | None = None
-    active_substance_misuse: bool | None = None
-    life_expectancy_3_months_or_more: bool | None = None
-    realistic_expectations: bool | None = None
-    committed_to_refills_and_follow_up: bool | None = None
-    time_since_onset: str | None = None
+    psychosis_history: YesNo | None = None
+    active_substance_misuse: YesNo | None = None
+    life_expectancy_3_months_or_more: YesNo | None = None
+    realistic_expectations: YesNo | None = None
+    committed_to_refills_and_follow_up: YesNo | None = None
+    time_since_onset: Code | None = None
 
     def to_candidate(self) -> Candidate:
         """The checklist as `evaluate_candidate` reads it (the answers themselves are `model_dump()`)."""
@@ -152,25 +324,25 @@ class EvaluationIn(In):
 
 
 class SideEffectIn(In):
-    name: str = Field(min_length=1)
-    intolerable: bool
+    name: Name
+    intolerable: YesNo
 
 
 class TrialDoseIn(In):
-    dose: str  # e.g. "50 mcg"
-    observation_hours: str | int
-    nrs: int | None = Field(default=None, ge=0, le=10)
+    dose: Code  # e.g. "50 mcg"
+    observation_hours: Hours
+    nrs: Count | None = Field(default=None, ge=0, le=10)
     ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
-    side_effects: list[SideEffectIn] = Field(default_factory=list)
-    effect_hours: str | int | None = None
+    side_effects: list[SideEffectIn] = Field(default_factory=list, max_length=20)
+    effect_hours: Hours | None = None
 
 
 class TrialIn(In):
     method: Literal["single-shot-bolus", "repeated-bolus", "continuous-catheter", "baclofen-screening"]
     therapy: Literal["pain", "spasticity"]
-    drug: str
-    doses: list[TrialDoseIn] = Field(min_length=1)
-    baseline_nrs: int | None = Field(default=None, ge=0, le=10)
+    drug: Code
+    doses: list[TrialDoseIn] = Field(min_length=1, max_length=20)
+    baseline_nrs: Count | None = Field(default=None, ge=0, le=10)
     baseline_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     override_reason: Text = Field(
         default="",
@@ -199,15 +371,15 @@ class TrialIn(In):
 
 class ImplantIn(In):
     kind: Literal["implant", "replacement", "revision"] = "implant"
-    pump_model: str
-    pump_serial: str = Field(min_length=1, max_length=60)
-    catheter_model: str
-    catheter_length_cm: DecimalText
-    tip_level: str = Field(min_length=1, max_length=20)  # e.g. "T10"
+    pump_model: Code
+    pump_serial: Code = Field(max_length=60)
+    catheter_model: Code
+    catheter_length_cm: CatheterCm
+    tip_level: Code = Field(max_length=20)  # e.g. "T10"
     implanted_at: Instant
-    surgeon: str = Field(min_length=1, max_length=200)
-    notes: str = ""
-    program: str | None = Field(
+    surgeon: Name
+    notes: Text = Field(default="", max_length=4000)
+    program: Document | None = Field(
         default=None, description="the first program file (TOML), its fill at the implant; none for a revision"
     )
     override_reason: Text = Field(
@@ -234,8 +406,8 @@ class ImplantIn(In):
 
 
 class ProgramIn(In):
-    document: str = Field(min_length=1, max_length=100_000, description="the proposed program file (TOML)")
-    bridge: bool | None = Field(
+    document: Document = Field(description="the proposed program file (TOML)")
+    bridge: YesNo | None = Field(
         default=None,
         description="for a new drug or concentration: run the old solution in pump and catheter out at the new dose "
         "first (the default); false needs bridge_off_reason",
@@ -247,9 +419,7 @@ class ProgramIn(In):
 
 
 class ConfirmIn(In):
-    overrides: dict[Annotated[str, Field(max_length=80)], Text] = Field(
-        default_factory=dict, max_length=50, description="soft finding code → reason"
-    )
+    overrides: dict[Code, Text] = Field(default_factory=dict, max_length=50, description="soft finding code → reason")
 
 
 class ReasonIn(In):
@@ -261,18 +431,18 @@ class ResolveIn(In):
 
 
 class DrugIn(In):
-    name: Text = Field(min_length=1, max_length=60)
-    concentration: Text = Field(min_length=1, max_length=60)
+    name: Code = Field(max_length=60)
+    concentration: Code = Field(max_length=60)
 
 
 class PrepareIn(In):
     """Step 1 of a refill: the solution as labelled; a second person checks it (POST …/check) before the fill."""
 
     solution: list[DrugIn] = Field(min_length=1, max_length=8)
-    drug_lot: Text = Field(min_length=1, max_length=60)
+    drug_lot: Code = Field(max_length=60)
     expires_at: Instant = Field(description="the solution's expiry or beyond-use date")
-    volume_ml: DecimalText = Field(description="the volume prepared to fill")
-    program_version: Id | None = Field(
+    volume_ml: VolumeText = Field(description="the volume prepared to fill")
+    program_version: RecordId | None = Field(
         default=None, description="the program waiting for this solution (found from the solution when left out)"
     )
 
@@ -289,11 +459,11 @@ class PrepareIn(In):
 class CompleteIn(In):
     """Step 3 of a refill: withdrawn and filled volumes (and, unchecked, the emergency reason)."""
 
-    withdrawn_ml: DecimalText
-    filled_ml: DecimalText
+    withdrawn_ml: VolumeText
+    filled_ml: VolumeText
     emergency_reason: Text = Field(default="", max_length=2000)
-    pocket_fill_suspected: bool = False
-    pocket_ml: DecimalText | None = Field(default=None, description="how much may have gone outside (default all)")
+    pocket_fill_suspected: YesNo = False
+    pocket_ml: VolumeText | None = Field(default=None, description="how much may have gone outside (default all)")
 
     def to_command(self) -> CompleteRefill:
         return CompleteRefill(
@@ -306,20 +476,20 @@ class CompleteIn(In):
 
 
 class AdverseEventIn(In):
-    item: str  # e.g. "nausea", "respiratory-depression", "catheter-tip-mass" (see the follow-up checklist)
-    grade: int = Field(ge=0, le=5)
+    item: Code  # e.g. "nausea", "respiratory-depression", "catheter-tip-mass" (see the follow-up checklist)
+    grade: Count = Field(ge=0, le=5)
 
 
 class FollowUpIn(In):
-    nrs: int | None = Field(default=None, ge=0, le=10)
-    baseline_nrs: int | None = Field(default=None, ge=0, le=10)
-    oswestry: list[int | None] | None = Field(default=None, min_length=10, max_length=10)
-    phq9: list[int] | None = Field(default=None, min_length=9, max_length=9)
+    nrs: Count | None = Field(default=None, ge=0, le=10)
+    baseline_nrs: Count | None = Field(default=None, ge=0, le=10)
+    oswestry: list[Count | None] | None = Field(default=None, min_length=10, max_length=10)
+    phq9: list[Count] | None = Field(default=None, min_length=9, max_length=9)
     ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     previous_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
-    penn_frequency: int | None = Field(default=None, ge=0, le=4)
-    penn_severity: int | None = Field(default=None, ge=1, le=3)
-    adverse_events: list[AdverseEventIn] = Field(default_factory=list)
+    penn_frequency: Count | None = Field(default=None, ge=0, le=4)
+    penn_severity: Count | None = Field(default=None, ge=1, le=3)
+    adverse_events: list[AdverseEventIn] = Field(default_factory=list, max_length=40)
 
     def to_visit(self) -> FollowUpVisit:
         """The visit as `assess_follow_up` reads it (what was entered is `model_dump()`)."""
@@ -343,15 +513,15 @@ AlarmName = Literal["low-reservoir", "eri", "empty-reservoir", "motor-stall", "e
 
 
 class ReportedDrugIn(In):
-    name: Text = Field(min_length=1, max_length=60)
-    concentration: Text = Field(min_length=1, max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
-    daily_dose: Text | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
+    name: Code = Field(max_length=60)
+    concentration: Code = Field(max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
+    daily_dose: Code | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
 
 
 class InterrogationIn(In):
-    reservoir_ml: DecimalText | None = None
+    reservoir_ml: VolumeText | None = None
     alarms: list[AlarmName] = Field(default_factory=list, max_length=20)
-    eri: bool = False
+    eri: YesNo = False
     reported: list[ReportedDrugIn] = Field(
         default_factory=list, max_length=8, description="the drugs the pump holds by its program, if read"
     )

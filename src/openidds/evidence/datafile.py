@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Iterable
 from typing import Self
 
@@ -11,6 +10,7 @@ from pydantic import ValidationError, model_validator
 
 from openidds.errors import InputError
 from openidds.evidence.cited import DataModel, Source, walk_cited
+from openidds.tomlinput import DATA_MAX_BYTES, read_toml
 from openidds.validation import format_validation_error
 
 
@@ -42,10 +42,7 @@ class VersionedFile(DataModel):
 
     @classmethod
     def from_toml(cls, data: bytes, origin: str = "data file") -> Self:
-        try:
-            raw = tomllib.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(origin, f"not a valid TOML file ({exc})") from None
+        raw = read_toml(data, origin, DATA_MAX_BYTES)  # size and nesting bounded before parsing
         raw.pop("sha256", None)
         try:
             loaded = cls.model_validate(raw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
@@ -13,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from openidds.devices import DeviceCatalog
 from openidds.drugs import CareArea, DrugLibrary
 from openidds.errors import InputError
-from openidds.programs.clock import EARLIEST, LATEST, LocalTimeError, localize
+from openidds.programs.clock import LocalTimeError, localize
 from openidds.programs.program import (
     MODES,
     WEEKDAYS,
@@ -28,7 +27,8 @@ from openidds.programs.program import (
 from openidds.programs.solution import check_solution, check_volume
 from openidds.quantities import CONCENTRATION, DOSE_RATE, LENGTH, MASS, RATE, TIME, VOLUME, Kind, Quantity
 from openidds.quantities import parse_quantity as _parse
-from openidds.validation import validation_error
+from openidds.tomlinput import read_toml as read_toml  # programfile.read_toml: the one reader of TOML
+from openidds.validation import catheter_length_problem, instant_problem, validation_error
 
 
 def _of(kind: Kind) -> Callable[[Any], Quantity]:
@@ -124,10 +124,18 @@ def parse_instant(value: str | datetime, zone: ZoneInfo | None, field: str) -> d
     A local time in a DST gap or overlap is refused; without a zone, an offset is required.
     """
     if isinstance(value, str):
+        text = value.strip()
+        parsed: datetime | None = None
         try:
-            value = datetime.fromisoformat(value.strip())
+            parsed = datetime.fromisoformat(text) if len(text) <= 60 else None
         except ValueError:
-            raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got '{value}'") from None
+            parsed = None
+        if parsed is None:
+            raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got '{text[:60]}'")
+        value = parsed
+    problem = instant_problem(value)  # before any conversion: year 9999 overflows it
+    if problem is not None:
+        raise InputError(field, problem)
     if value.tzinfo is not None:
         instant = value.astimezone(UTC)
     elif zone is None:
@@ -137,8 +145,9 @@ def parse_instant(value: str | datetime, zone: ZoneInfo | None, field: str) -> d
             instant = localize(value, zone)
         except LocalTimeError as exc:
             raise InputError(field, str(exc)) from None
-    if not EARLIEST <= instant < LATEST:
-        raise InputError(field, f"{instant:%Y-%m-%d} is outside {EARLIEST:%Y} to {LATEST.year - 1}")
+    problem = instant_problem(instant)  # the wall time in the zone may still fall outside
+    if problem is not None:
+        raise InputError(field, problem)
     return instant
 
 
@@ -158,21 +167,6 @@ def _wall_time(value: str | time, field: str) -> time:
 def _positive(q: Quantity, field: str, what: str) -> None:
     if q.base <= 0:
         raise InputError(field, f"{what} must be more than zero, got '{q}'")
-
-
-def read_toml(text: str | bytes) -> dict[str, Any]:
-    """TOML text as a dict; bad UTF-8 or bad TOML is an InputError."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("", "the file is not UTF-8 text") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("", f"not valid TOML: {exc}") from None
-    except ValueError as exc:  # e.g. an integer too long to convert: tomllib lets Python's limit through
-        raise InputError("", f"cannot be read: {exc}") from None
 
 
 def parse_program(text: str | bytes, library: DrugLibrary, catalog: DeviceCatalog) -> PumpProgram:
@@ -196,6 +190,9 @@ def _build(doc: ProgramFileIn, library: DrugLibrary, catalog: DeviceCatalog) -> 
         catheter = catalog.catheter(doc.pump.catheter.model, "pump.catheter.model")
         catheter_length = doc.pump.catheter.length
         _positive(catheter_length, "pump.catheter.length", "the catheter length")
+        too_long = catheter_length_problem(catheter_length.to("cm"))
+        if too_long is not None:
+            raise InputError("pump.catheter.length", too_long)
 
     # Reservoir and its time zone: every local time in the file is read in this zone.
     res = doc.reservoir

@@ -88,7 +88,9 @@ _add(("mm",), (0, 0, 0, 1), Fraction(1, 10))
 _add(("%",), (0, 0, 0, 0), Fraction(1, 100))
 _add(("",), (0, 0, 0, 0), Fraction(1))
 
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?"
+# ASCII digits only: `\d` and Fraction() also read other scripts' digits ("４０ mL", "٤٠ mL"), a typing accident to
+# refuse, not a number to guess. A unit never begins with a digit of any script.
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
 _QUANTITY_RE: Final = re.compile(rf"^\s*({_NUMBER})\s*([^\d\s][^\s]*(?:\s*/\s*[^\s]+)?)?\s*$")
 
 
@@ -317,7 +319,9 @@ def parse_quantity(text: object, kind: Kind | None = None, field: str = "") -> Q
     match = _QUANTITY_RE.match(text) if len(text) <= MAX_QUANTITY_TEXT else None
     if not match:
         expected = kind.describe() if kind else "a quantity such as '2 mL'"
-        raise InputError(field, f"expected {expected}, got '{text}'")
+        if any(c.isdecimal() and not c.isascii() for c in text[:MAX_QUANTITY_TEXT]):
+            expected += " written in the digits 0-9"
+        raise InputError(field, f"expected {expected}, got '{text[:MAX_QUANTITY_TEXT]}'")
     number, symbol = match.group(1), (match.group(2) or "").replace(" ", "")
     try:
         u = unit(symbol)

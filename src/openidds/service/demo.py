@@ -145,22 +145,22 @@ class Demo:
 
     # --- the use cases, with the inputs shaped as the API shapes them
     def create_patient(self, p: Person, at: datetime) -> int:
-        data = {
-            "mrn": p.mrn,
-            "family_name": p.family,
-            "given_name": p.given,
-            "birth_date": p.born,
-            "sex": p.sex,
-            "timezone": ZONE,
-            "care_area": p.care_area,
-            "indications": [p.indication],
-            "oral_mme_per_day": None if p.mme is None else Fraction(p.mme),
-            "allergies": list(p.allergies),
-            "anticoagulants": list(p.anticoagulants),
-            "psychosis_history": p.psychosis,
-            "life_expectancy_months": p.life_months,
-        }
-        return pathway.create_patient(self.s, self.user(GARCIA), data, at).id
+        cmd = pathway.NewPatient(
+            mrn=p.mrn,
+            family_name=p.family,
+            given_name=p.given,
+            birth_date=p.born,
+            sex=p.sex,
+            timezone=ZONE,
+            care_area=p.care_area,
+            indications=(p.indication,),
+            oral_mme_per_day=None if p.mme is None else Fraction(p.mme),
+            allergies=tuple(p.allergies),
+            anticoagulants=tuple(p.anticoagulants),
+            psychosis_history=p.psychosis,
+            life_expectancy_months=p.life_months,
+        )
+        return pathway.create_patient(self.s, self.user(GARCIA), cmd, at).id
 
     def evaluate(
         self, pid: int, p: Person, planned: tuple[str, ...], changes: dict[str, Any], expect: str, at: datetime

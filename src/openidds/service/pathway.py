@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +60,13 @@ from openidds.service.programs import (
 from openidds.service.pump import WAITING, pump_state, refresh_status
 from openidds.service.refills import ingredients
 from openidds.twin import RemoteRequest as RemoteEvent
-from openidds.validation import plain_text
+from openidds.validation import (
+    birth_date_problem,
+    canonical_mrn,
+    normal_text,
+    plain_text,
+    timezone_problem,
+)
 
 
 def _patient(s: Session, actor: User, patient_id: int, action: Action) -> Patient:
@@ -102,16 +109,117 @@ def patient_json(p: Patient) -> dict[str, Any]:
 
 
 # --- patients -----------------------------------------------------------------------------------------------------
-def create_patient(s: Session, actor: User, data: dict[str, Any], now: datetime) -> Patient:
+SEXES = ("female", "male", "other", "unknown")
+LIFE_EXPECTANCY_MAX_MONTHS = 1200
+
+
+@dataclass(frozen=True, slots=True)
+class NewPatient:
+    """A patient as the clinic registers them (api/schemas.py NewPatient.to_command)."""
+
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    sex: str
+    care_area: str
+    timezone: str = "America/Chicago"
+    indications: tuple[str, ...] = ()
+    oral_mme_per_day: Fraction | None = None
+    allergies: tuple[str, ...] = ()
+    anticoagulants: tuple[str, ...] = ()
+    psychosis_history: bool | None = None
+    life_expectancy_months: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientChange:
+    """A change to a patient's record: `version` as read (a concurrent change answers 409); `given` names the
+    fields that change (the others keep their value, so None in a field given clears an optional fact)."""
+
+    version: int
+    given: frozenset[str] = frozenset()
+    family_name: str | None = None
+    given_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    timezone: str | None = None
+    care_area: str | None = None
+    indications: tuple[str, ...] | None = None
+    oral_mme_per_day: Fraction | None = None
+    allergies: tuple[str, ...] | None = None
+    anticoagulants: tuple[str, ...] | None = None
+    psychosis_history: bool | None = None
+    life_expectancy_months: int | None = None
+
+
+def _text(value: str, field: str, max_length: int) -> str:
+    try:
+        text = normal_text(value, max_length)
+    except ValueError as exc:
+        raise InputError(field, str(exc)) from None
+    if not text:
+        raise InputError(field, "is blank: type it")
+    return text
+
+
+def checked_patient(p: NewPatient, now: datetime) -> NewPatient:
+    """The one set of rules for a patient's record, a new one (POST) or one changed (PATCH): the record as stored,
+    or an InputError naming the first field that breaks a rule."""
+    mrn = canonical_mrn(p.mrn)
+    if mrn.value is None:
+        raise InputError("mrn", mrn.reason)
+    zone = timezone_problem(p.timezone)
+    if zone is not None:
+        raise InputError("timezone", zone)
+    born = birth_date_problem(p.birth_date, now.astimezone(ZoneInfo(p.timezone)).date())  # the clinic's today
+    if born is not None:
+        raise InputError("birth_date", born)
+    if p.sex not in SEXES:
+        raise InputError("sex", f"unknown sex {p.sex[:20]!r} (choose {', '.join(SEXES)})")
+    if p.care_area not in CARE_AREAS:
+        raise InputError("care_area", f"unknown care area {p.care_area[:40]!r} (choose {', '.join(CARE_AREAS)})")
+    catalog = load_indications()
+    indications = tuple(catalog.indication(ind, f"indications[{i}]").id for i, ind in enumerate(p.indications))
+    if p.oral_mme_per_day is not None and p.oral_mme_per_day < 0:
+        raise InputError("oral_mme_per_day", "cannot be negative")
+    months = p.life_expectancy_months
+    if months is not None and not 0 <= months <= LIFE_EXPECTANCY_MAX_MONTHS:
+        raise InputError("life_expectancy_months", f"0 to {LIFE_EXPECTANCY_MAX_MONTHS} months, got {months}")
+    return replace(
+        p,
+        mrn=mrn.value,
+        family_name=_text(p.family_name, "family_name", 100),
+        given_name=_text(p.given_name, "given_name", 100),
+        indications=indications,
+        allergies=tuple(_text(a, f"allergies[{i}]", 200) for i, a in enumerate(p.allergies)),
+        anticoagulants=tuple(_text(a, f"anticoagulants[{i}]", 200) for i, a in enumerate(p.anticoagulants)),
+    )
+
+
+def _columns(p: NewPatient) -> dict[str, Any]:
+    return {
+        "family_name": p.family_name,
+        "given_name": p.given_name,
+        "birth_date": p.birth_date,
+        "sex": p.sex,
+        "timezone": p.timezone,
+        "care_area": p.care_area,
+        "indications": list(p.indications),
+        "oral_mme_per_day": p.oral_mme_per_day,
+        "allergies": list(p.allergies),
+        "anticoagulants": list(p.anticoagulants),
+        "psychosis_history": p.psychosis_history,
+        "life_expectancy_months": p.life_expectancy_months,
+    }
+
+
+def create_patient(s: Session, actor: User, cmd: NewPatient, now: datetime) -> Patient:
     require(actor, "create-patient")
-    indications = load_indications()
-    for i, ind in enumerate(data.get("indications") or []):
-        indications.indication(ind, f"indications[{i}]")
-    if data["care_area"] not in CARE_AREAS:
-        raise InputError("care_area", f"unknown care area {data['care_area']!r} (choose {', '.join(CARE_AREAS)})")
-    if s.scalar(select(Patient.id).where(Patient.mrn == data["mrn"])) is not None:
-        raise Conflict(f"a patient with MRN {data['mrn']} already exists")
-    patient = Patient(**data, stage="evaluation", created_at=now)
+    p = checked_patient(cmd, now)
+    if s.scalar(select(Patient.id).where(Patient.mrn == p.mrn)) is not None:
+        raise Conflict(f"a patient with MRN {p.mrn} already exists")
+    patient = Patient(mrn=p.mrn, **_columns(p), stage="evaluation", created_at=now)
     s.add(patient)
     s.flush()
     _write(s, actor, "create-patient", f"patient/{patient.id}", now, None, patient_json(patient))
@@ -119,15 +227,34 @@ def create_patient(s: Session, actor: User, data: dict[str, Any], now: datetime)
     return patient
 
 
-def update_patient(
-    s: Session, actor: User, patient_id: int, version: int, changes: dict[str, Any], now: datetime
-) -> Patient:
+def update_patient(s: Session, actor: User, patient_id: int, cmd: PatientChange, now: datetime) -> Patient:
+    """The fields given change; the record they make is checked as a new patient is (checked_patient)."""
     patient = _writer(s, actor, patient_id, "create-patient")
-    if patient.version != version:
-        raise Conflict(f"the record changed since you read it (version {version}, now {patient.version}): reload")
+    if patient.version != cmd.version:
+        raise Conflict(f"the record changed since you read it (version {cmd.version}, now {patient.version}): reload")
+    unknown = cmd.given - set(NewPatient.__dataclass_fields__)
+    if "mrn" in cmd.given or unknown:
+        raise InputError(min(unknown or {"mrn"}), "cannot be changed here")
+    current = NewPatient(
+        mrn=patient.mrn,
+        family_name=patient.family_name,
+        given_name=patient.given_name,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+        care_area=patient.care_area,
+        timezone=patient.timezone,
+        indications=tuple(patient.indications),
+        oral_mme_per_day=patient.oral_mme_per_day,
+        allergies=tuple(patient.allergies),
+        anticoagulants=tuple(patient.anticoagulants),
+        psychosis_history=patient.psychosis_history,
+        life_expectancy_months=patient.life_expectancy_months,
+    )
+    changed = checked_patient(replace(current, **{k: getattr(cmd, k) for k in cmd.given}), now)
     before = patient_json(patient)
-    for key, value in changes.items():
-        setattr(patient, key, value)
+    columns = _columns(changed)
+    for key in sorted(cmd.given):
+        setattr(patient, key, columns[key])
     s.flush()  # the version check in SQL: a concurrent writer makes this fail (StaleDataError → 409)
     _write(s, actor, "update-patient", f"patient/{patient.id}", now, before, patient_json(patient))
     return patient

@@ -12,7 +12,6 @@ SQLite and PostgreSQL alike ("jose" finds "José"), and the order is the same on
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, Patient, PatientStatus, ProgramVersion, User
 from openidds.errors import InputError
 from openidds.service.access import require
-from openidds.validation import plain_text
+from openidds.tomlinput import read_toml
+from openidds.validation import mrn_key, plain_text
 
 # The care pathway's stages, in its order (service.pathway moves a patient through them).
 STAGES = ("evaluation", "not-eligible", "trial", "trial-failed", "awaiting-implant", "implanted")
@@ -38,8 +38,8 @@ DUE_WITHIN_MAX = 366  # days
 Q_MAX = 200  # characters
 _CHUNK = 500  # ids per IN (…): well inside every driver's limit on bound parameters
 
-_ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-_DMY_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")  # ASCII digits: `\d` is every script's
+_DMY_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
 _TERMS = re.compile(r"[\s,;]+")
 DATE_FORMATS = "YYYY-MM-DD (1960-02-03) or DD/MM/YYYY (25/12/1960)"
 
@@ -127,7 +127,7 @@ class _Text:
 
     born: date | None
     words: tuple[str, ...]  # folded (see fold)
-    mrn: str  # the words as typed, casefolded: an MRN or its start ("" when none)
+    mrn: str  # the words as an MRN is compared (validation.mrn_key): an MRN or its start ("" when none)
 
 
 def find_patients(s: Session, actor: User, query: PatientQuery, now: datetime) -> PatientPage:
@@ -176,7 +176,7 @@ def find_patients(s: Session, actor: User, query: PatientQuery, now: datetime) -
         .where(*conditions)
     ).all()
 
-    keyed = [(r.mrn.casefold() != text.mrn, fold(r.family_name), fold(r.given_name), r.id, r) for r in found]
+    keyed = [(mrn_key(r.mrn) != text.mrn, fold(r.family_name), fold(r.given_name), r.id, r) for r in found]
     keyed = [k for k in keyed if _matches(text, k[1], k[2], k[4].mrn)]
     drugs: dict[int, tuple[DrugShown, ...]] = {}
     if drug is not None:
@@ -228,7 +228,7 @@ def read_text(q: str) -> _Text:
             raise InputError("q", f"two dates of birth ({born.isoformat()} and {day.isoformat()}): give one")
         else:
             born = day
-    return _Text(born, tuple(fold(w) for w in words), " ".join(words).casefold())
+    return _Text(born, tuple(fold(w) for w in words), mrn_key(" ".join(words)) if words else "")
 
 
 def _date(word: str) -> date | None:
@@ -261,7 +261,7 @@ def fold(text: str) -> str:
 
 def _matches(text: _Text, family: str, given: str, mrn: str) -> bool:
     """Whether the words are the start of the MRN, or each in the (folded) family or given name."""
-    if not text.words or mrn.casefold().startswith(text.mrn):
+    if not text.words or mrn_key(mrn).startswith(text.mrn):
         return True
     name = f"{family} {given}"
     return all(w in name for w in text.words)
@@ -290,8 +290,8 @@ def solution_of(document: str) -> tuple[DrugShown, ...]:
     """The drugs a stored program file names (it was read in full when it was written, so only its [[drugs]] are
     read here), with their names as the library writes them."""
     try:
-        drugs = tomllib.loads(document).get("drugs", [])
-    except tomllib.TOMLDecodeError:
+        drugs = read_toml(document).get("drugs", [])
+    except InputError:
         return ()
     return tuple(
         DrugShown(str(d.get("name", "")).strip().lower(), str(d.get("concentration", "")).strip())

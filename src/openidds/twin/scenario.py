@@ -14,7 +14,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError
 
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
@@ -36,7 +36,7 @@ from openidds.twin.events import (
     Refill,
     RemoteRequest,
 )
-from openidds.validation import validation_error
+from openidds.validation import ascii_number, validation_error
 
 When = str | datetime
 
@@ -114,7 +114,7 @@ class MotorStallIn(_In):
 class AccuracyIn(_In):
     type: Literal["accuracy"]
     at: When
-    factor: float | int | str
+    factor: StrictFloat | StrictInt | str  # true is no factor
 
 
 EventIn = Annotated[
@@ -151,7 +151,7 @@ class SimulationIn(_In):
 
 
 class RemoteUseIn(_In):
-    requests_per_day: float = Field(ge=0, le=48)
+    requests_per_day: StrictFloat = Field(ge=0, le=48)  # true is no rate
     seed: StrictInt = 0
 
 
@@ -290,10 +290,9 @@ def _event(
         after = None if e.recovers_after is None else _duration(e.recovers_after, f"{where}.recovers_after")
         return MotorStall(at, after)
     assert isinstance(e, AccuracyIn)
-    try:
-        factor = Fraction(str(e.factor))
-    except (ValueError, ZeroDivisionError):
-        raise InputError(f"{where}.factor", f"expected a number such as 1.2, got {e.factor!r}") from None
+    factor = ascii_number(str(e.factor))  # in the digits 0-9 (Fraction() reads other scripts' digits too)
+    if factor is None:
+        raise InputError(f"{where}.factor", f"expected a number such as 1.2, got {str(e.factor)[:40]!r}")
     if not 0 < factor <= 3:
         raise InputError(f"{where}.factor", f"must be above 0 and at most 3, got {e.factor}")
     return AccuracyChange(at, factor)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from openidds.errors import InputError
 from openidds.programs.clock import LocalTimeError, localize
-from openidds.validation import dotted
+from openidds.validation import ascii_whole, dotted, instant_problem
 from openidds.web.format import zone
 from openidds.web.session import Fields
 
@@ -42,14 +42,10 @@ def whole(fields: Fields, name: str) -> int | str | None:
 
 
 def whole_number(text: str) -> int | str:
-    """`text` as an int, or as it is when it is not one ('²' is a digit to `isdigit`, not to `int`; a number longer
-    than `int` reads, 4300 digits, is left as text too)."""
-    if text.lstrip("-").isdecimal():
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    return text
+    """`text` as an int when it is written in the digits 0-9, or as it is (the schema then names the field): '٤٠'
+    and '４０' are digits to `int`, not to a clinician's form."""
+    number = ascii_whole(text)
+    return text if number is None else number
 
 
 def listed(fields: Fields, name: str) -> list[str]:
@@ -63,9 +59,14 @@ def listed(fields: Fields, name: str) -> list[str]:
 def local_instant(value: str, tz: str, field: str) -> datetime:
     """A `datetime-local` field, read on the patient's wall clock (a time in a DST gap or overlap is refused)."""
     try:
-        naive = datetime.fromisoformat(value)
+        naive = datetime.fromisoformat(value) if len(value) <= 60 else None
     except ValueError:
-        raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got {value!r}") from None
+        naive = None
+    if naive is None:
+        raise InputError(field, f"expected a date and time such as '2026-11-21T09:00', got {value[:60]!r}")
+    problem = instant_problem(naive)  # before localizing: year 9999 overflows it
+    if problem is not None:
+        raise InputError(field, problem)
     if naive.tzinfo is not None:
         return naive
     try:

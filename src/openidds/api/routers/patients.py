@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -93,7 +92,7 @@ def _found_json(r: search.PatientRow) -> dict[str, Any]:
 )
 def create_patient(body: NewPatient, once: OnceOnly) -> dict[str, Any]:
     return once.run(
-        body, 201, lambda: pathway.patient_json(pathway.create_patient(once.s, once.actor, body.to_data(), once.at))
+        body, 201, lambda: pathway.patient_json(pathway.create_patient(once.s, once.actor, body.to_command(), once.at))
     )
 
 
@@ -116,10 +115,7 @@ def read_patient(patient_id: Id, s: Tx, actor: Actor) -> dict[str, Any]:
     responses=WRITES,
 )
 def update_patient(patient_id: Id, body: PatientChanges, s: Tx, at: Now, actor: Actor) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    if "oral_mme_per_day" in changes and changes["oral_mme_per_day"] is not None:
-        changes["oral_mme_per_day"] = Fraction(changes["oral_mme_per_day"])
-    return pathway.patient_json(pathway.update_patient(s, actor, patient_id, body.version, changes, at))
+    return pathway.patient_json(pathway.update_patient(s, actor, patient_id, body.to_command(), at))
 
 
 @router.get(
