@@ -54,6 +54,7 @@ class Stats:
 
 
 STATS = Stats()
+NOTES: list[str] = []  # more lines for the end of the run (tests/test_schemathesis.py: what it ran)
 
 
 class Contract:
@@ -215,6 +216,7 @@ def install() -> None:
 
 def summary() -> Iterator[str]:
     """Lines for the end of the test run."""
+    yield from NOTES
     if not (STATS.validated or STATS.unmatched):
         return
     yield (

@@ -104,8 +104,8 @@ def test_an_undocumented_status_is_listed_not_raised_while_strictness_is_off(
     monkeypatch.setattr(openapi_check.STATS, "tolerated", [])
     assert client.get("/api/v1/things/409").status_code == 409
     lines = list(openapi_check.summary())
-    assert lines[1] == "OpenAPI check: 1 undocumented statuses tolerated (STRICT_STATUS is False):"
-    assert lines[2].startswith("  GET /api/v1/things/409 answered 409")
+    at = lines.index("OpenAPI check: 1 undocumented statuses tolerated (STRICT_STATUS is False):")
+    assert lines[at + 1].startswith("  GET /api/v1/things/409 answered 409")
 
 
 def test_a_content_type_the_operation_does_not_document_fails(client: TestClient) -> None:
