@@ -436,3 +436,29 @@ def test_unreadable_rows_are_each_named_and_verification_goes_on(six: tuple[Clin
             assert {e.sequence: e.unreadable for e in page.entries if e.payload == "unreadable"} == unreadable
             assert {e.payload for e in page.entries if e.sequence in (3, 7)} == {readable}
             assert [e.sequence for e in audit_trail.export(s, user, AuditQuery())] == [7, 6, 5, 4, 3, 2, 1]
+
+
+# --- the clinic goes on -----------------------------------------------------------------------------------------------
+def test_the_clinic_goes_on_writing_after_the_head_or_the_newest_record_is_tampered_with(
+    six: tuple[Clinic, Rows, str],
+) -> None:
+    """Care is still recorded (a refill must not wait for the audit trail to be repaired), linked on so that the
+    tampering stays visible."""
+    clinic, good, anchor = six
+    # The newest record deleted, the head left: the next record links to the head's hash; the gap is named.
+    _truncate_leaving_head(clinic, good)
+    new_patient(clinic, "T-AFTER-DELETE")
+    missing = ("missing", 6, "record 6 is missing (between records 5 and 7)")
+    for given in (None, anchor):
+        assert api(clinic, given) == cli(clinic, given) == (6, False, [missing])
+    # The head row deleted: the next record links to the newest one (not a second record 1) and moves a new head.
+    _head_deleted(clinic, good)
+    assert api(clinic, None)[2] == [missing, ("anchor", 7, "the chain's head is missing: record 7 cannot be checked")]
+    new_patient(clinic, "T-AFTER-HEAD")
+    for given in (None, anchor):
+        assert api(clinic, given) == cli(clinic, given) == (7, False, [missing])
+    # An unreadable newest record: linked on from its stored hash.
+    plant(clinic, 8, "after", DEEP)
+    new_patient(clinic, "T-AFTER-DEEP")
+    deep = ("unreadable", 8, "record 8 is unreadable: its after is nested more than 32 levels deep")
+    assert api(clinic, None) == cli(clinic, anchor) == (8, False, [missing, deep])

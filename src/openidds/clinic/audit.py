@@ -256,6 +256,8 @@ def _check_anchor(records: Sequence[AuditRecord], anchor: tuple[int, str], last:
         text = f"record {seq} is missing" if first == seq else f"records {first}-{seq} are missing"
         return [AuditFinding("missing", first, f"{text}: the anchor says the chain reached record {seq}")]
     named = [r for r in records if r.sequence == seq]
+    if not named:  # deleted from the middle: the chain's own finding says between which records
+        return [AuditFinding("missing", seq, f"record {seq} is missing: the anchor names it")]
     if not any(r.hash == h for r in named):
         return [
             AuditFinding(

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from openidds.clinic import audit as chain
 from openidds.db.models import AuditHead, AuditRecord, DashboardVersion
 from openidds.programs.clock import to_us
-from openidds.service.errors import Conflict
 
 
 def _jsonable(value: Any) -> chain.JSON:
@@ -36,15 +35,16 @@ def record(
     s.execute(update(DashboardVersion).where(DashboardVersion.id == 1).values(version=DashboardVersion.version + 1))
     head = s.get(AuditHead, 1, with_for_update=True)
     previous: tuple[int, int, str] | None = None  # the last record's sequence, instant and hash
+    # Only what the next record needs is read: a last record whose payload was tampered with is never parsed here.
+    # A trail tampered with goes on linking (verify names what was done), so the clinic can still record care.
+    newest = select(AuditRecord.sequence, AuditRecord.at, AuditRecord.hash)
     if head is not None and head.sequence > 0:
-        # Only what the next record needs: a last record whose payload was tampered with still links on (verify
-        # names it), and its payload is never parsed here.
-        last = s.execute(
-            select(AuditRecord.sequence, AuditRecord.at, AuditRecord.hash).where(AuditRecord.sequence == head.sequence)
-        ).first()
-        if last is None:
-            raise Conflict("the audit trail's head names a record that is not there: run `idds audit verify`")
-        previous = (int(last.sequence), int(last.at), str(last.hash))
+        last = s.execute(newest.where(AuditRecord.sequence == head.sequence)).first()
+        # the record the head names is gone: link on from the head's hash (verify names the missing record)
+        previous = (head.sequence, 0, head.hash) if last is None else (head.sequence, _us(last.at), last.hash)
+    elif head is None:  # the head row deleted: link on from the newest record (not from genesis, a duplicate 1)
+        last = s.execute(newest.order_by(AuditRecord.sequence.desc()).limit(1)).first()
+        previous = None if last is None else (last.sequence, _us(last.at), last.hash)
     at = to_us(now)
     if previous is not None and at < previous[1]:
         at = previous[1]  # two writers within the clock's resolution: keep the chain's time order
@@ -73,6 +73,11 @@ def record(
     else:
         head.sequence, head.hash = new.sequence, new.hash
     return row
+
+
+def _us(stored: object) -> int:
+    """A stored instant, or 0 when it is not an integer (SQLite keeps whatever it is given)."""
+    return stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
 
 
 # The stored columns as the database holds them: before and after as their JSON text, parsed by the chain's
