@@ -328,6 +328,7 @@ def test_api_a_patch_is_checked_as_a_post(clinic: Clinic) -> None:
         ({"care_area": "moon"}, "care_area"),
         ({"birth_date": "2999-01-01"}, "birth_date"),
         ({"family_name": None}, "family_name"),
+        ({"allergies": None}, "allergies"),
         ({"family_name": "Doe\x00"}, "family_name"),
         ({"psychosis_history": 1}, "psychosis_history"),
     ]

@@ -110,6 +110,7 @@ def patient_json(p: Patient) -> dict[str, Any]:
 
 # --- patients -----------------------------------------------------------------------------------------------------
 SEXES = ("female", "male", "other", "unknown")
+CLEARABLE = frozenset({"oral_mme_per_day", "psychosis_history", "life_expectancy_months"})  # null: not known
 LIFE_EXPECTANCY_MAX_MONTHS = 1200
 
 
@@ -235,6 +236,9 @@ def update_patient(s: Session, actor: User, patient_id: int, cmd: PatientChange,
     unknown = cmd.given - set(NewPatient.__dataclass_fields__)
     if "mrn" in cmd.given or unknown:
         raise InputError(min(unknown or {"mrn"}), "cannot be changed here")
+    for name in sorted(cmd.given - CLEARABLE):
+        if getattr(cmd, name) is None:
+            raise InputError(name, "cannot be cleared: give a value (an empty list for none)")
     current = NewPatient(
         mrn=patient.mrn,
         family_name=patient.family_name,
