@@ -37,7 +37,7 @@ from tests.web_support import (
     text_by_id,
 )
 
-NEW_PASSWORD = "a new password for nora"
+NEW_PASSWORD = "a new password for her"  # not holding the username (clinic.accounts)
 
 
 @pytest.fixture(autouse=True)
@@ -54,9 +54,14 @@ def uid(clinic: Clinic, username: str) -> int:
         return found
 
 
+SESSIONS = ("login", "logout", "login-failed", "login-locked")  # audited too (test_api_accounts.py), not asked here
+
+
 def trail(clinic: Clinic) -> list[AuditRecord]:
+    """The audit records of the admin's writes (the logins and logouts around them left out)."""
     with clinic.sessions() as s:
-        return list(s.scalars(select(AuditRecord).order_by(AuditRecord.sequence)))
+        query = select(AuditRecord).where(AuditRecord.action.not_in(SESSIONS)).order_by(AuditRecord.sequence)
+        return list(s.scalars(query))
 
 
 def live_tokens(clinic: Clinic, username: str) -> int:
@@ -93,7 +98,7 @@ def test_the_landing_page_shows_the_chain_and_links_by_role(clinic: Clinic) -> N
     assert root.get("/").headers["location"] == "/admin"  # home_of still sends an admin here
     page = root.get("/admin")
     assert page.status_code == 200
-    assert text_by_id(page.text, "audit-status") == "The audit chain is intact: 0 records checked."
+    assert text_by_id(page.text, "audit-status") == "The audit chain is intact: 1 records checked."  # root's login
     assert has_id(page.text, "link-users") and has_id(page.text, "link-audit")
 
     ada = Browser(clinic, "ada")  # a physician reads the audit trail but manages no user
@@ -436,7 +441,8 @@ def test_every_admin_post_checks_the_csrf_token(clinic: Clinic) -> None:
 # --- the audit trail --------------------------------------------------------------------------------------------------
 def _seed_trail(clinic: Clinic) -> tuple[int, int]:
     """Two patients by nora (21 Nov, 09:00 Chicago), nora disabled by root two days later (23 Nov, 09:00) and
-    enabled a day after that (24 Nov, 09:00): records 1 to 4."""
+    enabled a day after that (24 Nov, 09:00), each after a login: records 1 (nora's login), 2 and 3 (the patients),
+    4 (root's login), 5 (disable), 6 (root's login), 7 (enable)."""
     first = clinic.call("POST", "/patients", "nora", json=patient_body("A-0001", family_name="Doe"))
     second = clinic.call("POST", "/patients", "nora", json=patient_body("A-0002", family_name="Roe"))
     assert first.status_code == second.status_code == 201
@@ -457,27 +463,28 @@ def _rows(html: str) -> list[str]:
 def test_the_audit_trail_filters_by_actor_action_entity_and_dates(clinic: Clinic) -> None:
     pid, nora = _seed_trail(clinic)
     root = Browser(clinic, "root")
-    page = root.get("/admin/audit").text
-    assert text_by_id(page, "audit-count") == "Records 1 to 4 of 4, newest first."
+    page = root.get("/admin/audit").text  # root's login of this page: record 8
+    assert text_by_id(page, "audit-count") == "Records 1 to 8 of 8, newest first."
     # newest first; the times on the clinic's clock
-    assert re.findall(r'<tr id="audit-(\d+)">', page) == ["4", "3", "2", "1"]
-    assert text_by_id(page, "audit-4") == f"4 24 Nov 2026 09:00 CST root (admin) enable-user user/{nora}"
-    assert text_by_id(page, "audit-1") == f"1 21 Nov 2026 09:00 CST nora (nurse) create-patient patient/{pid}"
+    assert re.findall(r'<tr id="audit-(\d+)">', page) == ["8", "7", "6", "5", "4", "3", "2", "1"]
+    assert text_by_id(page, "audit-7") == f"7 24 Nov 2026 09:00 CST root (admin) enable-user user/{nora}"
+    assert text_by_id(page, "audit-2") == f"2 21 Nov 2026 09:00 CST nora (nurse) create-patient patient/{pid}"
+    assert text_by_id(page, "audit-1") == f"1 21 Nov 2026 09:00 CST nora (nurse) login user/{nora}"
 
     def shown(query: str) -> list[str]:
         r = root.get("/admin/audit?" + query)
         assert r.status_code == 200, r.text[:500]
         return re.findall(r'<tr id="audit-(\d+)">', r.text)
 
-    assert shown("actor=NORA") == ["2", "1"]  # part of the actor, any case
-    assert shown("actor=admin") == ["4", "3"]
-    assert shown("action=disable-user") == ["3"]
-    assert shown(f"entity=patient/{pid}") == ["1"]
-    assert shown("entity=user/") == ["4", "3"]
-    assert shown("since=2026-11-23") == ["4", "3"]
-    assert shown("until=2026-11-23") == ["3", "2", "1"]  # the whole day, included
-    assert shown("since=2026-11-22&until=2026-11-23") == ["3"]
-    assert shown("actor=admin&action=enable-user") == ["4"]
+    assert shown("actor=NORA") == ["3", "2", "1"]  # part of the actor, any case
+    assert shown("actor=admin") == ["8", "7", "6", "5", "4"]
+    assert shown("action=disable-user") == ["5"]
+    assert shown(f"entity=patient/{pid}") == ["2"]
+    assert shown("entity=user/") == ["8", "7", "6", "5", "4", "1"]
+    assert shown("since=2026-11-23") == ["8", "7", "6", "5", "4"]
+    assert shown("until=2026-11-23") == ["5", "4", "3", "2", "1"]  # the whole day, included
+    assert shown("since=2026-11-22&until=2026-11-23") == ["5", "4"]
+    assert shown("actor=admin&action=enable-user") == ["7"]
     r = root.get("/admin/audit?actor=nobody")
     assert text_by_id(r.text, "audit-count") == "No record matches." and not has_id(r.text, "audit-csv")
     assert shown("actor=%25") == []  # a '%' is a character to look for, not a wildcard
@@ -499,13 +506,13 @@ def test_the_admin_sees_no_clinical_payload_and_a_physician_does(clinic: Clinic)
     assert "What each record changed is not shown to an admin" in text_by_id(page, "audit-table")
 
     page = Browser(clinic, "ada").get("/admin/audit").text
-    assert "Doe" in text_by_id(page, "audit-1") and "A-0001" in text_by_id(page, "audit-1")
+    assert "Doe" in text_by_id(page, "audit-2") and "A-0001" in text_by_id(page, "audit-2")
     assert "not shown" not in text_by_id(page, "audit-table")
 
 
 def test_the_audit_trail_pages_newest_first(clinic: Clinic) -> None:
     with clinic.sessions() as s, s.begin():
-        for i in range(1, 56):
+        for i in range(1, 55):  # and root's login below: 55 records
             audit.record(s, "seed (test)", "test-write", f"thing/{i}", START + timedelta(minutes=i))
     root = Browser(clinic, "root")
     first = root.get("/admin/audit").text
@@ -531,15 +538,15 @@ def test_the_chain_check_shows_the_status_and_a_broken_chain(clinic: Clinic) -> 
     page = root.get("/admin/audit").text
     assert not has_id(page, "audit-verify-status")  # checked on request
     page = root.get("/admin/audit?verify=1&actor=admin").text
-    assert text_by_id(page, "audit-verify-status") == "The audit chain is intact: 4 records checked."
-    assert re.findall(r'<tr id="audit-(\d+)">', page) == ["4", "3"]  # the filter stays
+    assert text_by_id(page, "audit-verify-status") == "The audit chain is intact: 8 records checked."
+    assert re.findall(r'<tr id="audit-(\d+)">', page) == ["8", "7", "6", "5", "4"]  # the filter stays
     with clinic.sessions() as s, s.begin():
         record = s.get(AuditRecord, 2)
         assert record is not None
         record.actor = "someone else"
     page = root.get("/admin/audit?verify=1").text
     status = text_by_id(page, "audit-verify-status")
-    assert status.startswith("The audit chain is broken : 1 finding(s) in 4 records.")
+    assert status.startswith("The audit chain is broken : 1 finding(s) in 8 records.")
     assert "record 2" in status
     assert text_by_id(root.get("/admin").text, "audit-status").startswith("The audit chain is broken")
 
@@ -559,19 +566,23 @@ def test_the_csv_export_has_the_filtered_rows_and_no_payloads_for_the_admin(clin
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == 'attachment; filename="audit-trail-2026-11-24.csv"'
     assert r.headers["cache-control"] == "no-store"
+    root_id = uid(clinic, "root")
     assert _csv(r) == [
         ["record", "when", "who", "action", "entity"],
-        ["4", "2026-11-24 09:00 CST", "root (admin)", "enable-user", f"user/{nora}"],
-        ["3", "2026-11-23 09:00 CST", "root (admin)", "disable-user", f"user/{nora}"],
+        ["8", "2026-11-24 09:00 CST", "root (admin)", "login", f"user/{root_id}"],
+        ["7", "2026-11-24 09:00 CST", "root (admin)", "enable-user", f"user/{nora}"],
+        ["6", "2026-11-24 09:00 CST", "root (admin)", "login", f"user/{root_id}"],
+        ["5", "2026-11-23 09:00 CST", "root (admin)", "disable-user", f"user/{nora}"],
+        ["4", "2026-11-23 09:00 CST", "root (admin)", "login", f"user/{root_id}"],
     ]
     everything = root.get("/admin/audit.csv")
-    assert [row[0] for row in _csv(everything)] == ["record", "4", "3", "2", "1"]
+    assert [row[0] for row in _csv(everything)] == ["record", "8", "7", "6", "5", "4", "3", "2", "1"]
     assert "Doe" not in everything.text and "A-0001" not in everything.text
 
     physician = _csv(Browser(clinic, "ada").get(f"/admin/audit.csv?entity=patient/{pid}"))
     assert physician[0] == ["record", "when", "who", "action", "entity", "before", "after"]
     [row] = physician[1:]
-    assert row[:6] == ["1", "2026-11-21 09:00 CST", "nora (nurse)", "create-patient", f"patient/{pid}", ""]
+    assert row[:6] == ["2", "2026-11-21 09:00 CST", "nora (nurse)", "create-patient", f"patient/{pid}", ""]
     assert '"family_name":"Doe"' in row[6] and '"mrn":"A-0001"' in row[6]
 
 
@@ -579,7 +590,7 @@ def test_a_csv_cell_that_a_spreadsheet_would_run_is_neutralised(clinic: Clinic) 
     with clinic.sessions() as s, s.begin():
         audit.record(s, "=HYPERLINK(1)", "-x", "@thing", START)
     r = Browser(clinic, "root").get("/admin/audit.csv")
-    assert _csv(r)[1] == ["1", "2026-11-21 09:00 CST", "'=HYPERLINK(1)", "'-x", "'@thing"]
+    assert _csv(r)[-1] == ["1", "2026-11-21 09:00 CST", "'=HYPERLINK(1)", "'-x", "'@thing"]  # (2: root's login)
 
 
 def test_every_admin_write_is_in_the_audit_trail_and_the_chain_holds(clinic: Clinic) -> None:
@@ -609,7 +620,7 @@ def test_every_admin_write_is_in_the_audit_trail_and_the_chain_holds(clinic: Cli
         ("root (admin)", "enable-user", f"user/{kim}"),
     ]
     page = root.get(f"/admin/audit?entity=user/{kim}&verify=1").text
-    assert text_by_id(page, "audit-verify-status") == "The audit chain is intact: 5 records checked."
+    assert text_by_id(page, "audit-verify-status") == "The audit chain is intact: 6 records checked."  # + the login
     assert text_by_id(page, "audit-count") == "Records 1 to 5 of 5, newest first."
 
 

@@ -11,13 +11,16 @@ from fastapi.routing import APIRoute
 from openidds.web import pages, patient, programming, refill, workflows
 from tests.api_support import prepare_body
 from tests.web_support import (
+    PASSWORD,
     Browser,
     Clinic,
     fast_argon2,
+    form_token,
     implanted_patient,
     new_patient,
     patient_login,
     prepare_data,
+    text_by_id,
 )
 
 
@@ -196,8 +199,10 @@ def _pages(clinic: Clinic) -> list[tuple[Browser, str]]:
         f"/patients/{pid}/interrogation",
         f"/patients/{pid}/refills/{rid}",
         f"/patients/{pid}/flags/{flags[0]['id']}",
+        "/account/password",
     ]
     own = [f"/patients/{pid}/pump", f"/patients/{pid}/remote", f"/patients/{pid}/diary", f"/patients/{pid}/alarms"]
+    own.append("/account/password")
     return [(ada, p) for p in staff] + [(me, p) for p in own]
 
 
@@ -262,3 +267,91 @@ def test_the_add_user_form_carries_its_autocomplete_attributes_unescaped(clinic:
     assert re.search(r'id="f-password"[^>]* autocomplete="new-password"', html)
     form = re.search(r'<form[^>]*id="add-user".*?</form>', html, re.S)
     assert form is not None and "&quot;" not in form.group(0)
+
+
+# --- one's own password (issue 11) ------------------------------------------------------------------------------------
+def test_every_role_finds_change_my_password_in_the_header(clinic: Clinic) -> None:
+    pid = new_patient(clinic)
+    for browser, home in (
+        (Browser(clinic, "root"), "/admin"),
+        (Browser(clinic, "ada"), "/clinic"),
+        (Browser(clinic, "nora"), "/clinic"),
+        (Browser(clinic, "phil"), "/clinic"),
+        (patient_login(clinic, pid, "pat"), f"/patients/{pid}/pump"),
+    ):
+        page = browser.get(home).text
+        assert re.search(r'<a id="nav-password" href="/account/password">Change my password</a>', page), home
+        form = browser.get("/account/password").text
+        assert text_by_id(form, "password-form").startswith("Current password New password")
+
+
+def test_changing_my_password_on_the_web_ends_my_other_sessions_but_not_this_one(clinic: Clinic) -> None:
+    here, elsewhere = Browser(clinic, "nora"), Browser(clinic, "nora")
+    page = here.get("/account/password").text
+    data = {
+        "form_token": form_token(page, "password-form"),
+        "current_password": PASSWORD,
+        "new_password": "the owl and the pussycat",
+        "new_password_again": "the owl and the pussycat",
+    }
+    r = here.post("/account/password", data)
+    assert (r.status_code, r.headers["location"]) == (303, "/account/password?done=1")
+    assert text_by_id(here.follow(r).text, "password-done").startswith("Your password is changed.")
+    assert here.get("/clinic").status_code == 200
+    assert elsewhere.get("/clinic").headers["location"] == "/login?next=/clinic"
+    assert here.post("/account/password", data).headers["location"] == "/account/password?done=1"  # sent twice
+    assert Browser(clinic).login("nora", PASSWORD).status_code == 401
+    assert Browser(clinic).login("nora", "the owl and the pussycat").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "words"),
+    [
+        ({"current_password": "not it"}, 422, "Current password: is not your current password"),
+        ({"new_password_again": "something else"}, 422, "New password again: is not the same as the new password"),
+        (
+            {"new_password": "1234567890", "new_password_again": "1234567890"},
+            422,
+            "New password: is one of the most common passwords",
+        ),
+        (
+            {"new_password": "nora nora nora", "new_password_again": "nora nora nora"},
+            422,
+            "New password: must not contain the username",
+        ),
+    ],
+)
+def test_a_refused_password_change_says_why_in_words(
+    clinic: Clinic, changes: dict[str, str], status: int, words: str
+) -> None:
+    nora = Browser(clinic, "nora")
+    data = {"current_password": PASSWORD, "new_password": "a fresh phrase", "new_password_again": "a fresh phrase"}
+    r = nora.post("/account/password", {**data, **changes})
+    assert r.status_code == status
+    assert text_by_id(r.text, "password-error-message").startswith(words)
+    assert 'aria-invalid="true"' in r.text
+    assert Browser(clinic).login("nora", PASSWORD).status_code == 303  # unchanged
+
+
+def test_a_wrong_current_password_on_the_web_is_throttled_like_a_login(clinic: Clinic) -> None:
+    nora = Browser(clinic, "nora")
+    data = {"current_password": "a guess", "new_password": "a fresh phrase", "new_password_again": "a fresh phrase"}
+    for _ in range(5):
+        assert nora.post("/account/password", data).status_code == 422
+    r = nora.post("/account/password", {**data, "current_password": PASSWORD})
+    assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+    assert text_by_id(r.text, "password-error-message") == (
+        "Too many failed logins for this login name: try again in 1 second"
+    )
+
+
+def test_logging_out_on_the_web_is_audited(clinic: Clinic) -> None:
+    from sqlalchemy import select
+
+    from openidds.db.models import AuditRecord
+
+    ada = Browser(clinic, "ada")
+    assert ada.post("/logout").status_code == 303
+    with clinic.sessions() as s:
+        actions = [(r.actor, r.action) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.sequence))]
+    assert actions[-2:] == [("ada (physician)", "login"), ("ada (physician)", "logout")]

@@ -1,7 +1,8 @@
 """User accounts: the rules for a password, for disabling a login and for changing a role. Pure: the use cases
 (service/users.py) read the users, ask these, and write.
 
-- a password has at least MIN_PASSWORD characters (as the API asks of a new user's);
+- a password has MIN_PASSWORD to MAX_PASSWORD characters, is not the username nor contains it, and is not one of
+  the most common passwords (a list from breaches, shipped as data);
 - an admin cannot disable their own login (another admin does it), and the clinic keeps at least one active admin:
   without one nobody can add users, reset a password or read the audit trail's users again;
 - a role changes between staff roles only: a patient's login belongs to their patient record, so a staff login
@@ -12,23 +13,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from openidds.clinic.roles import ROLES, Role
 from openidds.errors import InputError
 from openidds.validation import visible
 
 MIN_PASSWORD = 10
-MAX_PASSWORD = 200  # as the API's NewUser
+MAX_PASSWORD = 200  # as the API's NewUser; argon2 hashes any length, this only bounds the work
+# A username this short ('bo', 'kim') turns up inside ordinary words; refusing every pass phrase that holds it
+# would refuse good ones for nothing. Shorter names are refused only as the whole password.
+NAME_INSIDE_MIN = 4
 STAFF_ROLES: tuple[Role, ...] = tuple(r for r in ROLES if r != "patient")
 
 
-def check_password(password: str, field: str = "password") -> None:
-    """InputError on `field` unless the password is long enough (and not absurdly long)."""
+def check_password(
+    password: str, field: str = "password", username: str | None = None, common: Collection[str] = frozenset()
+) -> None:
+    """InputError on `field` unless the password is long enough (and not absurdly long), is not the username
+    and does not contain it (ignoring case), and is not one of the `common` passwords (lower-case: the shipped
+    list, openidds.data.passwords, passed by the service)."""
     if len(password) < MIN_PASSWORD:
         raise InputError(field, f"must be at least {MIN_PASSWORD} characters (it has {len(password)})")
     if len(visible(password)) < MIN_PASSWORD:
         raise InputError(field, f"must have at least {MIN_PASSWORD} characters that are not spaces or invisible")
     if len(password) > MAX_PASSWORD:
         raise InputError(field, f"must be at most {MAX_PASSWORD} characters")
+    if username:
+        name, folded = username.casefold(), password.casefold()
+        if folded == name or (len(name) >= NAME_INSIDE_MIN and name in folded):
+            raise InputError(field, "must not contain the username: choose words nobody links to the login")
+    if password.casefold() in common or visible(password).casefold() in common:
+        raise InputError(
+            field, "is one of the most common passwords, the first that attackers try: choose a longer phrase"
+        )
 
 
 def disable_refusal(actor_id: int, user_id: int, role: str, active: bool, active_admins: int) -> str | None:

@@ -61,6 +61,20 @@ class Token(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class LoginThrottle(Base):
+    """Failed password guesses per login name (as typed, case-folded) and per client address, shared by every
+    server worker: the policy is clinic.throttle's. One row per key; a success deletes its account's row."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "account" or "address"
+    key: Mapped[str] = mapped_column(String(80))
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Patient(Versioned, Base):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)

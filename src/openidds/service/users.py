@@ -15,6 +15,7 @@ disabling each other at once cannot both succeed and leave the clinic without on
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +31,12 @@ from openidds.clinic.accounts import (
     role_change_refusal,
 )
 from openidds.clinic.roles import ROLES
-from openidds.db.models import Patient, Token, User
+from openidds.data.passwords import common_passwords
+from openidds.db.models import Patient, User
 from openidds.errors import InputError
 from openidds.service import audit
 from openidds.service.access import actor_name, require
-from openidds.service.auth import hash_password
+from openidds.service.auth import hash_password, revoke_tokens
 from openidds.service.errors import Conflict, NotFound
 from openidds.validation import visible
 
@@ -48,6 +50,7 @@ __all__ = [
     "create_user",
     "list_users",
     "reset_password",
+    "revoke_all",
     "set_active",
     "user_json",
 ]
@@ -84,7 +87,9 @@ def add_user(
         raise InputError("full_name", "must be at most 200 characters")
     if role not in ROLES:
         raise InputError("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-    check_password(password)
+    # A password hashed beforehand is the demo's public `<username>-demo` (service/demo_roster.py): the demo keeps
+    # its documented logins, so the rules for a password a person chooses (not the username) are not applied.
+    check_password(password, "password", None if password_hash else username, common_passwords())
     if (role == "patient") != (patient_id is not None):
         raise InputError("patient_id", "a patient login needs its patient id, and only a patient login has one")
     if patient_id is not None and s.get(Patient, patient_id) is None:
@@ -135,7 +140,7 @@ def set_active(s: Session, actor: User, user_id: int, active: bool, now: datetim
             raise Conflict(refusal)
     before = _state(user)
     user.active = active
-    ended = 0 if active else _revoke_tokens(s, user.id, now)
+    ended = 0 if active else revoke_tokens(s, user.id, now)
     action = "enable-user" if active else "disable-user"
     audit.record(
         s, actor_name(actor), action, f"user/{user.id}", now, before, {**_state(user), "sessions_ended": ended}
@@ -146,10 +151,11 @@ def set_active(s: Session, actor: User, user_id: int, active: bool, now: datetim
 def reset_password(s: Session, actor: User, user_id: int, new_password: str, now: datetime) -> User:
     """A new password for a login (as add_user asks of one); its tokens are revoked, so its sessions end."""
     require(actor, "manage-users")
-    check_password(new_password, "new_password")
+    check_password(new_password, "new_password", None, common_passwords())
     user, _ = _lock(s, user_id)
+    check_password(new_password, "new_password", user.username, common_passwords())
     user.password_hash = hash_password(new_password)
-    ended = _revoke_tokens(s, user.id, now)
+    ended = revoke_tokens(s, user.id, now)
     audit.record(
         s,
         actor_name(actor),
@@ -172,11 +178,29 @@ def change_role(s: Session, actor: User, user_id: int, role: str, now: datetime)
         raise Conflict(refusal)
     before = _state(user)
     user.role = role
-    ended = _revoke_tokens(s, user.id, now)
+    ended = revoke_tokens(s, user.id, now)
     audit.record(
         s, actor_name(actor), "change-role", f"user/{user.id}", now, before, {**_state(user), "sessions_ended": ended}
     )
     return user
+
+
+@dataclass(frozen=True)
+class TokensRevoked:
+    user: User
+    sessions_ended: int
+
+
+def revoke_all(s: Session, actor: User, user_id: int, now: datetime) -> TokensRevoked:
+    """Revoke every token of a login (a lost phone, a shared password): all its sessions end; it may log in again."""
+    require(actor, "manage-users")
+    user, _ = _lock(s, user_id)
+    ended = revoke_tokens(s, user.id, now)
+    audit.record(
+        s, actor_name(actor), "revoke-tokens", f"user/{user.id}", now, _state(user),
+        {**_state(user), "sessions_ended": ended},
+    )  # fmt: skip
+    return TokensRevoked(user, ended)
 
 
 def _lock(s: Session, user_id: int) -> tuple[User, int]:
@@ -195,13 +219,3 @@ def _lock(s: Session, user_id: int) -> tuple[User, int]:
     if user is None:
         raise NotFound(f"no user with id {user_id}")
     return user, sum(1 for u in rows if u.role == "admin" and u.active)
-
-
-def _revoke_tokens(s: Session, user_id: int, now: datetime) -> int:
-    """Revoke every token of the user that still works; how many there were."""
-    live = list(
-        s.scalars(select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None), Token.expires_at > now))
-    )
-    for token in live:
-        token.revoked_at = now
-    return len(live)

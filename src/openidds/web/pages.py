@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from openidds import display
 from openidds.api.schemas import Id, NewPatient
+from openidds.clinic.accounts import MIN_PASSWORD
 from openidds.clinic.roles import Action
 from openidds.data import load_catalog, load_indications, load_library
 from openidds.db.models import FollowUp, User
@@ -20,7 +21,7 @@ from openidds.errors import InputError
 from openidds.service import auth, pathway, search
 from openidds.service.access import require
 from openidds.service.alerts import chart_alerts
-from openidds.service.errors import ServiceError, Unauthorized
+from openidds.service.errors import ServiceError
 from openidds.service.flags import open_flags
 from openidds.service.pump import pending_text
 from openidds.web import format as fmt
@@ -28,12 +29,16 @@ from openidds.web import views
 from openidds.web.forms import listed, parse_in, tri, whole
 from openidds.web.session import (
     LOGIN_CSRF_COOKIE,
+    NOT_ON_FORM,
     SESSION_COOKIE,
+    LoginNeeded,
     LoginPosted,
     Posted,
     WebError,
     Work,
+    claim_form,
     clear_session_cookie,
+    client_address,
     is_https,
     new_login_token,
     now_of,
@@ -90,31 +95,106 @@ def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 def login(request: Request, form: LoginPosted) -> Response:
     now = now_of(request)
-    try:
-        with request.app.state.sessions() as s, s.begin():
-            user, token, expires = auth.log_in(s, form.get("username"), form.raw("password"), now)
-            target = home_of(user)
-            previous = request.cookies.get(SESSION_COOKIE)
-            if previous:  # a new login ends the session this browser had
-                auth.revoke(s, previous, now)
-    except Unauthorized as exc:
-        return _login_page(request, form.get("next", "/"), exc.message, 401)
+    command = auth.LoginCommand(form.get("username"), form.raw("password"), client_address(request))
+    # A writer's transaction, committed whatever the outcome: a failed guess is counted and audited (service/auth.py)
+    with request.app.state.writers() as s, s.begin():
+        outcome = auth.log_in(s, command, now)
+        previous = request.cookies.get(SESSION_COOKIE)
+        if isinstance(outcome, auth.LoggedIn) and previous:  # a new login ends the session this browser had
+            auth.revoke(s, previous, now)
+    if isinstance(outcome, auth.LoginRefused):
+        page = _login_page(request, form.get("next", "/"), outcome.message, outcome.status)
+        if outcome.retry_after:
+            page.headers["Retry-After"] = str(outcome.retry_after)
+        return page
     wanted = safe_next(form.get("next", "/"))
-    response = redirect(wanted if wanted not in ("/", "/login") else target)
-    set_session_cookie(response, request, token, expires, now)
+    response = redirect(wanted if wanted not in ("/", "/login") else home_of(outcome.user))
+    set_session_cookie(response, request, outcome.token, outcome.expires_at, now)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, form: Posted) -> Response:
-    now = now_of(request)
     token = request.cookies.get(SESSION_COOKIE, "")
-    with request.app.state.sessions() as s, s.begin():
-        auth.revoke(s, token, now)
+    try:
+        with unit_of_work(request, write=True) as w:
+            auth.log_out(w.s, w.user, token, w.now)
+    except LoginNeeded:
+        pass  # the session had already ended: nothing to revoke
     response = redirect("/login")
     clear_session_cookie(response, request)
     return response
+
+
+# --- one's own password -----------------------------------------------------------------------------------------------
+PASSWORD_WORDS = {
+    "current_password": "Current password",
+    "new_password": "New password",
+    "new_password_again": "New password again",
+}
+
+
+def _password_page(
+    request: Request, w: Work, error: str = "", field: str | None = None, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "password.html",
+        status,
+        user=w.user,
+        error=error,
+        error_field=field or "",
+        done=request.query_params.get("done") == "1" and not error,
+        min_password=MIN_PASSWORD,
+    )
+
+
+@router.get("/account/password")
+def password_page(request: Request) -> Response:
+    with unit_of_work(request) as w:
+        return _password_page(request, w)
+
+
+@router.post("/account/password")
+def change_password(request: Request, form: Posted) -> Response:
+    """The user's own new password: every other session of theirs ends, this one goes on. A wrong current password
+    is counted and throttled like a failed login, so its transaction is committed and the form shown again."""
+    refused: auth.LoginRefused | None = None
+    try:
+        with unit_of_work(request, write=True) as w:
+            once = claim_form(request, w)
+            if once.status_code:
+                return redirect(once.replay["redirect"])
+            if form.raw("new_password") != form.raw("new_password_again"):
+                raise InputError("new_password_again", "is not the same as the new password: type it again")
+            change = auth.PasswordChange(
+                form.raw("current_password"),
+                form.raw("new_password"),
+                request.cookies.get(SESSION_COOKIE, ""),
+                w.address,
+            )
+            outcome = auth.change_password(w.s, w.user, change, w.now)
+            if isinstance(outcome, auth.LoginRefused):
+                refused = outcome
+                if once.row is not None:  # a refused change leaves no claim: the form may be sent again
+                    w.s.delete(once.row)
+            else:
+                once.store(303, {"redirect": "/account/password?done=1"})
+    except WebError as err:
+        if err.status in NOT_ON_FORM:
+            raise
+        with unit_of_work(request) as w:
+            words = display.message(InputError(err.field, err.said), PASSWORD_WORDS) if err.field else err.message
+            return _password_page(request, w, words, err.field, err.status)
+    if refused is None:
+        return redirect("/account/password?done=1")
+    with unit_of_work(request) as w:
+        words = display.message(InputError(refused.field or "", refused.message), PASSWORD_WORDS)
+        page = _password_page(request, w, words, refused.field, refused.status)
+    if refused.retry_after:
+        page.headers["Retry-After"] = str(refused.retry_after)
+    return page
 
 
 @router.get("/")
@@ -223,7 +303,7 @@ def new_patient(request: Request, form: Posted) -> Response:
                 "life_expectancy_months": whole(form, "life_expectancy_months"),
             },
         )
-        patient = pathway.create_patient(w.s, w.user, body.to_command(), w.now)
+        patient = pathway.create_patient(w.s, w.user, body.to_data(), w.now)
         return f"/patients/{patient.id}"
 
     def show_again(w: Work, err: WebError) -> Response:

@@ -157,7 +157,7 @@ def prepare_save(request: Request, patient_id: Id, form: Posted) -> Response:
         refill = refills_service.prepare_refill(w.s, w.user, patient_id, body.to_command(), w.now)
         cosigner = form.get("cosign_username")
         if cosigner:  # the second person checks it now, on this screen, with their own credentials
-            checker = second_person(w.s, cosigner, form.raw("cosign_password"))
+            checker = second_person(w.s, cosigner, form.raw("cosign_password"), now=w.now, address=w.address)
             refills_service.check_refill(w.s, checker, patient_id, refill.id, w.now)
         return f"/patients/{patient_id}/refills/{refill.id}"
 
@@ -258,7 +258,9 @@ def refill_check_save(request: Request, patient_id: Id, refill_id: Id, form: Pos
     def write(w: Work) -> str:
         checker = w.user
         if form.get("cosign_username"):
-            checker = second_person(w.s, form.get("cosign_username"), form.raw("cosign_password"))
+            checker = second_person(
+                w.s, form.get("cosign_username"), form.raw("cosign_password"), now=w.now, address=w.address
+            )
         refills_service.check_refill(w.s, checker, patient_id, refill_id, w.now)
         return f"/patients/{patient_id}/refills/{refill_id}"
 

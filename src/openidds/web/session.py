@@ -33,7 +33,7 @@ from openidds import display
 from openidds.db.models import User
 from openidds.errors import InputError
 from openidds.service import idempotency
-from openidds.service.auth import user_for_token
+from openidds.service.auth import CosignRefused, record_cosign_failure, user_for_token
 from openidds.service.errors import NotFound, ServiceError, Unauthorized
 from openidds.web import charts
 from openidds.web import format as fmt
@@ -160,6 +160,11 @@ class Work:
     s: Session
     user: User
     now: datetime
+    address: str | None = None  # the client's, from the ASGI scope (never X-Forwarded-For: service/throttle.py)
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def now_of(request: Request) -> datetime:
@@ -183,7 +188,13 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
                 user = user_for_token(s, token, now)
             except Unauthorized:
                 raise LoginNeeded() from None
-            yield Work(s, user, now)
+            yield Work(s, user, now, client_address(request))
+    except CosignRefused as exc:
+        # The co-sign's wrong password rolled back the use case it was in; its failure is counted and audited
+        # now, in a transaction of its own, so the throttle sees it (service/auth.py).
+        with request.app.state.writers() as s, s.begin():
+            record_cosign_failure(s, exc, now)
+        raise WebError(exc.status, display.message(exc), exc.field or None, exc.message) from exc
     except ServiceError as exc:
         raise WebError(exc.status, exc.message) from exc
     except InputError as exc:
