@@ -355,3 +355,11 @@ def test_logging_out_on_the_web_is_audited(clinic: Clinic) -> None:
     with clinic.sessions() as s:
         actions = [(r.actor, r.action) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.sequence))]
     assert actions[-2:] == [("ada (physician)", "login"), ("ada (physician)", "logout")]
+
+
+def test_a_login_name_no_user_can_have_is_a_wrong_login_not_a_crash(clinic: Clinic) -> None:
+    """The web form is not the API's schema: a NUL (which PostgreSQL refuses in a query) or a very long name is
+    answered as an unknown name, and counted as one."""
+    for name in ("ada\x00", "ada" * 400):
+        r = Browser(clinic).login(name, PASSWORD)
+        assert r.status_code == 401 and "wrong username or password" in r.text

@@ -34,6 +34,7 @@ from openidds.service.throttle import Attempt
 TOKEN_LIFETIME = timedelta(hours=8)  # one clinic shift
 WRONG = "wrong username or password"  # the same words for an unknown, a disabled and a wrong login
 ANONYMOUS = "anonymous"  # the audit's actor for a guess nobody is logged in for
+USERNAME_MAX = 80  # as the users table holds it
 SHOWN_NAME = 60  # a typed username is kept in the audit at most this long (an entity is at most 80)
 _hasher = PasswordHasher()
 
@@ -107,7 +108,7 @@ def log_in(s: Session, command: LoginCommand, now: datetime) -> LoggedIn | Login
     decision = throttle.check(s, attempt, now)
     if not decision.allowed:
         return _throttled(decision, now)
-    user = s.scalar(select(User).where(User.username == command.username))
+    user = _named(s, command.username)
     if not _verify_as_if_known(user, command.password) or user is None:
         return _failed(s, attempt, now, "login-failed", LoginRefused(401, WRONG))
     throttle.clear_account(s, attempt)
@@ -116,6 +117,14 @@ def log_in(s: Session, command: LoginCommand, now: datetime) -> LoggedIn | Login
     s.add(Token(user_id=user.id, token_hash=_digest(raw), issued_at=now, expires_at=expires))
     audit.record(s, actor_name(user), "login", f"user/{user.id}", now, None, {"address": attempt.counted()[1][1]})
     return LoggedIn(user, raw, expires)
+
+
+def _named(s: Session, username: str) -> User | None:
+    """The user of this name. A name no login can have (too long, a control character: a web form's field is not
+    checked by the API's schema) is nobody, without asking the database (PostgreSQL refuses a NUL in a query)."""
+    if not username or len(username) > USERNAME_MAX or not username.isprintable():
+        return None
+    return s.scalar(select(User).where(User.username == username))
 
 
 def _throttled(decision: Decision, now: datetime) -> LoginRefused:
@@ -170,7 +179,7 @@ def second_person(
     decision = throttle.check(s, attempt, now)
     if not decision.allowed:
         raise CosignRefused(field, decision.message(now), 429, None)
-    user = s.scalar(select(User).where(User.username == username.strip()))
+    user = _named(s, username.strip())
     if not _verify_as_if_known(user, password) or user is None:
         raise CosignRefused(field, "the second person's username or password is wrong", 422, attempt)
     throttle.clear_account(s, attempt)
