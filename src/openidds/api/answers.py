@@ -9,6 +9,7 @@ Errors are `openidds.api.errors.ErrorOut`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -347,6 +348,30 @@ class DashboardRowOut(StatusOut):
     urgency: Urgency
     refill: RefillStatus
     concerns: list[str] = Field(description="every concern in words, most urgent first")
+
+
+class QueueItemOut(Out):
+    kind: Literal["check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override", "refill-overdue"]
+    patient_id: int
+    patient: str
+    mrn: str
+    what: str = Field(description="what waits, in words")
+    since: datetime = Field(description="when it began waiting (UTC)")
+    waited: str = Field(description="how long it has waited, in words")
+    link: str = Field(description="the web page to act on it")
+    urgent: bool
+
+
+class WorkQueuesOut(Out):
+    """What waits for the user asking: only what they may do (GET /api/v1/queues)."""
+
+    at: datetime
+    awaiting_my_check: list[QueueItemOut]
+    awaiting_refill: list[QueueItemOut]
+    flags: list[QueueItemOut]
+    discrepancies: list[QueueItemOut]
+    overrides: list[QueueItemOut]
+    refills_overdue: list[QueueItemOut]
 
 
 class DashboardOut(Out):

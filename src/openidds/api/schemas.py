@@ -531,28 +531,3 @@ class InterrogationIn(In):
             self.eri,
             tuple(ReportedDrug(d.name, d.concentration, d.daily_dose) for d in self.reported),
         )
-
-
-# --- answers ------------------------------------------------------------------------------------------------------
-class QueueItemOut(BaseModel):
-    kind: Literal["check", "confirm", "verify", "awaiting-refill", "flag", "discrepancy", "override", "refill-overdue"]
-    patient_id: int
-    patient: str
-    mrn: str
-    what: str = Field(description="what waits, in words")
-    since: datetime = Field(description="when it began waiting (UTC)")
-    waited: str = Field(description="how long it has waited, in words")
-    link: str = Field(description="the web page to act on it")
-    urgent: bool
-
-
-class WorkQueuesOut(BaseModel):
-    """What waits for the user asking: only what they may do (GET /api/v1/queues)."""
-
-    at: datetime
-    awaiting_my_check: list[QueueItemOut]
-    awaiting_refill: list[QueueItemOut]
-    flags: list[QueueItemOut]
-    discrepancies: list[QueueItemOut]
-    overrides: list[QueueItemOut]
-    refills_overdue: list[QueueItemOut]

@@ -7,12 +7,9 @@ from dataclasses import asdict
 import orjson
 from fastapi import APIRouter, Query, Response
 
-from openidds.api.answers import DashboardOut
+from openidds.api.answers import DashboardOut, WorkQueuesOut
 from openidds.api.deps import Actor, Now, Tx
 from openidds.api.routers.common import READS
-from openidds.api.schemas import (
-    WorkQueuesOut,
-)
 from openidds.service.dashboard import dashboard_page
 from openidds.service.queues import work_queues
 
