@@ -358,6 +358,13 @@ def admin_pages(page: Page, ids: Ids) -> Iterator[str]:
     page.click("#add-user-submit")
     page.locator("#form-error-message").wait_for()
     yield "users: a password too short"
+    yield go(page, "/account/password")
+    page.fill("#current-password", "not the password")
+    page.fill("#new-password", "a fresh pass phrase")
+    page.fill("#new-password-again", "a fresh pass phrase")
+    page.click("#password-submit")
+    page.locator("#password-error-message").wait_for()
+    yield "my password: a wrong current password"
     yield go(page, "/admin/audit")
     page.select_option("#f-action", "create-user")
     page.click("#audit-filter-submit")
