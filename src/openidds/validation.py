@@ -125,9 +125,16 @@ def _letter(c: str) -> bool:
     return unicodedata.category(c)[0] in "LM"
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROL_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def text_problem(text: str, multiline: bool = False) -> str | None:
     """Why `text` may not be stored as typed (already NFC), or None: a control character (a newline or tab only
     in multi-line text), a lone surrogate, or an invisible format character."""
+    if text.isascii():  # most text: its only suspects are the C0 controls and DEL, found at C speed
+        found = (_ASCII_CONTROL_LINES if multiline else _ASCII_CONTROL).search(text)
+        text = "" if found is None else found.group()
     for i, c in enumerate(text):
         if c in "\n\t" and multiline:
             continue
