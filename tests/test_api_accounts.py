@@ -269,3 +269,15 @@ def test_the_password_rules_by_hand() -> None:
     # what the audit keeps of a name typed at the login: printable characters, at most 60
     assert auth.typed_name(" Nora\u200b\u0000\n") == "Nora"
     assert auth.typed_name("z" * 100) == "z" * 59 + "…"
+
+
+def test_an_admins_password_reset_lifts_the_lock_on_the_login(clinic: Clinic) -> None:
+    """Someone guessed nora's password 10 times: her login is locked. The admin gives her a new password in person;
+    she logs in with it at once."""
+    for _ in range(10):
+        clinic.client.post(LOGIN, json={"username": "nora", "password": "a guess"})
+        clinic.advance(seconds=20)
+    assert clinic.client.post(LOGIN, json={"username": "nora", "password": PASSWORD}).status_code == 429
+    r = clinic.call("POST", f"/users/{uid(clinic, 'nora')}/password", "root", json={"new_password": "given in person"})
+    assert r.status_code == 200
+    assert log_in(clinic, "nora", "given in person")

@@ -326,6 +326,23 @@ def test_a_password_reset_ends_the_sessions_and_only_the_new_password_works(clin
     assert "argon2" not in str(record.before) + str(record.after)  # no hash in the trail
 
 
+def test_ending_every_session_of_a_login_logs_it_out_everywhere_and_keeps_it_usable(clinic: Clinic) -> None:
+    desk, ward = Browser(clinic, "nora"), Browser(clinic, "nora")
+    nora = uid(clinic, "nora")
+    root = Browser(clinic, "root")
+    r = submit(root, f"revoke-{nora}", f"/admin/users/{nora}/revoke-tokens")
+    assert (r.status_code, r.headers["location"]) == (303, f"/admin/users?done=revoked&user={nora}")
+    assert text_by_id(root.follow(r).text, "done-notice") == (
+        "Every session of Nora (nora) is ended: they log in again with their password."
+    )
+    for browser in (desk, ward):
+        assert browser.get("/clinic").headers["location"] == "/login?next=/clinic"
+    [record] = trail(clinic)
+    assert (record.actor, record.action, record.entity) == ("root (admin)", "revoke-tokens", f"user/{nora}")
+    assert record.after["sessions_ended"] == 2 and record.after["active"] is True
+    assert Browser(clinic).login("nora").status_code == 303
+
+
 # --- roles -----------------------------------------------------------------------------------------------------------
 def test_a_role_change_revokes_the_tokens_so_the_next_login_acts_in_the_new_role(clinic: Clinic) -> None:
     nora_web = Browser(clinic, "nora")
@@ -416,6 +433,7 @@ def test_every_admin_post_checks_the_csrf_token(clinic: Clinic) -> None:
         "/admin/users/{user_id}/disable",
         "/admin/users/{user_id}/enable",
         "/admin/users/{user_id}/password",
+        "/admin/users/{user_id}/revoke-tokens",
         "/admin/users/{user_id}/role",
     ]
     root = Browser(clinic, "root")

@@ -34,7 +34,7 @@ from openidds.clinic.roles import ROLES
 from openidds.data.passwords import common_passwords
 from openidds.db.models import Patient, User
 from openidds.errors import InputError
-from openidds.service import audit
+from openidds.service import audit, throttle
 from openidds.service.access import actor_name, require
 from openidds.service.auth import hash_password, revoke_tokens
 from openidds.service.errors import Conflict, NotFound
@@ -149,13 +149,16 @@ def set_active(s: Session, actor: User, user_id: int, active: bool, now: datetim
 
 
 def reset_password(s: Session, actor: User, user_id: int, new_password: str, now: datetime) -> User:
-    """A new password for a login (as add_user asks of one); its tokens are revoked, so its sessions end."""
+    """A new password for a login (as add_user asks of one); its tokens are revoked, so its sessions end. Its
+    failed logins are forgotten: the admin has just given the password in person, so a lock its guessers left
+    must not keep its owner out (a lock on the computer's address stays)."""
     require(actor, "manage-users")
     check_password(new_password, "new_password", None, common_passwords())
     user, _ = _lock(s, user_id)
     check_password(new_password, "new_password", user.username, common_passwords())
     user.password_hash = hash_password(new_password)
     ended = revoke_tokens(s, user.id, now)
+    throttle.clear_account(s, throttle.Attempt(user.username, None))
     audit.record(
         s,
         actor_name(actor),

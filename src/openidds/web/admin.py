@@ -1,5 +1,5 @@
-"""The admin's pages: the landing page (the audit chain's status), the users (add, disable or enable, reset a
-password, change a role) and the audit trail (filter, check the chain, export CSV).
+"""The admin's pages: the landing page (the audit chain's status), the users (add, disable or enable, end every
+session, reset a password, change a role) and the audit trail (filter, check the chain, export CSV).
 
 Who may do what is the role matrix's: `manage-users` (the admin) for the users, `read-audit` (the admin and the
 physicians) for the trail. What a record says before and after is shown only to a role that reads patients'
@@ -60,6 +60,7 @@ DONE = {
     "password in person.",
     "role": "{name} ({username}) is now {role}: their sessions are ended, and they act as {role} from their next "
     "login.",
+    "revoked": "Every session of {name} ({username}) is ended: they log in again with their password.",
 }
 
 
@@ -185,6 +186,20 @@ def reset_password(request: Request, user_id: Id, form: Posted) -> Response:
 
     def show_again(w: Work, err: WebError) -> Response:
         return _users_page(request, w, err, f"password-{user_id}")
+
+    return submit(request, write, show_again)
+
+
+@router.post("/admin/users/{user_id}/revoke-tokens")
+def revoke_tokens(request: Request, user_id: Id, form: Posted) -> Response:
+    """Every session of the login ends (a lost phone, a computer left logged in); the login stays usable."""
+
+    def write(w: Work) -> str:
+        users.revoke_all(w.s, w.user, user_id, w.now)
+        return _done("revoked", user_id)
+
+    def show_again(w: Work, err: WebError) -> Response:
+        return _users_page(request, w, err, f"revoke-{user_id}")
 
     return submit(request, write, show_again)
 
