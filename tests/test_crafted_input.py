@@ -173,6 +173,11 @@ ALLOWED_TEXT = {
     "ChartEntry": schemas.ChartEntry,
     "Hours": schemas.Hours,
     "Count": schemas.Count,
+    "PersonName": schemas.PersonName,
+    "Label": schemas.Label,
+    "Level": schemas.Level,
+    "Note": schemas.Note,
+    "NewPassword": schemas.NewPassword,
 }
 
 
@@ -214,6 +219,18 @@ def test_every_input_models_text_is_a_bounded_annotated_type_and_no_number_is_la
         for name in model.model_fields:
             loose += _loose(hints[name], f"{model.__name__}.{name}")
     assert loose == []
+
+
+def test_no_field_repeats_a_bound_its_type_already_sets() -> None:
+    # pydantic applies the type's own bound last: `family_name: Name = Field(max_length=100)` would allow 200
+    # characters into a 100-character column (a 500 on PostgreSQL)
+    repeated = []
+    for model in _input_models():
+        for name, field in model.model_fields.items():
+            kinds = [type(m).__name__ for m in field.metadata if type(m).__name__ in ("MaxLen", "MinLen")]
+            if len(kinds) != len(set(kinds)):
+                repeated.append(f"{model.__name__}.{name}: {kinds}")
+    assert repeated == []
 
 
 def test_every_list_and_text_of_the_input_models_has_a_bound_in_the_schema() -> None:
@@ -288,6 +305,11 @@ def test_api_a_control_or_invisible_character_in_a_text_field_is_422(clinic: Cli
     assert r.status_code == 422, r.text[:600]
     assert r.json()["field"].startswith(field)
     assert clinic.call("GET", "/patients", "nora", params={"q": "T-0001"}).json() == []
+
+
+def test_api_a_name_is_held_to_its_column(clinic: Clinic) -> None:
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("T-0003", family_name="x" * 101))
+    _refused(r, "family_name", "at most 100 characters")
 
 
 def test_api_text_is_stored_nfc_and_trimmed(clinic: Clinic) -> None:

@@ -137,6 +137,12 @@ Text = Annotated[str, Field(max_length=2000), AfterValidator(_lines)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_required_line)]
 # A key or short value from a catalog or a label (a drug, a pump model, a lot, "50 mcg"): one line.
 Code = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_required_line)]
+# The same, as the record's columns hold them: a person's name (100), a label or lot (60), a level ("T10": 20).
+PersonName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_required_line)]
+Label = Annotated[str, Field(min_length=1, max_length=60), AfterValidator(_required_line)]
+Level = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_required_line)]
+# Notes: free text, longer.
+Note = Annotated[str, Field(max_length=4000), AfterValidator(_lines)]
 # A medical record number in its canonical form (validation.canonical_mrn): what is stored and compared.
 Mrn = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_mrn)]
 # A time zone of the tz database.
@@ -145,8 +151,10 @@ Zone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 Document = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_document)]
 # A password: compared as typed (never normalised: a hash of other bytes would not match), bounded.
 Password = Annotated[str, Field(min_length=1, max_length=200)]
+# A password being set (the rest of its rules: clinic.accounts).
+NewPassword = Annotated[str, Field(min_length=10, max_length=200)]
 # A username: lower-case letters, digits, '.', '_' and '-'.
-Username = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9._-]+$")]
+Username = Annotated[str, Field(min_length=2, max_length=80, pattern=r"^[a-z0-9._-]+$")]
 
 NOT_AN_ENTRY = frozenset({"none", "nil", "no", "nka", "nkda", "n/a", "na", "-", "unknown"})
 
@@ -205,10 +213,10 @@ class Login(In):
 
 
 class NewUser(In):
-    username: Username = Field(min_length=2)
+    username: Username
     full_name: Name
     role: Literal["admin", "physician", "nurse", "pharmacist", "patient"]
-    password: Password = Field(min_length=10)
+    password: NewPassword
     patient_id: RecordId | None = None  # for a patient's own login
 
 
@@ -218,8 +226,8 @@ Indications = Annotated[list[Code], Field(max_length=20)]
 
 class NewPatient(In):
     mrn: Mrn
-    family_name: Name = Field(max_length=100)
-    given_name: Name = Field(max_length=100)
+    family_name: PersonName
+    given_name: PersonName
     birth_date: date = Field(description="not after today, not more than 130 years ago")
     sex: Sex
     timezone: Zone = "America/Chicago"
@@ -254,8 +262,8 @@ class PatientChanges(In):
     """A PATCH: only the fields given change, and the patient they make is checked as a new one is (POST)."""
 
     version: RecordId  # the version you read: a concurrent change answers 409
-    family_name: Name | None = Field(default=None, max_length=100)
-    given_name: Name | None = Field(default=None, max_length=100)
+    family_name: PersonName | None = None
+    given_name: PersonName | None = None
     birth_date: date | None = None
     sex: Sex | None = None
     timezone: Zone | None = None
@@ -343,7 +351,6 @@ class TrialIn(In):
     baseline_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     override_reason: Text = Field(
         default="",
-        max_length=2000,
         description="a physician going ahead after an evaluation that needs review: why (recorded and audited)",
     )
 
@@ -369,19 +376,18 @@ class TrialIn(In):
 class ImplantIn(In):
     kind: Literal["implant", "replacement", "revision"] = "implant"
     pump_model: Code
-    pump_serial: Code = Field(max_length=60)
+    pump_serial: Label
     catheter_model: Code
     catheter_length_cm: CatheterCm
-    tip_level: Code = Field(max_length=20)  # e.g. "T10"
+    tip_level: Level  # e.g. "T10"
     implanted_at: Instant
     surgeon: Name
-    notes: Text = Field(default="", max_length=4000)
+    notes: Note = ""
     program: Document | None = Field(
         default=None, description="the first program file (TOML), its fill at the implant; none for a revision"
     )
     override_reason: Text = Field(
         default="",
-        max_length=2000,
         description="a physician implanting without a successful trial (omitted, or one that needs review): why",
     )
 
@@ -409,7 +415,7 @@ class ProgramIn(In):
         description="for a new drug or concentration: run the old solution in pump and catheter out at the new dose "
         "first (the default); false needs bridge_off_reason",
     )
-    bridge_off_reason: Text = Field(default="", max_length=2000)
+    bridge_off_reason: Text = ""
 
     def to_command(self) -> ProposeProgram:
         return ProposeProgram(self.document, self.bridge, self.bridge_off_reason)
@@ -420,23 +426,23 @@ class ConfirmIn(In):
 
 
 class ReasonIn(In):
-    reason: Text = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1)
 
 
 class ResolveIn(In):
-    resolution: Text = Field(min_length=1, max_length=2000, description="what was done")
+    resolution: Text = Field(min_length=1, description="what was done")
 
 
 class DrugIn(In):
-    name: Code = Field(max_length=60)
-    concentration: Code = Field(max_length=60)
+    name: Label
+    concentration: Label
 
 
 class PrepareIn(In):
     """Step 1 of a refill: the solution as labelled; a second person checks it (POST …/check) before the fill."""
 
     solution: list[DrugIn] = Field(min_length=1, max_length=8)
-    drug_lot: Code = Field(max_length=60)
+    drug_lot: Label
     expires_at: Instant = Field(description="the solution's expiry or beyond-use date")
     volume_ml: VolumeText = Field(description="the volume prepared to fill")
     program_version: RecordId | None = Field(
@@ -458,7 +464,7 @@ class CompleteIn(In):
 
     withdrawn_ml: VolumeText
     filled_ml: VolumeText
-    emergency_reason: Text = Field(default="", max_length=2000)
+    emergency_reason: Text = ""
     pocket_fill_suspected: YesNo = False
     pocket_ml: VolumeText | None = Field(default=None, description="how much may have gone outside (default all)")
 
@@ -510,9 +516,9 @@ AlarmName = Literal["low-reservoir", "eri", "empty-reservoir", "motor-stall", "e
 
 
 class ReportedDrugIn(In):
-    name: Code = Field(max_length=60)
-    concentration: Code = Field(max_length=60, description="as the pump was told, e.g. '500 mcg/mL'")
-    daily_dose: Code | None = Field(default=None, max_length=60, description="as the pump shows, e.g. '240 mcg/day'")
+    name: Label
+    concentration: Label = Field(description="as the pump was told, e.g. '500 mcg/mL'")
+    daily_dose: Label | None = Field(default=None, description="as the pump shows, e.g. '240 mcg/day'")
 
 
 class InterrogationIn(In):
