@@ -49,6 +49,7 @@ def test_two_edits_of_the_same_version_the_second_gets_409(clinic: Clinic) -> No
     pid = new_patient(clinic, "I-1")
     read = clinic.call("GET", f"/patients/{pid}", "nora").json()
     assert read["version"] == 1
+    clinic.as_("ada")  # logged in before counting: a login is audited too
     writes = len(audit_actions(clinic))
 
     # Two clinicians opened version 1; the first to save wins.
@@ -189,6 +190,7 @@ BAD_PATIENTS = [
 
 
 def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
+    clinic.as_("nora")  # logged in before counting: a login is audited too
     writes = count(clinic, AuditRecord)
     for what, body, field, words in BAD_PATIENTS:
         r = clinic.call("POST", "/patients", "nora", json=body)
@@ -202,6 +204,8 @@ def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
 
     pid = implanted_patient(clinic, "B-2")
     clinic.advance(days=2)
+    for who in ("ada", "nora"):  # logged in again (2 days on) before counting: logins are audited
+        clinic.as_(who)
     writes = count(clinic, AuditRecord)
     programs = f"/patients/{pid}/programs"
     bad_programs = [

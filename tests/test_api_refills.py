@@ -104,6 +104,7 @@ def test_refused_refills_write_nothing(clinic: Clinic) -> None:
     pid = implanted_patient(clinic, "R-2")
     clinic.advance(days=30)
     path = f"/patients/{pid}/refills"
+    clinic.as_("nora")  # logged in again (30 days on) before counting: a login is audited too
     audit_before = count(clinic, AuditRecord)
 
     r = clinic.call("POST", path, "nora", json=prepare_body("40.5"))  # the reservoir holds 40 mL

@@ -91,8 +91,18 @@ def test_evaluation_to_a_reconciled_refill(clinic: Clinic) -> None:
     assert got["reconciliation"] == "within-band"  # 25.4 - 24.25 = 1.15 mL is inside ± 2.3625 mL
 
     verify = clinic.call("GET", "/audit/verify", "ada").json()
-    # create, evaluation, trial, implant, then the refill prepared, checked and completed
-    assert verify["intact"] and verify["records"] == 7
+    # create, evaluation, trial, implant, then the refill prepared, checked and completed; and 5 logins
+    assert verify["intact"] and verify["records"] == 12
+    actions = [r["action"] for r in clinic.call("GET", "/audit", "ada").json()]
+    assert [a for a in actions if a != "login"] == [
+        "create-patient",
+        "record-evaluation",
+        "record-trial",
+        "record-implant",
+        "prepare-refill",
+        "verify-compounded-refill",  # morphine and clonidine: an admixture
+        "complete-refill",
+    ]
 
 
 def test_every_record_can_be_read_alone_and_only_by_whom_may(clinic: Clinic) -> None:
