@@ -136,8 +136,8 @@ _by_routes: dict[tuple[Any, ...], Contract] = {}
 
 
 def contract_for(app: FastAPI) -> Contract:
-    """The app's contract. Each test makes its own app, and the schema takes about 0.2 s to generate, so apps built
-    from the same routers (the same route objects and endpoints) share one."""
+    """The app's contract. Each test makes its own app, and the schema takes a second or two to generate, so apps
+    built from the same routers (the same route objects and endpoints) share one."""
     found = _contracts.get(app)
     if found is None:
         fingerprint = (
