@@ -303,7 +303,7 @@ def new_patient(request: Request, form: Posted) -> Response:
                 "life_expectancy_months": whole(form, "life_expectancy_months"),
             },
         )
-        patient = pathway.create_patient(w.s, w.user, body.to_data(), w.now)
+        patient = pathway.create_patient(w.s, w.user, body.to_command(), w.now)
         return f"/patients/{patient.id}"
 
     def show_again(w: Work, err: WebError) -> Response:
