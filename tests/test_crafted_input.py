@@ -408,3 +408,11 @@ def test_api_a_trial_dose_in_other_digits_is_422_naming_it(clinic: Clinic) -> No
     _refused(clinic.call("POST", f"/patients/{pid}/trials", "nora", json=screening), "doses[0].dose", "digits 0-9")
     screening = {**SCREENING, "doses": [{**SCREENING["doses"][0], "observation_hours": "٦"}]}
     _refused(clinic.call("POST", f"/patients/{pid}/trials", "nora", json=screening), "doses.0.observation_hours")
+
+
+def test_a_fingerprint_takes_any_json_validation_lets_through() -> None:
+    from openidds.service.idempotency import fingerprint
+
+    huge = fingerprint("POST", "/api/v1/x", {"n": 2**70})
+    assert len(huge) == 64 and huge != fingerprint("POST", "/api/v1/x", {"n": 2**70 + 1})
+    assert fingerprint("post", "/p", {"b": 1, "a": 2}) == fingerprint("POST", "/p", {"a": 2, "b": 1})

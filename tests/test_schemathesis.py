@@ -174,12 +174,8 @@ def test_no_server_error_and_every_answer_as_documented(fuzzed: Fuzzed, role: st
 
 
 # --- what schemathesis found, each as a fixed request (a derandomized run may not meet it again) ---------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a PHQ-9 or Oswestry item above 2**63 reaches the idempotency fingerprint (orjson: 'Integer exceeds "
-    "64-bit range', service/idempotency.py) and answers 500; FollowUpIn's items need their bounds (PHQ-9 0-3, "
-    "Oswestry 0-5), and the fingerprint should not crash on what validation let through",
-)
+# Was a 500: the item reached the idempotency fingerprint (orjson: 'Integer exceeds 64-bit range'). Each item now
+# has its scale's bounds (PHQ-9 0-3, Oswestry 0-5), and the fingerprint writes any JSON validation lets through.
 @pytest.mark.parametrize("body", [{"phq9": [2**70, 0, 0, 0, 0, 0, 0, 0, 0]}, {"oswestry": [2**70, *[0] * 9]}])
 def test_a_huge_questionnaire_item_is_bad_input_not_a_500(fuzzed: Fuzzed, body: dict[str, Any]) -> None:
     client = TestClient(fuzzed.app, raise_server_exceptions=False)

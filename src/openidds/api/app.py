@@ -161,7 +161,9 @@ def _problem(error: Any) -> FieldProblem:
         where = loc[1] if len(loc) > 1 else 0
         why = str(error.get("ctx", {}).get("error", "")).strip()
         return FieldProblem(field="body", message=f"is not valid JSON (at character {where}{': ' if why else ''}{why})")
-    field = ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
+    # Pydantic's own steps (a validator's `function-after[...]`) are not fields the client sent.
+    skip = ("body", "query", "path", "header")
+    field = ".".join(str(p) for p in loc if p not in skip and not str(p).startswith("function-"))
     if not field:  # about the whole body: missing, or not an object
         if kind == "missing":
             return FieldProblem(field="body", message="is missing: send a JSON object")

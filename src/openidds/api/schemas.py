@@ -483,11 +483,19 @@ class AdverseEventIn(In):
     grade: Count = Field(ge=0, le=5)
 
 
+OswestryItem = Annotated[Count, Field(ge=0, le=5)]
+Phq9Item = Annotated[Count, Field(ge=0, le=3)]
+
+
 class FollowUpIn(In):
     nrs: Count | None = Field(default=None, ge=0, le=10)
     baseline_nrs: Count | None = Field(default=None, ge=0, le=10)
-    oswestry: list[Count | None] | None = Field(default=None, min_length=10, max_length=10)
-    phq9: list[Count] | None = Field(default=None, min_length=9, max_length=9)
+    # Each item's own scale (Oswestry 0-5, PHQ-9 0-3): a number beyond it is a typo, and an unbounded one (2**70)
+    # cannot even be fingerprinted for the Idempotency-Key.
+    oswestry: list[Annotated[Count, Field(ge=0, le=5)] | None] | None = Field(
+        default=None, min_length=10, max_length=10
+    )
+    phq9: list[Annotated[Count, Field(ge=0, le=3)]] | None = Field(default=None, min_length=9, max_length=9)
     ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     previous_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     penn_frequency: Count | None = Field(default=None, ge=0, le=4)

@@ -48,6 +48,7 @@ from openidds.review import settings
 from openidds.safety import Finding, check, worst_severity
 from openidds.twin.scenario import parse_scenario
 from openidds.twin.simulate import simulate as run_scenario
+from openidds.validation import ascii_number, ascii_whole
 
 if TYPE_CHECKING:
     pass
@@ -492,7 +493,7 @@ def calc_bridge(
 def calc_conversion(
     mme: Annotated[str, typer.Option("--mme", help="Oral morphine milligram equivalents, e.g. '120 mg/day'.")],
     ratio: Annotated[
-        int | None, typer.Option("--ratio", help="Oral:intrathecal ratio (library default 300; 100 option).")
+        str | None, typer.Option("--ratio", help="Oral:intrathecal ratio (library default 300; 100 option).")
     ] = None,
     care_area: Annotated[str, typer.Option("--care-area", help="Care area for the starting range.")] = "pain-noncancer",
     opioid_naive: Annotated[bool, typer.Option("--opioid-naive", help="Use the opioid-naive starting range.")] = False,
@@ -502,13 +503,12 @@ def calc_conversion(
     with guarded():
         if care_area not in CARE_AREAS:
             raise InputError("--care-area", f"unknown care area '{care_area}' (choose {', '.join(CARE_AREAS)})")
-        if ratio is not None and ratio <= 0:
-            raise InputError("--ratio", f"must be more than zero, got {ratio}")
+        ratio_n = None if ratio is None else whole_option(ratio, "--ratio", 1, 10_000)
         result = intrathecal_morphine_start(
             parse_quantity(mme, DOSE_RATE, "--mme"),
             state.library,
             CARE_AREAS[CARE_AREAS.index(care_area)],
-            Fraction(ratio) if ratio else None,
+            Fraction(ratio_n) if ratio_n else None,
             opioid_naive,
         )
     _calc_out(
@@ -543,14 +543,15 @@ def calc_refill(
 def calc_residual(
     program_file: Annotated[Path, typer.Argument(metavar="PROGRAM.toml")],
     at: Annotated[str, typer.Option("--at", help="The refill instant (local time in the program's zone).")],
-    boluses: Annotated[int, typer.Option("--boluses", help="Patient boluses taken since the fill.")] = 0,
+    boluses: Annotated[str, typer.Option("--boluses", help="Patient boluses taken since the fill.")] = "0",
     withdrawn: Annotated[str | None, typer.Option("--withdrawn", help="Volume withdrawn, to reconcile.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Expected residual at a refill within the accuracy band; with --withdrawn, the reconciliation."""
     with guarded():
         program = read_program(program_file, "PROGRAM")
-        est = expected_residual(program, parse_instant(at, program.reservoir.zone, "--at"), boluses)
+        taken = whole_option(boluses, "--boluses", 0, 100_000)
+        est = expected_residual(program, parse_instant(at, program.reservoir.zone, "--at"), taken)
         rec = None
         if withdrawn:
             volume = parse_quantity(withdrawn, VOLUME, "--withdrawn")
@@ -611,21 +612,23 @@ def simulate(
 
 
 # --- fleet studies ---------------------------------------------------------------------------------------------
-def _whole(text: str, option: str, least: int) -> int:
-    """A whole number typed on the command line (parsed here, so a typo is one line naming the option)."""
-    value = text.strip()
-    digits = value[1:] if value[:1] in "+-" else value
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
-        raise InputError(option, f"expected a whole number, got '{text}'")
-    number = int(value)
-    if number < least:
-        raise InputError(option, f"must be {least} or more, got {number}")
+def whole_option(text: str, option: str, least: int, most: int = 2**63 - 1) -> int:
+    """A whole number typed on the command line, in the digits 0-9 (click's int() reads other scripts' digits:
+    '٤٠' as 40), parsed here so a typo is one line naming the option."""
+    number = ascii_whole(text.removeprefix("+"))
+    if number is None:
+        raise InputError(option, f"expected a whole number in the digits 0-9, got '{text}'")
+    if not least <= number <= most:
+        raise InputError(option, f"must be {least} to {most}, got {number}")
     return number
 
 
 def _years(text: str) -> float:
     try:
-        value = float(text.strip())
+        number = ascii_number(text)
+        if number is None:
+            raise ValueError(text)
+        value = float(number)
     except ValueError:
         raise InputError("--years", f"expected a number of years such as 5 or 0.5, got '{text}'") from None
     if not math.isfinite(value) or value <= 0:
@@ -650,11 +653,11 @@ def fleet(
 ) -> None:
     """Fleet study: a synthetic clinic through the pump twin; alarms, empty days, flags, visits per patient-year."""
     with guarded():
-        n = _whole(patients, "--patients", 1)
+        n = whole_option(patients, "--patients", 1)
         span = _years(years)
         chosen = parse_policy(policy, "--policy")
-        rng_seed = _whole(seed, "--seed", 0)
-        jobs = _whole(workers, "--workers", 1) if workers is not None else (os.cpu_count() or 1)
+        rng_seed = whole_option(seed, "--seed", 0)
+        jobs = whole_option(workers, "--workers", 1) if workers is not None else (os.cpu_count() or 1)
         err = Console(stderr=True)
         # The bar goes to stderr, only on a terminal and never with --json; no refresh thread (workers fork).
         with Progress(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from openidds.cli.app import JsonOpt, app, emit_json, guarded
+from openidds.cli.app import JsonOpt, app, emit_json, guarded, whole_option
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def serve(
         bool, typer.Option("--demo", help="Seed a demo clinic (into an empty database) and print its logins.")
     ] = False,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[str, typer.Option("--port", help="Port to listen on.")] = "8000",
     database: DatabaseOpt = None,
 ) -> None:
     """Start the clinic service: the REST API under /api/v1 (docs at /api/v1/docs), after creating or migrating
@@ -92,8 +92,7 @@ def serve(
     from time import perf_counter
 
     with guarded():
-        if not 0 < port < 65536:
-            raise InputError("--port", f"must be 1-65535, got {port}")
+        port_n = whole_option(port, "--port", 1, 65535)
         engine = _open_database(database, create=True)
     from openidds.db import sessions
     from openidds.service.demo import LOGINS, patient_count, seed_demo
@@ -101,7 +100,7 @@ def serve(
 
     shown = f"[{host}]" if ":" in host else host
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown  # what a user types to reach it
-    base = f"http://{local}:{port}/api/v1"
+    base = f"http://{local}:{port_n}/api/v1"
     _say(f"OpenIDDS clinic service. Not a certified medical device. Database: {_shown_url(str(engine.url))}")
     with sessions(engine)() as s:
         patients = patient_count(s)
@@ -151,12 +150,14 @@ def serve(
     elif not patients:
         _say('No patients yet. The first admin: idds user add admin --role admin --name "Clinic Administrator"')
     _say("")
-    _say(f"In a browser: http://{local}:{port}/    API docs: {base}/docs    (Ctrl+C stops the service)")
+    _say(f"In a browser: http://{local}:{port_n}/    API docs: {base}/docs    (Ctrl+C stops the service)")
     import uvicorn
 
     from openidds.api.app import create_app
 
-    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port)
+    # The client's address is the connection's: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, and
+    # the login throttle counts guesses per address (service/throttle.py).
+    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port_n, proxy_headers=False)
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
@@ -253,7 +254,7 @@ def user_add(
     role: Annotated[str, typer.Option("--role", help="admin, physician, nurse, pharmacist or patient.")],
     name: Annotated[str, typer.Option("--name", help="The user's full name.")],
     patient_id: Annotated[
-        int | None, typer.Option("--patient-id", help="For a patient's own login: their patient id.")
+        str | None, typer.Option("--patient-id", help="For a patient's own login: their patient id.")
     ] = None,
     database: DatabaseOpt = None,
 ) -> None:
@@ -263,6 +264,7 @@ def user_add(
     with guarded():
         if role not in ROLES:  # before asking for a password
             raise InputError("--role", f"expected one of {', '.join(ROLES)}, got '{role}'")
+        patient = None if patient_id is None else whole_option(patient_id, "--patient-id", 1, 2**31 - 1)
         password, source = _new_password()
     with guarded():
         engine = _open_database(database, create=True)
@@ -272,7 +274,7 @@ def user_add(
 
         try:
             with sessions(engine)() as s, s.begin():
-                user = add_user(s, "cli", username, name, role, password, datetime.now(UTC), patient_id)
+                user = add_user(s, "cli", username, name, role, password, datetime.now(UTC), patient)
                 user_id = user.id
         except Conflict as exc:
             raise InputError("USERNAME", exc.message) from None

@@ -10,6 +10,7 @@ first's commit and then answers its result.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,11 @@ HEADER = "Idempotency-Key"
 
 def fingerprint(method: str, path: str, body: Any = None) -> str:
     """What the request asked for: a repeat with the same key must ask for the same thing."""
-    doc = orjson.dumps([method.upper(), path, body], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    request = [method.upper(), path, body]
+    try:
+        doc = orjson.dumps(request, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # what orjson cannot write (an integer past 64 bits): the standard library can
+        doc = json.dumps(request, sort_keys=True, default=str, ensure_ascii=False).encode()
     return hashlib.sha256(doc).hexdigest()
 
 

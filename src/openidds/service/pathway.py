@@ -42,6 +42,7 @@ from openidds.programs.clock import to_us
 from openidds.programs.program import PumpProgram
 from openidds.programs.solution import check_volume
 from openidds.quantities import DOSE_RATE, parse_quantity
+from openidds.quantities.units import format_number
 from openidds.service import audit
 from openidds.service.access import actor_name, require, require_role
 from openidds.service.dashboard import dashboard_page
@@ -98,7 +99,7 @@ def patient_json(p: Patient) -> dict[str, Any]:
         "timezone": p.timezone,
         "care_area": p.care_area,
         "indications": p.indications,
-        "oral_mme_per_day": None if p.oral_mme_per_day is None else str(p.oral_mme_per_day),
+        "oral_mme_per_day": None if p.oral_mme_per_day is None else format_number(p.oral_mme_per_day, 9),
         "allergies": p.allergies,
         "anticoagulants": p.anticoagulants,
         "psychosis_history": p.psychosis_history,
@@ -638,8 +639,9 @@ def record_interrogation(
     if state is not None:
         check_volume(state.program.pump, cmd.reservoir_ml or Fraction(0), "reservoir_ml", "the reservoir volume")
         reported = _reported(cmd.reported, state.program)
-    elif cmd.reported:
-        raise InputError("reported", "no pump is programmed for this patient: nothing to compare with")
+    elif cmd.reported or cmd.reservoir_ml is not None:
+        field = "reported" if cmd.reported else "reservoir_ml"
+        raise InputError(field, "no pump is programmed for this patient: nothing to compare with")
     row = Interrogation(
         patient_id=patient.id,
         at=now,

@@ -135,9 +135,7 @@ PASSWORD_WORDS = {
 }
 
 
-def _password_page(
-    request: Request, w: Work, error: str = "", field: str | None = None, status: int = 200
-) -> Response:
+def _password_page(request: Request, w: Work, error: str = "", field: str | None = None, status: int = 200) -> Response:
     return render(
         request,
         "password.html",

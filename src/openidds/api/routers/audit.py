@@ -53,7 +53,7 @@ class AuditVerifyOut(BaseModel):
 
 
 @router.get("/audit", tags=["clinic"], response_model=list[AuditRecordOut], responses=AUTHENTICATED)
-def auditrecords_of(
+def audit_records(
     s: Tx,
     actor: Actor,
     entity: str | None = Query(default=None, max_length=ENTITY_MAX, description="the entity's start"),
