@@ -92,20 +92,27 @@ def test_logins_logouts_and_failed_logins_are_audited_without_the_password(clini
     typed = "Nora " + "y" * 70  # 75 characters as typed (the API takes at most 80)
     wrong = clinic.client.post(LOGIN, json={"username": typed, "password": "s3cret guess"})
     assert wrong.status_code == 401
+    # her password typed into the username box: a name that is no login is never kept as typed
+    assert clinic.client.post(LOGIN, json={"username": PASSWORD, "password": "nora"}).status_code == 401
+    assert clinic.client.post(LOGIN, json={"username": "nora", "password": "s3cret guess"}).status_code == 401
     assert clinic.client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 200
     nora = uid(clinic, "nora")
     records = trail(clinic, "login", "login-failed", "logout")
-    kept = "Nora " + "y" * 54 + "…"  # cut at 60 characters
     assert [(r.actor, r.action, r.entity) for r in records] == [
         ("nora (nurse)", "login", f"user/{nora}"),
-        ("anonymous", "login-failed", f"login/{kept}"),
+        ("anonymous", "login-failed", "login/unknown"),
+        ("anonymous", "login-failed", "login/unknown"),
+        ("anonymous", "login-failed", "login/nora"),
         ("nora (nurse)", "logout", f"user/{nora}"),
     ]
     assert records[0].after == {"address": "testclient"}
-    assert records[1].after == {"username": kept, "address": "testclient", "failures": 1}
+    unknown = {"username": None, "address": "testclient", "failures": 1}
+    assert records[1].after == {**unknown, "typed": "a name that is no login (60 characters)"}  # kept to 60
+    assert records[2].after == {**unknown, "typed": f"a name that is no login ({len(PASSWORD)} characters)"}
+    assert records[3].after == {"username": "nora", "typed": "a login's name", "address": "testclient", "failures": 1}
     with clinic.sessions() as s:
         everything = " ".join(str((r.before, r.after)) for r in s.scalars(select(AuditRecord)))
-    assert "s3cret" not in everything and PASSWORD not in everything
+    assert "s3cret" not in everything and PASSWORD not in everything and "yyyy" not in everything
 
 
 def test_a_disabled_account_cannot_log_in_and_gets_the_words_of_a_wrong_password(clinic: Clinic) -> None:

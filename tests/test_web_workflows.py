@@ -535,7 +535,7 @@ def test_refill_is_prepared_checked_by_a_second_person_then_filled_against_the_e
     assert r.status_code == 403 and "(allowed: a physician, a pharmacist)" in text_by_id(r.text, "refill-error")
     r = nora.post(f"{url}/check", {"cosign_username": "phil", "cosign_password": "not his"})
     assert r.status_code == 422
-    assert "the second person's username or password is wrong" in text_by_id(r.text, "refill-error")
+    assert "The second person's password: wrong username or password" in text_by_id(r.text, "refill-error")
     assert text_by_id(nora.get(url).text, "refill-title") == "Refill: prepared"
     # the pharmacist checks it on his own login; he does not fill it
     record = phil.get(url).text
@@ -588,7 +588,7 @@ def test_a_product_strength_refill_is_checked_by_another_nurse_signing_on_the_sa
     assert "a second person must check a prepared refill before the fill" in text_by_id(r.text, "form-error")
     assert 'value="L-77"' in r.text and PASSWORD not in r.text
     r = nora.post(refills, prepare_data(volume_ml="30", cosign_username="ned", cosign_password="guess"))
-    assert r.status_code == 422 and "username or password is wrong" in text_by_id(r.text, "form-error")
+    assert r.status_code == 422 and "password: wrong username or password" in text_by_id(r.text, "form-error")
     assert count(clinic, Refill) == 0
     r = nora.post(refills, prepare_data(volume_ml="30", cosign_username="ned", cosign_password=PASSWORD))
     url = r.headers["location"]

@@ -110,7 +110,7 @@ def log_in(s: Session, command: LoginCommand, now: datetime) -> LoggedIn | Login
         return _throttled(decision, now)
     user = _named(s, command.username)
     if not _verify_as_if_known(user, command.password) or user is None:
-        return _failed(s, attempt, now, "login-failed", LoginRefused(401, WRONG))
+        return _failed(s, attempt, now, "login-failed", LoginRefused(401, WRONG), user)
     throttle.clear_account(s, attempt)
     raw = secrets.token_urlsafe(32)
     expires = now + TOKEN_LIFETIME
@@ -133,18 +133,38 @@ def _throttled(decision: Decision, now: datetime) -> LoginRefused:
     return LoginRefused(429, decision.message(now), decision.retry_after(now))
 
 
-def _failed(s: Session, attempt: Attempt, now: datetime, action: str, refusal: LoginRefused) -> LoginRefused:
-    """One failed guess: counted for its account and address, audited, and a lock it starts audited too."""
+def _failed(
+    s: Session,
+    attempt: Attempt,
+    now: datetime,
+    action: str,
+    refusal: LoginRefused,
+    user: User | None,
+    actor: str = ANONYMOUS,
+) -> LoginRefused:
+    """One failed guess: counted for its account and address, audited, and a lock it starts audited too. `user`:
+    the login the name is, if any; `actor`: who was logged in where it was typed (a co-sign on a nurse's screen, a
+    password change), else anonymous.
+
+    A name that is no login is not kept as typed: people type their password into the username box, and the trail
+    is readable by the admin and can never be cleaned. It is `login/unknown` with its length."""
     counted = throttle.record_failure(s, attempt, now)
-    name = typed_name(attempt.username)
     address = attempt.counted()[1][1]
-    after = {"username": name, "address": address, "failures": counted["account"][0].count}
-    audit.record(s, ANONYMOUS, action, f"login/{name}", now, None, after)
+    entity = f"login/{user.username}" if user is not None else "login/unknown"
+    after: dict[str, object] = {
+        "username": None if user is None else user.username,
+        "typed": "a login's name"
+        if user
+        else f"a name that is no login ({len(typed_name(attempt.username))} characters)",
+        "address": address,
+        "failures": counted["account"][0].count,
+    }
+    audit.record(s, actor, action, entity, now, None, after)
     for kind, (failures, locked) in counted.items():
         if locked:
-            entity = f"login/{name}" if kind == "account" else f"address/{address}"
+            where = entity if kind == "account" else f"address/{address}"
             until = {"failures": failures.count, "locked_until": failures.locked_until}
-            audit.record(s, ANONYMOUS, "login-locked", entity[:80], now, None, {**after, **until})
+            audit.record(s, actor, "login-locked", where[:80], now, None, {**after, **until})
     return refusal
 
 
@@ -159,9 +179,11 @@ class CosignRefused(InputError):
     """A co-signer's wrong password, or a throttled co-sign, on `field`. `failure`: the guess to count and audit
     once the transaction it happened in has rolled back (record_cosign_failure); None when throttled."""
 
-    def __init__(self, field: str, message: str, status: int, failure: Attempt | None) -> None:
+    def __init__(
+        self, field: str, message: str, status: int, failure: Attempt | None, user_id: int | None = None
+    ) -> None:
         super().__init__(field, message)
-        self.status, self.failure = status, failure
+        self.status, self.failure, self.user_id = status, failure, user_id  # an id: the session it came from ends
 
 
 def second_person(
@@ -181,16 +203,18 @@ def second_person(
         raise CosignRefused(field, decision.message(now), 429, None)
     user = _named(s, username.strip())
     if not _verify_as_if_known(user, password) or user is None:
-        raise CosignRefused(field, "the second person's username or password is wrong", 422, attempt)
+        raise CosignRefused(field, WRONG, 422, attempt, None if user is None else user.id)
     throttle.clear_account(s, attempt)
     return user
 
 
-def record_cosign_failure(s: Session, refused: CosignRefused, now: datetime) -> None:
-    """Count and audit a co-sign's wrong password, in a writer's transaction of its own."""
+def record_cosign_failure(s: Session, refused: CosignRefused, now: datetime, on_screen_of: str) -> None:
+    """Count and audit a co-sign's wrong password, in a writer's transaction of its own; `on_screen_of`: the
+    logged-in user at whose screen it was typed (the audit's actor)."""
     if refused.failure is not None:
         throttle.check(s, refused.failure, now)  # takes the keys' locks
-        _failed(s, refused.failure, now, "cosign-failed", LoginRefused(422, refused.message))
+        user = None if refused.user_id is None else s.get(User, refused.user_id)
+        _failed(s, refused.failure, now, "cosign-failed", LoginRefused(422, refused.message), user, on_screen_of)
 
 
 # --- tokens ---------------------------------------------------------------------------------------------------------
@@ -253,7 +277,7 @@ def change_password(s: Session, user: User, command: PasswordChange, now: dateti
         return _throttled(decision, now)
     if not password_ok(user.password_hash, command.current_password):
         refusal = LoginRefused(422, "is not your current password", field="current_password")
-        return _failed(s, attempt, now, "password-change-failed", refusal)
+        return _failed(s, attempt, now, "password-change-failed", refusal, user, actor_name(user))
     throttle.clear_account(s, attempt)
     user.password_hash = hash_password(command.new_password)
     ended = revoke_tokens(s, user.id, now, keep=command.token)

@@ -33,6 +33,7 @@ from openidds import display
 from openidds.db.models import User
 from openidds.errors import InputError
 from openidds.service import idempotency
+from openidds.service.access import actor_name
 from openidds.service.auth import CosignRefused, record_cosign_failure, user_for_token
 from openidds.service.errors import NotFound, ServiceError, Unauthorized
 from openidds.web import charts
@@ -179,6 +180,7 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
     session (db.writers), for a use case that reads and then writes."""
     now = now_of(request)
     make = request.app.state.writers if write else request.app.state.sessions
+    on_screen = "anonymous"
     try:
         with make() as s, s.begin():
             token = request.cookies.get(SESSION_COOKIE)
@@ -188,12 +190,13 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
                 user = user_for_token(s, token, now)
             except Unauthorized:
                 raise LoginNeeded() from None
+            on_screen = actor_name(user)
             yield Work(s, user, now, client_address(request))
     except CosignRefused as exc:
         # The co-sign's wrong password rolled back the use case it was in; its failure is counted and audited
         # now, in a transaction of its own, so the throttle sees it (service/auth.py).
         with request.app.state.writers() as s, s.begin():
-            record_cosign_failure(s, exc, now)
+            record_cosign_failure(s, exc, now, on_screen)
         raise WebError(exc.status, display.message(exc), exc.field or None, exc.message) from exc
     except ServiceError as exc:
         raise WebError(exc.status, exc.message) from exc
