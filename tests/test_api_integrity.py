@@ -253,7 +253,7 @@ def test_bad_input_answers_422_naming_the_field(clinic: Clinic) -> None:
     assert (r.status_code, r.json()["field"]) == (422, "program.reservoir.filled_at")  # the fill is at the implant
     for body, field in (
         ({"phq9": [0] * 8}, "phq9"),
-        ({"phq9": [0, 0, 0, 4, 0, 0, 0, 0, 0]}, "phq9[3]"),
+        ({"phq9": [0, 0, 0, 4, 0, 0, 0, 0, 0]}, "phq9.3"),  # the schema holds each item to its scale
         ({"nrs": 11}, "nrs"),
         ({"adverse_events": [{"item": "nausea"}]}, "adverse_events.0.grade"),
     ):

@@ -286,8 +286,9 @@ class FakeUvicorn:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def run(self, app: Any, host: str, port: int) -> None:
-        self.calls.append({"app": app, "host": host, "port": port})
+    def run(self, app: Any, host: str, port: int, proxy_headers: bool = True, forwarded_allow_ips: Any = None) -> None:
+        # the client's address is the connection's unless a proxy is named (the login throttle counts it)
+        self.calls.append({"app": app, "host": host, "port": port, "proxy": (proxy_headers, forwarded_allow_ips)})
 
 
 @pytest.fixture
@@ -327,6 +328,7 @@ def test_serve_demo_seeds_an_empty_database_and_prints_the_logins(
     assert "TOKEN=$(curl -s -X POST http://127.0.0.1:8123/api/v1/auth/login" in out
     assert 'curl -s "http://127.0.0.1:8123/api/v1/dashboard?limit=5" -H "Authorization: Bearer $TOKEN"' in out
     assert uvicorn_runs.calls[0]["host"] == "127.0.0.1" and uvicorn_runs.calls[0]["port"] == 8123
+    assert uvicorn_runs.calls[0]["proxy"] == (False, None)  # X-Forwarded-For believed from nobody
     with make_engine(url).connect() as c:  # created and migrated
         assert c.execute(select(func.count()).select_from(AuditRecord)).scalar() == 0
 
@@ -353,6 +355,18 @@ def test_serve_without_demo_on_an_empty_database_says_how_to_add_the_first_admin
 
 def test_serve_bad_port(tmp_path: Path) -> None:
     assert_bad_input(run("serve", "--port", "0", "--database", f"sqlite:///{tmp_path / 'c.sqlite3'}"), "--port")
+    # click's int() read other scripts' digits: '٨٠٠٠' was port 8000
+    assert_bad_input(run("serve", "--port", "٨٠٠٠", "--database", f"sqlite:///{tmp_path / 'c.sqlite3'}"), "--port")
+
+
+def test_serve_behind_a_named_proxy_believes_only_its_forwarded_address(
+    tmp_path: Path, uvicorn_runs: FakeUvicorn
+) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    assert_bad_input(run("serve", "--trusted-proxy", "proxy.local", "--database", url), "--trusted-proxy")
+    result = run("serve", "--trusted-proxy", "10.0.0.5", "--database", url)
+    assert result.exit_code == 0, result.output
+    assert uvicorn_runs.calls[-1]["proxy"] == (True, "10.0.0.5")
 
 
 # --- idds audit -----------------------------------------------------------------------------------------------------

@@ -742,7 +742,7 @@ def test_a_follow_up_with_the_scales_raises_the_urgent_flags(clinic: Clinic) -> 
     r = nora.post(f"/patients/{pid}/follow-up/preview", {**visit, "phq-4": ""}, htmx=True)
     # item 9 is never skipped silently: all 9 or none (the fifth answer left out is "answer 5", not "phq9[4]")
     assert text_by_id(r.text, "follow-up-error") == (
-        "PHQ-9 answer 5: input should be a valid integer, unable to parse string as an integer"
+        "PHQ-9 answer 5: is blank: give a whole number"
     )
 
     r = nora.post(f"/patients/{pid}/follow-up", visit)

@@ -86,6 +86,14 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[str, typer.Option("--port", help="Port to listen on.")] = "8000",
     database: DatabaseOpt = None,
+    trusted_proxy: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="The address of a reverse proxy in front of the service: only its X-Forwarded-For is believed "
+            "(the login throttle counts each client's address).",
+        ),
+    ] = None,
 ) -> None:
     """Start the clinic service: the REST API under /api/v1 (docs at /api/v1/docs), after creating or migrating
     the database."""
@@ -93,6 +101,7 @@ def serve(
 
     with guarded():
         port_n = whole_option(port, "--port", 1, 65535)
+        proxy = None if trusted_proxy is None else _address(trusted_proxy, "--trusted-proxy")
         engine = _open_database(database, create=True)
     from openidds.db import sessions
     from openidds.service.demo import LOGINS, patient_count, seed_demo
@@ -155,9 +164,10 @@ def serve(
 
     from openidds.api.app import create_app
 
-    # The client's address is the connection's: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, and
-    # the login throttle counts guesses per address (service/throttle.py).
-    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port_n, proxy_headers=False)
+    # The client's address is the connection's unless a proxy is named: uvicorn would otherwise believe
+    # X-Forwarded-For from 127.0.0.1, and the login throttle counts guesses per address (service/throttle.py).
+    proxied = {"proxy_headers": False} if proxy is None else {"proxy_headers": True, "forwarded_allow_ips": proxy}
+    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port_n, **proxied)
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
@@ -243,6 +253,38 @@ def _new_password() -> tuple[str, str]:
         return typer.prompt("Password", hide_input=True, confirmation_prompt=True), "password"
     except typer.Abort:  # no terminal to type it at (or Ctrl+C)
         raise InputError("IDDS_PASSWORD", "not set, and no password was typed at the prompt") from None
+
+
+def _address(text: str, option: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise InputError(option, f"expected an IP address such as 127.0.0.1, got '{text}'") from None
+
+
+@user_app.command("unlock")
+def user_unlock(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The login name to unlock.")],
+    address: Annotated[
+        str | None, typer.Option("--address", help="Also forget the failures of this client address.")
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Lift a login lock that guessers keep renewing (even the last admin's), audited as actor 'cli'."""
+    with guarded():
+        where = None if address is None else _address(address, "--address")
+        engine = _open_database(database, create=False)
+        from openidds.db import sessions
+        from openidds.service.throttle import unlock
+
+        try:
+            with sessions(engine)() as s, s.begin():
+                forgotten = unlock(s, username.strip(), where, datetime.now(UTC), "cli")
+        finally:
+            engine.dispose()
+    _say(f"Unlocked {username.strip()}: {forgotten} count{'s' if forgotten != 1 else ''} of failures forgotten.")
 
 
 USER_OPTION = {"username": "USERNAME", "role": "--role", "full_name": "--name", "patient_id": "--patient-id"}

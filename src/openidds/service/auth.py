@@ -180,10 +180,17 @@ class CosignRefused(InputError):
     once the transaction it happened in has rolled back (record_cosign_failure); None when throttled."""
 
     def __init__(
-        self, field: str, message: str, status: int, failure: Attempt | None, user_id: int | None = None
+        self,
+        field: str,
+        message: str,
+        status: int,
+        failure: Attempt | None,
+        user_id: int | None = None,
+        retry_after: int = 0,
     ) -> None:
         super().__init__(field, message)
         self.status, self.failure, self.user_id = status, failure, user_id  # an id: the session it came from ends
+        self.retry_after = retry_after
 
 
 def second_person(
@@ -200,7 +207,7 @@ def second_person(
     attempt = Attempt(username.strip(), address)
     decision = throttle.check(s, attempt, now)
     if not decision.allowed:
-        raise CosignRefused(field, decision.message(now), 429, None)
+        raise CosignRefused(field, decision.message(now), 429, None, retry_after=decision.retry_after(now))
     user = _named(s, username.strip())
     if not _verify_as_if_known(user, password) or user is None:
         raise CosignRefused(field, WRONG, 422, attempt, None if user is None else user.id)

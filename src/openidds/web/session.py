@@ -69,10 +69,13 @@ class WebError(Exception):
     """A refusal shown as a page (or an htmx fragment) with its HTTP status. `message` is what the page shows (a
     refused field named in words, `display.message`); `said`, the refusal without its field; `field`, the code."""
 
-    def __init__(self, status: int, message: str, field: str | None = None, said: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, said: str | None = None, retry_after: int = 0
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
         self.said = message if said is None else said
+        self.retry_after = retry_after  # a throttled co-sign: seconds to wait (the Retry-After header)
 
 
 class LoginNeeded(Exception):
@@ -197,7 +200,7 @@ def unit_of_work(request: Request, write: bool = False) -> Iterator[Work]:
         # now, in a transaction of its own, so the throttle sees it (service/auth.py).
         with request.app.state.writers() as s, s.begin():
             record_cosign_failure(s, exc, now, on_screen)
-        raise WebError(exc.status, display.message(exc), exc.field or None, exc.message) from exc
+        raise WebError(exc.status, display.message(exc), exc.field or None, exc.message, exc.retry_after) from exc
     except ServiceError as exc:
         raise WebError(exc.status, exc.message) from exc
     except InputError as exc:
@@ -241,7 +244,10 @@ def submit(
         if err.status in own_page:
             raise
         with unit_of_work(request) as w:
-            return show_again(w, err)
+            page = show_again(w, err)
+        if err.retry_after:
+            page.headers["Retry-After"] = str(err.retry_after)
+        return page
     return redirect(url)
 
 

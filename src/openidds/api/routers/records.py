@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from openidds.api.answers import RecordOut
 from openidds.api.deps import Actor, Tx
@@ -12,11 +12,14 @@ from openidds.api.routers.common import READS, RECORDS, Json, record_of, row
 from openidds.api.schemas import (
     Id,
 )
+from openidds.service.errors import NotFound
 
 router = APIRouter(prefix="/api/v1")
-# The kinds this path serves, so the schema says them (refills, programs and flags have their own paths).
-RecordKind = Literal["evaluations", "trials", "implants", "follow-ups", "interrogations", "remote-requests"]
-assert set(get_args(RecordKind)) == set(RECORDS)
+# The kinds this path serves, listed in the schema (refills, programs and flags have their own paths); another
+# kind is an address that does not exist (404), as before.
+RecordKind = Annotated[
+    str, Path(description="the kind of record", json_schema_extra={"enum": list(RECORDS)}, max_length=40)
+]
 
 
 # Last: the generic path must not shadow the specific ones above.
@@ -29,4 +32,7 @@ assert set(get_args(RecordKind)) == set(RECORDS)
 )
 def read_record(patient_id: Id, kind: RecordKind, record_id: Id, s: Tx, actor: Actor) -> Json:
     """One evaluation, trial, implant, follow-up, interrogation or remote request."""
-    return row(record_of(s, actor, patient_id, RECORDS[kind], record_id))
+    model = RECORDS.get(kind)
+    if model is None:
+        raise NotFound(f"no such kind of record: {kind}")
+    return row(record_of(s, actor, patient_id, model, record_id))
