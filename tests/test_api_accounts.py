@@ -17,7 +17,7 @@ from openidds.clinic.accounts import check_password
 from openidds.db.models import AuditRecord, User
 from openidds.errors import InputError
 from openidds.service import auth
-from tests.api_support import Clinic, fast_argon2
+from tests.api_support import Clinic, fast_argon2, implanted_patient
 from tests.cli_helpers import WIDE, assert_bad_input, run
 from tests.clinic_db import PASSWORD
 from tests.web_support import Browser
@@ -288,3 +288,22 @@ def test_an_admins_password_reset_lifts_the_lock_on_the_login(clinic: Clinic) ->
     r = clinic.call("POST", f"/users/{uid(clinic, 'nora')}/password", "root", json={"new_password": "given in person"})
     assert r.status_code == 200
     assert log_in(clinic, "nora", "given in person")
+
+
+def test_a_replayed_key_does_not_outlive_a_change_of_role(clinic: Clinic) -> None:
+    """A nurse records a follow-up with a key; her login becomes a pharmacist's (who may not record one). Sending the
+    key again must not hand her the first answer, a clinical record, as if the old role still held."""
+    pid = implanted_patient(clinic, "P-ROLE")
+    path = f"/api/v1/patients/{pid}/follow-ups"
+    key = {"Idempotency-Key": "follow-up-4711"}
+    as_nurse = {**bearer(log_in(clinic, "nora")), **key}
+    first = clinic.client.post(path, json={"nrs": 4}, headers=as_nurse)
+    assert first.status_code == 201, first.text
+    again = clinic.client.post(path, json={"nrs": 4}, headers=as_nurse)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true")
+    r = clinic.call("POST", f"/users/{uid(clinic, 'nora')}/role", "root", json={"role": "pharmacist"})
+    assert r.status_code == 200, r.text
+    as_pharmacist = {**bearer(log_in(clinic, "nora")), **key}
+    replay = clinic.client.post(path, json={"nrs": 4}, headers=as_pharmacist)
+    assert replay.status_code == 422 and replay.json()["field"] == "Idempotency-Key", replay.text
+    assert "idempotent-replayed" not in replay.headers

@@ -74,7 +74,7 @@ class Once:
 
     def run(self, body: BaseModel | None, status_code: int, use_case: Callable[[], T]) -> T | Any:
         payload = None if body is None else body.model_dump(mode="json")
-        fingerprint = idempotency.fingerprint(self.request.method, self.request.url.path, payload)
+        fingerprint = idempotency.fingerprint(self.request.method, self.request.url.path, payload, self.actor.role)
         claim = idempotency.claim(self.s, self.actor.id, self.key, fingerprint, self.at)
         if claim.status_code:
             self.response.headers["Idempotent-Replayed"] = "true"

@@ -28,9 +28,10 @@ KEY_MAX = 200
 HEADER = "Idempotency-Key"
 
 
-def fingerprint(method: str, path: str, body: Any = None) -> str:
-    """What the request asked for: a repeat with the same key must ask for the same thing."""
-    request = [method.upper(), path, body]
+def fingerprint(method: str, path: str, body: Any = None, role: str = "") -> str:
+    """What the request asked for, and in which role: a repeat with the same key must ask for the same thing as the
+    same role (a login whose role has changed since may no longer read what the first answer holds)."""
+    request = [method.upper(), path, body, role]
     try:
         doc = orjson.dumps(request, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:  # what orjson cannot write (an integer past 64 bits): the standard library can

@@ -259,7 +259,9 @@ def claim_form(request: Request, w: Work) -> idempotency.Claim:
         return idempotency.Claim(None)
     path = request.url.path
     key = "form:" + hashlib.sha256(f"{token} {path}".encode()).hexdigest()
-    return idempotency.claim(w.s, w.user.id, key, idempotency.fingerprint("POST", path), w.now, FORM_TOKEN_FIELD)
+    return idempotency.claim(
+        w.s, w.user.id, key, idempotency.fingerprint("POST", path, None, w.user.role), w.now, FORM_TOKEN_FIELD
+    )
 
 
 # --- responses ------------------------------------------------------------------------------------------------------
