@@ -86,8 +86,6 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
 
     everything = clinic.call("GET", "/audit", "root").json()
     assert [r["sequence"] for r in everything] == list(range(1, len(everything) + 1))
-    assert everything[0]["previous_hash"] == chain.GENESIS
-    assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(everything))
     # Logins are audited too (a token lasts 8 hours: the clock moves on and users log in again); the writes:
     records = [r for r in everything if r["action"] != "login"]
     assert [(n, r["action"], r["actor"]) for n, r in enumerate(records, 1)] == [
@@ -108,13 +106,18 @@ def test_every_write_appends_one_chained_record(clinic: Clinic) -> None:
         (15, "complete-refill", "nora (nurse)"),  # it also starts program version 2
     ]
     records = everything
-    # The admin reads who, when, what and which entity, never clinical details; a physician reads them.
-    assert {(r["payload"], r["before"], r["after"]) for r in records} == {("withheld", None, None)}
+    # The admin reads who, when, what and which entity, never clinical details nor the hashes over them; a
+    # physician reads them, and the chain links through them.
+    withheld = ("withheld", None, None, None, None)
+    assert {(r["payload"], r["before"], r["after"], r["previous_hash"], r["hash"]) for r in records} == {withheld}
     clinical = clinic.call("GET", "/audit", "ada").json()[: len(everything)]  # (ada's login may follow)
-    assert [{k: v for k, v in r.items() if k not in ("payload", "before", "after")} for r in clinical] == [
-        {k: v for k, v in r.items() if k not in ("payload", "before", "after")} for r in records
+    private = ("payload", "before", "after", "previous_hash", "hash")
+    assert [{k: v for k, v in r.items() if k not in private} for r in clinical] == [
+        {k: v for k, v in r.items() if k not in private} for r in records
     ]
     assert {r["payload"] for r in clinical} == {"shown"}
+    assert clinical[0]["previous_hash"] == chain.GENESIS
+    assert all(b["previous_hash"] == a["hash"] for a, b in itertools.pairwise(clinical))
     records = [r for r in clinical if r["action"] != "login"]
     update = records[1]
     assert (update["entity"], update["before"]["given_name"], update["after"]["given_name"]) == (
@@ -307,9 +310,9 @@ def test_the_admin_reads_the_trail_without_clinical_details(clinic: Clinic) -> N
         "Doe-PRIV-1",
         "Marchetti",
     )
-    # Both see the same records, hashes and all: only before and after differ.
-    hashes = [(e["sequence"], e["hash"], e["previous_hash"]) for e in admin.json()]
-    assert hashes == [(e["sequence"], e["hash"], e["previous_hash"]) for e in physician]
+    # Both see the same records; the physician sees their hashes as well, the admin neither hash (test below).
+    assert [e["sequence"] for e in admin.json()] == [e["sequence"] for e in physician]
+    assert [(e["hash"], e["previous_hash"]) for e in admin.json()] == [(None, None), (None, None)]
 
     # Who may not read the trail at all: 403 (nurse, pharmacist), 401 without a login.
     assert clinic.call("GET", "/audit", "nora").status_code == 403
@@ -336,3 +339,76 @@ def test_a_bad_anchor_or_filter_is_a_422_naming_it(clinic: Clinic) -> None:
     ):
         r = clinic.call("GET", "/audit/verify" if "anchor" in params else "/audit", "ada", params=params)
         assert (r.status_code, r.json()["field"]) == (422, field), r.text
+
+
+# --- the hashes go with before and after ----------------------------------------------------------------------------
+def test_the_admin_sees_no_hash_a_guess_of_a_withheld_record_could_be_checked_against(clinic: Clinic) -> None:
+    """hash = sha256(previous hash + the record, before and after included): given the hashes, the admin could
+    confirm a guess of every withheld payload (a remote dose's {"accepted": true, "reason": "dose given"}). So the
+    hashes are shown exactly where before and after are: to a physician, not to the admin, whatever the row."""
+    from openidds.db.models import User
+    from openidds.service import audit_trail
+    from openidds.service.audit_trail import AuditQuery
+
+    fresh_trail(clinic, "nora", "ada", "root")
+    new_patient(clinic, "HASH-1")  # record 1
+    new_patient(clinic, "HASH-2")  # record 2, made unreadable below: the rule holds for it too
+    with clinic.engine.begin() as c:
+        c.execute(sa.text("""UPDATE audit SET after = '{"mrn": 1.5}' WHERE sequence = 2"""))
+    stored = snapshot(clinic)
+    one, two = stored
+
+    physician = clinic.call("GET", "/audit", "ada").json()
+    assert [(e["sequence"], e["payload"], e["previous_hash"], e["hash"]) for e in physician] == [
+        (1, "shown", chain.GENESIS, one["hash"]),
+        (2, "unreadable", one["hash"], two["hash"]),
+    ]
+    # what a physician is given is enough to check record 1 by hand: the genesis hash and what it says
+    record = {k: physician[0][k] for k in ("sequence", "actor", "action", "entity", "before", "after")}
+    assert chain.record_hash(chain.GENESIS, {**record, "at": physician[0]["at"]}) == one["hash"]
+
+    admin = clinic.call("GET", "/audit", "root")
+    assert admin.status_code == 200, admin.text
+    assert [(e["sequence"], e["payload"], e["previous_hash"], e["hash"]) for e in admin.json()] == [
+        (1, "withheld", None, None),
+        (2, "unreadable", None, None),
+    ]
+    for digest in (chain.GENESIS, one["hash"], two["hash"]):
+        assert digest[:12] not in admin.text
+    # the admin still checks the chain (and names the unreadable record) through verification
+    verified = clinic.call("GET", "/audit/verify", "root").json()
+    assert (verified["records"], verified["intact"]) == (2, False)
+    assert [(f["kind"], f["sequence"]) for f in verified["findings"]] == [("unreadable", 2)]
+
+    # the web admin's page and export read through the same rule (service.audit_trail)
+    with clinic.sessions() as s:
+        for username, hashes in (
+            ("root", [(None, None), (None, None)]),
+            ("ada", [(two["previous_hash"], two["hash"]), (chain.GENESIS, one["hash"])]),
+        ):
+            user = s.scalars(sa.select(User).where(User.username == username)).one()
+            page = audit_trail.find(s, user, AuditQuery())
+            assert [(e.previous_hash, e.hash) for e in page.entries] == hashes, username
+            assert [(e.previous_hash, e.hash) for e in audit_trail.export(s, user, AuditQuery())] == hashes
+            listed = audit_trail.oldest_first(s, user)
+            assert [(e.previous_hash, e.hash) for e in listed] == hashes[::-1]
+
+
+def test_the_listing_documents_when_the_hashes_are_withheld(clinic: Clinic) -> None:
+    schema = clinic.client.get("/api/v1/openapi.json").json()["components"]["schemas"]["AuditRecordOut"]
+    for field in ("hash", "previous_hash"):
+        assert "null for a role to which before and after are withheld" in schema["properties"][field]["description"]
+
+
+def test_an_entity_filter_that_is_no_plain_text_is_a_422_naming_it(clinic: Clinic) -> None:
+    """A NUL was a 500 on PostgreSQL (psycopg refuses it in a query) and a search for nothing on SQLite."""
+    new_patient(clinic, "NUL-1")
+    for who in ("ada", "root"):
+        for entity, detail in (
+            ("pat\x00", "Entity: contains a control or invisible character (U+0000): type plain text"),
+            ("patient/\u202e1", "Entity: contains a control or invisible character (U+202E): type plain text"),
+            ("patient/\x1b[2J", "Entity: contains a control or invisible character (U+001B): type plain text"),
+        ):
+            r = clinic.call("GET", "/audit", who, params={"entity": entity})
+            assert (r.status_code, r.json()["field"], r.json()["detail"]) == (422, "entity", detail), r.text
+        assert clinic.call("GET", "/audit", who, params={"entity": "patient/"}).status_code == 200

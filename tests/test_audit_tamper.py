@@ -462,3 +462,79 @@ def test_the_clinic_goes_on_writing_after_the_head_or_the_newest_record_is_tampe
     new_patient(clinic, "T-AFTER-DEEP")
     deep = ("unreadable", 8, "record 8 is unreadable: its after is nested more than 32 levels deep")
     assert api(clinic, None) == cli(clinic, anchor) == (8, False, [missing, deep])
+
+
+# --- bytes that are not UTF-8 ----------------------------------------------------------------------------------------
+def plant_bytes(clinic: Clinic, table: str, column: str, hexadecimal: str, where: str) -> None:
+    """Bytes stored in a text column as SQLite keeps them, as text (CAST … AS TEXT), past every check of the clinic."""
+    with clinic.engine.begin() as c:
+        c.execute(sa.text(f"UPDATE {table} SET {column} = CAST(X'{hexadecimal}' AS TEXT) WHERE {where}"))
+
+
+def test_text_that_is_not_utf8_is_named_unreadable_and_nothing_answers_500(six: tuple[Clinic, Rows, str]) -> None:
+    """SQLite keeps any bytes in a text column; reading one that is not UTF-8 failed the whole query ("Could not
+    decode to UTF-8"): a traceback from `idds audit verify`, a 500 from the listing, the check and the CSV."""
+    from tests.web_support import Browser, text_by_id
+
+    clinic, _, anchor = six
+    if clinic.engine.dialect.name != "sqlite":  # PostgreSQL keeps no such text: it refuses it
+        with pytest.raises(sa.exc.DataError), clinic.engine.begin() as c:
+            c.execute(sa.text("UPDATE audit SET actor = convert_from('\\xfffe0041'::bytea, 'UTF8')"))
+        return
+    plant_bytes(clinic, "audit", "actor", "6E6F7261FF", "sequence = 2")  # "nora" and a byte 0xFF
+    plant_bytes(clinic, "audit", "entity", "FE", "sequence = 3")
+    plant_bytes(clinic, "audit", "after", "FFFE0041", "sequence = 4")
+    with clinic.engine.begin() as c:  # a blob, not text, in the JSON column: read as text, the same bytes
+        c.execute(sa.text("UPDATE audit SET before = X'FFFE0041' WHERE sequence = 5"))
+    expected = [
+        ("unreadable", 2, "record 2 is unreadable: its actor is not valid UTF-8"),
+        ("unreadable", 3, "record 3 is unreadable: its entity is not valid UTF-8"),
+        ("unreadable", 4, "record 4 is unreadable: its after is not valid UTF-8"),
+        ("unreadable", 5, "record 5 is unreadable: its before is not valid UTF-8"),
+    ]
+    for given in (None, anchor):
+        assert api(clinic, given) == cli(clinic, given) == (6, False, expected)
+
+    # The head's hash spoiled: named, and the clinic goes on writing (the next record links to record 6).
+    plant_bytes(clinic, "audit_head", "hash", "41FF42", "id = 1")
+    head = ("anchor", 6, "the chain's head is unreadable: record 6 cannot be checked")
+    assert api(clinic, None) == cli(clinic, None) == (6, False, [*expected, head])
+    spoiled = run("audit", "anchor", "--database", database_url(clinic))  # no anchor to keep: refused, named
+    assert_no_crash(spoiled)
+    assert spoiled.exit_code == 2 and "A\ufffdB" not in spoiled.output and "A\udcffB" not in spoiled.output
+    assert "the audit trail's head is unreadable: `idds audit verify` names it" in spoiled.output
+    new_patient(clinic, "T-AFTER-BYTES")
+    for given in (None, anchor):
+        assert api(clinic, given) == cli(clinic, given) == (7, False, expected)
+
+    # The newest record's own hash spoiled: named, and the next record links on from it as it reads.
+    plant_bytes(clinic, "audit", "hash", "41FF42", "sequence = 7")
+    plant_bytes(clinic, "audit_head", "hash", "41FF42", "id = 1")
+    new_patient(clinic, "T-AFTER-HASH")
+    seven = ("unreadable", 7, "record 7 is unreadable: its hash is not valid UTF-8")
+    assert api(clinic, None) == cli(clinic, None) == (8, False, [*expected, seven])
+
+    # The listing names them, each bad byte shown as U+FFFD; the web admin's page and CSV answer, the check names
+    # them too (the browsers' logins append records 9 and 10).
+    for who in ("root", "ada"):
+        r = clinic.call("GET", "/audit", who)
+        assert r.status_code == 200, r.text
+        listed = {e["sequence"]: e for e in r.json()}
+        assert {n: e["unreadable"] for n, e in listed.items() if e["payload"] == "unreadable"} == {
+            n: message.split(": ", 1)[1] for _, n, message in [*expected, seven]
+        }
+        assert (listed[2]["actor"], listed[3]["entity"]) == ("nora\ufffd", "\ufffd")
+        browser = Browser(clinic, who)
+        page = browser.get("/admin/audit?verify=1")
+        assert page.status_code == 200, page.text[:300]
+        assert text_by_id(page.text, "audit-verify-status").startswith("The audit chain is broken : 5 finding(s)")
+        assert "record 2 is unreadable: its actor is not valid UTF-8" in page.text
+        export = browser.get("/admin/audit.csv")
+        assert export.status_code == 200
+        assert "nora\ufffd" in export.text
+        assert browser.get("/admin").status_code == 200
+
+    # Normal text is read as ever: names in other scripts are not "unreadable".
+    with clinic.engine.begin() as c:
+        c.execute(sa.text("UPDATE users SET full_name = 'Zoë Ñandú 王' WHERE username = 'nora'"))
+    assert any(u["full_name"] == "Zoë Ñandú 王" for u in clinic.call("GET", "/users", "root").json())

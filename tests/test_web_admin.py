@@ -719,3 +719,50 @@ def test_the_account_rules() -> None:
         check_password("012345678")
     with pytest.raises(InputError, match="new_password: must be at most 200 characters"):
         check_password("x" * 201, "new_password")
+
+
+def test_a_filter_that_is_no_plain_text_or_no_date_of_the_years_handled_is_refused_in_words(clinic: Clinic) -> None:
+    """A NUL in a text filter was a 500 on PostgreSQL (psycopg refuses it in a query); a To date of 9999-12-31 a
+    500 on both databases (the day after it is no date). Each is refused naming its field as the form labels it,
+    the page and the export alike."""
+    _seed_trail(clinic)
+    root = Browser(clinic, "root")
+    for query, message in (
+        ("actor=%00", "Who: contains a control or invisible character (U+0000): type plain text"),
+        ("action=%00", "Action: contains a control or invisible character (U+0000): type plain text"),
+        ("entity=%00", "Entity: contains a control or invisible character (U+0000): type plain text"),
+        ("entity=user%2F%E2%80%AE1", "Entity: contains a control or invisible character (U+202E): type plain text"),
+        ("actor=" + "n" * 121, "Who: at most 120 characters, got 121"),
+        ("until=9999-12-31", "To (date): 9999-12-31 is outside the years 1970 to 2199"),
+        ("since=9999-12-31", "From (date): 9999-12-31 is outside the years 1970 to 2199"),
+        ("since=0001-01-01", "From (date): 0001-01-01 is outside the years 1970 to 2199"),
+        ("since=1969-12-31", "From (date): 1969-12-31 is outside the years 1970 to 2199"),
+        (
+            "until=2199-12-31",
+            "To (date): 2199-12-31 is the last day of the years 1970 to 2199: leave the date empty to include every "
+            "later record",
+        ),
+    ):
+        r = root.get("/admin/audit?" + query)
+        assert r.status_code == 422, (query, r.text[:300])
+        assert text_by_id(r.text, "filter-error-message") == message, query
+        export = root.get("/admin/audit.csv?" + query)
+        assert export.status_code == 422, (query, export.text[:300])
+        assert message in page_text(export.text), query
+    # the years' ends themselves are found
+    assert root.get("/admin/audit?since=1970-01-01&until=2199-12-30").status_code == 200
+    assert root.get("/admin/audit.csv?since=1970-01-01&until=2199-12-30").status_code == 200
+
+
+def test_no_page_of_the_trail_shows_a_hash(clinic: Clinic) -> None:
+    """The hashes cover before and after (a guess of a withheld record could be checked against them): the web's
+    trail and export show none, to the admin as to a physician (the API gives them to the physician)."""
+    _seed_trail(clinic)
+    with clinic.sessions() as s:
+        hashes = [r.hash[:12] for r in s.scalars(select(AuditRecord))]
+    for who in ("root", "ada"):
+        browser = Browser(clinic, who)
+        for path in ("/admin/audit", "/admin/audit?verify=1", "/admin/audit.csv", "/admin"):
+            r = browser.get(path)
+            assert r.status_code == 200
+            assert not [h for h in hashes if h in r.text], (who, path)

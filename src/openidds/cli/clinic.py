@@ -235,6 +235,11 @@ def audit_anchor(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None
         engine.dispose()
         if head is None or head.sequence == 0:
             raise InputError("--database", "the audit trail is empty: nothing to anchor yet")
+        if not (
+            isinstance(head.hash, str) and len(head.hash) == 64 and all(c in "0123456789abcdef" for c in head.hash)
+        ):
+            # bytes written past the clinic (SQLite keeps any): no anchor to keep; verify names what was done
+            raise InputError("--database", "the audit trail's head is unreadable: `idds audit verify` names it")
     if as_json:
         emit_json({"sequence": head.sequence, "hash": head.hash, "anchor": f"{head.sequence}:{head.hash}"})
         return

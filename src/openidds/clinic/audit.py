@@ -346,6 +346,8 @@ def read_payload(stored: object, field: str) -> tuple[JSON, str | None]:
             return None, f"its {field} is not UTF-8 text"
     if not isinstance(stored, str):
         return None, f"its {field} is not JSON text"
+    if not is_utf8(stored):
+        return None, f"its {field} is not valid UTF-8"
     if _nesting(stored) > MAX_DEPTH + 1:  # containers at depth 0..MAX_DEPTH: MAX_DEPTH + 1 brackets
         return None, f"its {field} is nested more than {MAX_DEPTH} levels deep"
     try:
@@ -409,6 +411,27 @@ def _not_chain_json(value: object, field: str) -> str | None:
     return None
 
 
+def is_utf8(text: str) -> bool:
+    """Whether `text` is valid Unicode, as UTF-8 can hold it: a SQLite column of bytes that are not UTF-8 reads as
+    text with lone surrogates in their place (db.engine's connection hook), never as an error naming no record."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def stored_text(value: object) -> str:
+    """A stored text column as it can be shown and linked on: every byte that was not UTF-8 a U+FFFD (�); a value
+    that is not text at all, empty. The chain's reader and the next record's link both read a hash this way, so a
+    record whose hash was spoiled is named, and the next record still links on from it."""
+    if not isinstance(value, str):
+        return ""
+    return value if is_utf8(value) else "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+
+
 def stored(values: Sequence[object], sequence_if_unreadable: int) -> AuditRecord:
     """A stored row (sequence, at, actor, action, entity, before text, after text, previous_hash, hash) as a record,
     read defensively: what cannot be read is said in `unreadable` (named by field), never raised. A sequence
@@ -434,8 +457,9 @@ def stored(values: Sequence[object], sequence_if_unreadable: int) -> AuditRecord
     ):
         if not isinstance(text, str):
             problems.append(f"its {name} is not text")
-            text = ""
-        texts.append(text)
+        elif not is_utf8(text):
+            problems.append(f"its {name} is not valid UTF-8")
+        texts.append(stored_text(text))
     before, before_problem = read_payload(before_text, "before")
     after, after_problem = read_payload(after_text, "after")
     problems += [p for p in (before_problem, after_problem) if p]

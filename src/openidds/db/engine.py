@@ -31,6 +31,14 @@ def database_url(url: str | None = None) -> str:
     return chosen
 
 
+def _sqlite_text(raw: bytes) -> str:
+    """A SQLite text value as str. SQLite keeps any bytes in a text column (`CAST(X'FF' AS TEXT)` written past the
+    clinic): each byte that is not UTF-8 reads as a lone surrogate (U+DC80-U+DCFF) instead of failing the whole
+    query with "Could not decode to UTF-8", naming no row. The audit trail's reader names such a record unreadable
+    (clinic.audit.is_utf8); valid UTF-8, all the clinic writes, reads exactly as before."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
@@ -43,6 +51,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # the driver begins nothing itself: _sqlite_begin does
+            dbapi_connection.text_factory = _sqlite_text
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")  # SQLite leaves them off by default
             if ":memory:" not in url:

@@ -41,10 +41,14 @@ def record(
     if head is not None and head.sequence > 0:
         last = s.execute(newest.where(AuditRecord.sequence == head.sequence)).first()
         # the record the head names is gone: link on from the head's hash (verify names the missing record)
-        previous = (head.sequence, 0, head.hash) if last is None else (head.sequence, _us(last.at), last.hash)
+        previous = (
+            (head.sequence, 0, chain.stored_text(head.hash))
+            if last is None
+            else (head.sequence, _us(last.at), chain.stored_text(last.hash))
+        )
     elif head is None:  # the head row deleted: link on from the newest record (not from genesis, a duplicate 1)
         last = s.execute(newest.order_by(AuditRecord.sequence.desc()).limit(1)).first()
-        previous = None if last is None else (last.sequence, _us(last.at), last.hash)
+        previous = None if last is None else (last.sequence, _us(last.at), chain.stored_text(last.hash))
     at = to_us(now)
     if previous is not None and at < previous[1]:
         at = previous[1]  # two writers within the clock's resolution: keep the chain's time order
@@ -118,8 +122,15 @@ def verify(s: Session, anchor: tuple[int, str] | None = None) -> tuple[int, list
     head: tuple[int, str] | None = None
     if found is not None:
         seq, digest = found
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or not isinstance(digest, str):
-            last = rows[-1].sequence if rows else 0  # a head of the wrong types (SQLite keeps what it is given)
+        if (
+            isinstance(seq, bool)
+            or not isinstance(seq, int)
+            or seq < 0
+            or not isinstance(digest, str)
+            or not chain.is_utf8(digest)
+        ):
+            # a head of the wrong types, or of bytes that are not UTF-8 (SQLite keeps what it is given)
+            last = rows[-1].sequence if rows else 0
             unreadable = chain.AuditFinding(
                 "anchor", last, f"the chain's head is unreadable: record {last} cannot be checked"
             )

@@ -6,7 +6,11 @@ that may read any patient's record, never to the admin, who manages users and th
 record (least privilege). The API (GET /api/v1/audit) and the web admin read it through here: one rule.
 
 Every row is read defensively (service.audit.stored_records): a before or after that cannot be read (garbage,
-nested past the chain's bound, a float) is shown as unreadable, with why, and the rest of the trail as it is.
+nested past the chain's bound, a float, bytes that are not UTF-8) is shown as unreadable, with why, and the rest of
+the trail as it is.
+
+The hashes go with before and after (`sees_payloads`): a record's hash is sha256 of the previous hash and the
+record, before and after included, so a reader who had the hashes could confirm a guess of what was withheld.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from sqlalchemy.orm import Session
 from openidds.clinic import audit as chain
 from openidds.clinic.roles import MATRIX
 from openidds.db.models import AuditRecord, User
+from openidds.errors import InputError
 from openidds.programs.clock import from_us, to_us
 from openidds.service.access import require
 from openidds.service.audit import STORED_COLUMNS, StoredQuery, stored_records
+from openidds.validation import instant_problem, text_problem
 
 Payload = Literal["shown", "withheld", "unreadable"]
 
@@ -55,8 +61,11 @@ class AuditEntry:
     payload: Payload = "shown"  # withheld: this reader may not see before and after
     unreadable: str | None = None  # why the stored row cannot be read (the chain's verification names it too)
     at_us: int = 0  # the instant as the chain hashes it (µs UTC)
-    previous_hash: str = ""
-    hash: str = ""
+    # None when the reader may not see before and after: the hash covers them, so anyone who had it could confirm a
+    # guess of what was withheld (sha256 of the previous hash and the guessed record). Such a reader checks the
+    # chain through verification (service.audit.verify), which names findings, never a record's hash in full.
+    previous_hash: str | None = None
+    hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,29 @@ class AuditPage:
         return 0 if not self.entries else self.first + len(self.entries) - 1
 
 
+def filter_text(text: str, field: str) -> str:
+    """A filter's text as looked for, or InputError naming `field`: no control or invisible character (PostgreSQL
+    refuses a NUL in a query: it was a 500), at most TEXT_MAX characters (none longer is stored)."""
+    problem = text_problem(text)
+    if problem is None and len(text) > TEXT_MAX:
+        problem = f"at most {TEXT_MAX} characters, got {len(text)}"
+    if problem is not None:
+        raise InputError(field, problem)
+    return text
+
+
+def checked(query: AuditQuery) -> AuditQuery:
+    """`query` if every part of it can be looked for, else InputError naming the first part that cannot (a text as
+    filter_text; an instant outside the years 1970 to 2199)."""
+    for field in ("actor", "action", "entity"):
+        filter_text(getattr(query, field), field)
+    for field, instant in (("since", query.since), ("until", query.until)):
+        problem = None if instant is None else instant_problem(instant)
+        if problem is not None:
+            raise InputError(field, problem)
+    return query
+
+
 def sees_payloads(user: User) -> bool:
     """Whether `user` may see what the records say before and after: only a role that reads any patient's record."""
     return any(role == user.role and access == "any" for role, access in MATRIX["read-patient"].items())
@@ -86,6 +118,7 @@ def sees_payloads(user: User) -> bool:
 def find(s: Session, user: User, query: AuditQuery, page: int = 1, per_page: int = PER_PAGE) -> AuditPage:
     """One page of the matching records, newest first (a page past the last is the last)."""
     require(user, "read-audit")
+    query = checked(query)
     total = s.scalar(select(func.count()).select_from(_matching(query).subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
@@ -99,6 +132,7 @@ def find(s: Session, user: User, query: AuditQuery, page: int = 1, per_page: int
 def export(s: Session, user: User, query: AuditQuery) -> Iterator[AuditEntry]:
     """Every matching record, newest first."""
     require(user, "read-audit")
+    query = checked(query)  # refused before the first row (the CSV is not half written)
     payloads = sees_payloads(user)
     for r in stored_records(s, _matching(query).order_by(AuditRecord.sequence.desc())):
         yield _entry(r, payloads)
@@ -109,16 +143,18 @@ def oldest_first(s: Session, user: User, entity: str = "", after: int = 0, limit
     `patient/12/program`). What the API lists, with before and after only for a reader who `sees_payloads`."""
     require(user, "read-audit")
     q = _matching(AuditQuery()).where(AuditRecord.sequence > after)
-    if entity:
-        q = q.where(AuditRecord.entity.startswith(entity[:TEXT_MAX], autoescape=True))
+    if filter_text(entity, "entity"):
+        q = q.where(AuditRecord.entity.startswith(entity, autoescape=True))
     payloads = sees_payloads(user)
     return [_entry(r, payloads) for r in stored_records(s, q.order_by(AuditRecord.sequence).limit(limit))]
 
 
 def actions(s: Session, user: User) -> list[str]:
-    """The actions the trail holds, for choosing one."""
+    """The actions the trail holds, for choosing one (an action stored as no text, or not as UTF-8, left out: it
+    cannot be chosen, and verification names its record)."""
     require(user, "read-audit")
-    return list(s.scalars(select(AuditRecord.action).distinct().order_by(AuditRecord.action)))
+    found = s.scalars(select(AuditRecord.action).distinct().order_by(AuditRecord.action))
+    return [a for a in found if isinstance(a, str) and chain.is_utf8(a)]
 
 
 def _matching(query: AuditQuery) -> StoredQuery:
@@ -139,6 +175,7 @@ def _matching(query: AuditQuery) -> StoredQuery:
 def _entry(r: chain.AuditRecord, payloads: bool) -> AuditEntry:
     shown = payloads and r.unreadable is None
     payload: Payload = "unreadable" if r.unreadable is not None else "shown" if payloads else "withheld"
+    # The hashes go with the payload: shown exactly to whoever `sees_payloads` (an unreadable row too, to them).
     return AuditEntry(
         r.sequence,
         from_us(r.at),
@@ -150,6 +187,6 @@ def _entry(r: chain.AuditRecord, payloads: bool) -> AuditEntry:
         payload,
         r.unreadable,
         r.at,
-        r.previous_hash,
-        r.hash,
+        r.previous_hash if payloads else None,
+        r.hash if payloads else None,
     )

@@ -28,6 +28,7 @@ from openidds.errors import InputError
 from openidds.service import audit, audit_trail, users
 from openidds.service.access import require
 from openidds.service.audit_trail import AuditEntry, AuditQuery
+from openidds.validation import LAST_YEAR, YEARS, instant_problem
 from openidds.web import format as fmt
 from openidds.web.forms import whole_number
 from openidds.web.pages import may
@@ -47,6 +48,9 @@ FIELD_WORDS = {
     "password": "Password",
     "new_password": "New password",
     "patient_id": "Patient record",
+    "actor": "Who",
+    "action": "Action",
+    "entity": "Entity",
     "since": "From (date)",
     "until": "To (date)",
     "form_token": "The form",
@@ -227,12 +231,19 @@ def _local_day(text: str, tz: str, field: str) -> datetime | None:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise InputError(field, f"expected a date such as 2026-11-21, got {text!r}") from None
-    return datetime.combine(day, time(), tzinfo=fmt.zone(tz))
+        raise InputError(field, f"expected a date such as 2026-11-21, got {text[:40]!r}") from None
+    start = datetime.combine(day, time(), tzinfo=fmt.zone(tz))
+    problem = instant_problem(start)  # and the day after it (the To date's end) still a date: 9999-12-31 was a 500
+    if problem is None and day.year == LAST_YEAR and (day.month, day.day) == (12, 31):
+        problem = f"{day.isoformat()} is the last day of {YEARS}: leave the date empty to include every later record"
+    if problem is not None:
+        raise InputError(field, problem)
+    return start
 
 
 def audit_query(params: dict[str, str], tz: str) -> AuditQuery:
-    """The filter form's fields as a query: the dates are whole days on the clinic's clock, both included."""
+    """The filter form's fields as a query: the dates are whole days on the clinic's clock, both included; each
+    field checked as input (audit_trail.checked), refused naming it."""
     since = _local_day(params.get("since", ""), tz, "since")
     last = _local_day(params.get("until", ""), tz, "until")
     if since is not None and last is not None and last < since:
@@ -240,12 +251,14 @@ def audit_query(params: dict[str, str], tz: str) -> AuditQuery:
     until = None
     if last is not None:
         until = datetime.combine(last.date() + timedelta(days=1), time(), tzinfo=fmt.zone(tz))
-    return AuditQuery(
-        actor=params.get("actor", ""),
-        action=params.get("action", ""),
-        entity=params.get("entity", ""),
-        since=since,
-        until=until,
+    return audit_trail.checked(
+        AuditQuery(
+            actor=params.get("actor", ""),
+            action=params.get("action", ""),
+            entity=params.get("entity", ""),
+            since=since,
+            until=until,
+        )
     )
 
 
@@ -320,7 +333,10 @@ def audit_csv(request: Request) -> Response:
     params = _filters(request)
     with unit_of_work(request) as w:
         require(w.user, "read-audit")
-        query = audit_query(params, tz)  # a bad date: the error page (the form on /admin/audit says which)
+        try:
+            query = audit_query(params, tz)
+        except InputError as exc:  # the error page, the field named as the form on /admin/audit labels it
+            raise WebError(422, display.message(exc, FIELD_WORDS), exc.field or None, exc.message) from None
         entries = audit_trail.export(w.s, w.user, query)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")

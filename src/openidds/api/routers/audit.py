@@ -1,7 +1,8 @@
 """The audit trail and its verification.
 
 Before and after are shown only to a reader who may read any patient's record (service.audit_trail's one rule,
-the web admin's too): the admin sees who, when, what and which entity, and the hashes, never clinical details."""
+the web admin's too): the admin sees who, when, what and which entity, never clinical details, and not the hashes
+either (they would confirm a guess of what is withheld); the admin checks the chain through /audit/verify."""
 
 from __future__ import annotations
 
@@ -36,8 +37,15 @@ class AuditRecordOut(BaseModel):
     before: Any = Field(default=None, description="the record before the change (when `payload` is shown)")
     after: Any = Field(default=None, description="the record after the change (when `payload` is shown)")
     unreadable: str | None = Field(default=None, description="why the stored row cannot be read")
-    previous_hash: str = Field(description="the hash of the record before (record 1: the chain's genesis hash)")
-    hash: str = Field(description="this record's hash: sha256 of the previous hash and its canonical JSON")
+    previous_hash: str | None = Field(
+        description="the hash of the record before (record 1: the chain's genesis hash); null for a role to which "
+        "before and after are withheld (the admin), on every record: the hashes cover before and after, so whoever "
+        "had them could confirm a guess of what is withheld (`GET /audit/verify` checks the chain for any reader)"
+    )
+    hash: str | None = Field(
+        description="this record's hash: sha256 of the previous hash and its canonical JSON, before and after "
+        "included; null for a role to which before and after are withheld, as `previous_hash`"
+    )
 
 
 class AuditFindingOut(BaseModel):
@@ -56,7 +64,9 @@ class AuditVerifyOut(BaseModel):
 def audit_records(
     s: Tx,
     actor: Actor,
-    entity: str | None = Query(default=None, max_length=ENTITY_MAX, description="the entity's start"),
+    entity: str | None = Query(
+        default=None, max_length=ENTITY_MAX, description="the entity's start (plain text: no control character)"
+    ),
     after: int = Query(default=0, ge=0, le=SEQUENCE_MAX, description="records after this sequence number"),
     limit: int = Query(default=200, ge=0, le=SEQUENCE_MAX, description="at most this many records"),
 ) -> list[AuditRecordOut]:
