@@ -412,3 +412,15 @@ def test_an_entity_filter_that_is_no_plain_text_is_a_422_naming_it(clinic: Clini
             r = clinic.call("GET", "/audit", who, params={"entity": entity})
             assert (r.status_code, r.json()["field"], r.json()["detail"]) == (422, "entity", detail), r.text
         assert clinic.call("GET", "/audit", who, params={"entity": "patient/"}).status_code == 200
+
+
+def test_the_admin_cannot_test_an_anchor_over_the_api(clinic: Clinic) -> None:
+    """Record 1 links to the public genesis hash: `?anchor=1:<guess>` answered intact or not would confirm a guess
+    of a record the admin may not read. The admin checks anchors with the CLI on the server; a physician may."""
+    new_patient(clinic, "ANCHOR-1")
+    guess = "1:" + "a" * 64
+    r = clinic.call("GET", "/audit/verify", "root", params={"anchor": guess})
+    assert r.status_code == 403 and "idds audit verify --anchor" in r.json()["message"], r.text
+    assert clinic.call("GET", "/audit/verify", "root").status_code == 200  # without an anchor: as before
+    r = clinic.call("GET", "/audit/verify", "ada", params={"anchor": guess})
+    assert r.status_code == 200 and r.json()["intact"] is False

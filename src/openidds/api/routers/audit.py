@@ -17,6 +17,7 @@ from openidds.api.routers.common import SEQUENCE_MAX
 from openidds.clinic import audit as chain
 from openidds.service import audit, audit_trail
 from openidds.service.access import require
+from openidds.service.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1")
 
@@ -103,6 +104,13 @@ def audit_verify(
     """The chain recomputed against its stored head (and `anchor`, if given): every edited, missing, inserted or
     unreadable record named."""
     require(actor, "read-audit")
+    if anchor is not None and not audit_trail.sees_payloads(actor):
+        # A guessed SEQ:HASH answered "intact" would confirm a guess of a record the admin may not read: the admin
+        # checks an anchor where the server runs (`idds audit verify --anchor`), not over the API.
+        raise Forbidden(
+            "an anchor is checked with 'idds audit verify --anchor' on the server: a role that may not read the "
+            "records cannot test hashes over the API"
+        )
     checked, findings = audit.verify(s, None if anchor is None else chain.parse_anchor(anchor))
     return AuditVerifyOut(
         records=checked,
