@@ -245,7 +245,7 @@ class Matrix:
         return self.post(who, f"/patients/{pid}/flags/{self.flag}/resolve", {"resolution": "label matches the order"})
 
     def record_follow_up(self, who: str, pid: int) -> Any:  # an interrogation is recorded like a follow-up
-        return self.post(who, f"/patients/{pid}/interrogations", {"alarms": []})
+        return self.post(who, f"/patients/{pid}/interrogations", {"eri": True})  # something read: none is refused
 
     def submit_questionnaire(self, who: str, pid: int) -> Any:  # the care team entering it: record-follow-up
         return self.post(who, f"/patients/{pid}/follow-ups", {"nrs": 4, "phq9": [0] * 9})

@@ -9,8 +9,10 @@ in ASCII digits; booleans are not numbers; catheters 5 to 150 cm; volumes bounde
 
 from __future__ import annotations
 
+import json
 import types
 import typing
+import unicodedata
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -18,17 +20,27 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from openidds.api import schemas
 from openidds.api.app import create_app  # noqa: F401  (loads every router, so every input model is walked)
+from openidds.db.models import FollowUp, Interrogation, User
 from openidds.errors import InputError
 from openidds.quantities import VOLUME, parse_quantity
 from openidds.tomlinput import MAX_DEPTH, PROGRAM_MAX_BYTES, read_toml, toml_depth
-from openidds.validation import birth_date_problem, canonical_mrn, catheter_length_problem, instant_problem
+from openidds.validation import (
+    Canonical,
+    birth_date_problem,
+    canonical_mrn,
+    catheter_length_problem,
+    instant_problem,
+    normal_text,
+)
 from openidds.web.forms import whole_number
 from tests.api_support import SCREENING, new_patient, patient_body
-from tests.cli_helpers import NARROW, assert_bad_input, example, run, write_variant
+from tests.cli_helpers import NARROW, WIDE, assert_bad_input, example, run, write_variant
 from tests.clinic_db import Clinic
+from tests.web_support import Browser, fast_argon2, form_token, text_by_id
 
 DEEP_ARRAY = "deep = " + "[" * 3000 + "]" * 3000 + "\n"
 DEEP_TABLE = "deep = " + "{ a = " * 3000 + "1" + " }" * 3000 + "\n"
@@ -150,7 +162,8 @@ def test_a_birth_date_is_not_after_today_nor_more_than_130_years_ago() -> None:
 
 # --- every text field of every input model is one of a few bounded types ---------------------------------------------
 def _input_models() -> list[type[BaseModel]]:
-    found, todo = [], [schemas.In]
+    found: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [schemas.In]
     while todo:
         model = todo.pop()
         found.append(model)
@@ -170,9 +183,12 @@ ALLOWED_TEXT = {
     "DecimalText": schemas.DecimalText,
     "VolumeText": schemas.VolumeText,
     "CatheterCm": schemas.CatheterCm,
+    "MmeText": schemas.MmeText,
     "ChartEntry": schemas.ChartEntry,
     "Hours": schemas.Hours,
     "Count": schemas.Count,
+    "Phq9Item": schemas.Phq9Item,
+    "OswestryItem": schemas.OswestryItem,
     "PersonName": schemas.PersonName,
     "Label": schemas.Label,
     "Level": schemas.Level,
@@ -416,3 +432,198 @@ def test_a_fingerprint_takes_any_json_validation_lets_through() -> None:
     huge = fingerprint("POST", "/api/v1/x", {"n": 2**70})
     assert len(huge) == 64 and huge != fingerprint("POST", "/api/v1/x", {"n": 2**70 + 1})
     assert fingerprint("post", "/p", {"b": 1, "a": 2}) == fingerprint("POST", "/p", {"a": 2, "b": 1})
+
+
+# --- second round (issue 11, the tester's findings 1-6) --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    ["\u3164", "\u2800", "\uffa0", "\u0301", "Do\u034fe", "Do\ufe0fe", "Do\u2028e", "Do\u2029e", "Doe \u0301"],
+    ids=["hangul-filler", "braille-blank", "halfwidth-filler", "lone-mark", "cgj", "variation", "line-sep",
+         "para-sep", "mark-on-space"],
+)  # fmt: skip
+def test_the_text_rule_refuses_what_shows_nothing_or_breaks_a_line(text: str) -> None:
+    for multiline in (False, True):
+        with pytest.raises(ValueError, match="U\\+"):
+            normal_text(text, multiline=multiline)
+
+
+def test_the_text_rule_keeps_real_names() -> None:
+    for name in ("José", "Jose\u0301", "Nguyễn Thị Minh", "می\u200cخواهم", "李小龍", "محمد", "O’Brien", "Łukasz"):
+        assert normal_text(name) == unicodedata.normalize("NFC", name), name
+    assert normal_text("first line\nsecond", multiline=True) == "first line\nsecond"
+
+
+def test_an_mrn_with_a_doubled_hyphen_is_refused_not_folded() -> None:
+    assert canonical_mrn("ZZ--00223") == Canonical(
+        None, "contains '--': only letters A-Z, digits 0-9 and '-', one hyphen at a time"
+    )
+    assert canonical_mrn("zz-00223").value == "ZZ-00223"
+    assert canonical_mrn("A-B-1").value == "A-B-1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("family_name", "\u3164"),
+        ("given_name", "\u2800"),
+        ("family_name", "\u0301"),
+        ("family_name", "Do\u034fe"),
+        ("family_name", "Do\ufe0fe"),
+        ("family_name", "Do\u2028e"),
+        ("allergies", ["\uffa0"]),
+        ("anticoagulants", ["war\u2029farin"]),
+    ],
+    ids=["hangul-filler", "braille", "lone-mark", "cgj", "variation", "line-sep", "filler-in-list", "para-sep-list"],
+)
+def test_api_invisible_or_look_alike_text_is_422(clinic: Clinic, field: str, value: Any) -> None:
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("V-0001", **{field: value}))
+    assert r.status_code == 422, r.text[:600]
+    assert r.json()["field"].startswith(field)
+    assert clinic.call("GET", "/patients", "nora", params={"q": "V-0001"}).json() == []
+
+
+def test_api_an_mrn_with_a_doubled_hyphen_is_422_and_a_duplicate_names_the_mrn(clinic: Clinic) -> None:
+    new_patient(clinic, "ZZ-00223")
+    _refused(clinic.call("POST", "/patients", "nora", json=patient_body("ZZ--00223")), "mrn", "one hyphen at a time")
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("zz-00223"))
+    assert (r.status_code, r.json()["field"]) == (409, "mrn")
+    assert r.json()["message"] == "a patient with MRN ZZ-00223 already exists"
+
+
+@pytest.mark.parametrize(
+    "born", [0, "1960-02-03T00:00:00", "19600203", -1000, "1960-2-3", "٢٠٠٠-01-01"], ids=str
+)  # fmt: skip
+def test_api_a_birth_date_is_yyyy_mm_dd_text_only(clinic: Clinic, born: Any) -> None:
+    _refused(
+        clinic.call("POST", "/patients", "nora", json=patient_body("Y-1", birth_date=born)),
+        "birth_date",
+        "expected a date written YYYY-MM-DD",
+    )
+    pid = new_patient(clinic, "Y-2")
+    _refused(clinic.call("PATCH", f"/patients/{pid}", "nora", json={"version": 1, "birth_date": born}), "birth_date")
+
+
+def _raw_json(clinic: Clinic, path: str, body: str) -> Any:
+    headers = {**clinic.as_("nora"), "Content-Type": "application/json"}
+    return clinic.client.post("/api/v1" + path, content=body, headers=headers)
+
+
+@pytest.mark.parametrize("months", ["40.0", "1e2", "100.0", '"1e2"', '"40.0"', '" 40"'])
+def test_api_a_whole_number_is_no_float_nor_exponent(clinic: Clinic, months: str) -> None:
+    body = json.dumps(patient_body("Y-3")).removesuffix("}") + f', "life_expectancy_months": {months}}}'
+    _refused(
+        _raw_json(clinic, "/patients", body), "life_expectancy_months", "expected a whole number in the digits 0-9"
+    )
+
+
+def test_api_whole_numbers_as_json_integers_or_digit_text_still_read(clinic: Clinic) -> None:
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("Y-4", life_expectancy_months="40"))
+    assert (r.status_code, r.json().get("life_expectancy_months")) == (201, 40), r.text
+    pid = r.json()["id"]
+    r = clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"nrs": 3})
+    assert r.status_code == 201, r.text
+
+
+def test_api_an_oral_mme_is_at_most_100000_mg_a_day(clinic: Clinic) -> None:
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("M-1", oral_mme_per_day="9" * 40))
+    _refused(r, "oral_mme_per_day", "at most 100000 mg/day")
+    r = clinic.call("POST", "/patients", "nora", json=patient_body("M-2", oral_mme_per_day="100000"))
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    "expires", [1700000000, "1700000000", "2027-03-31", "2027-03-31T00:00:00", "2027-03-31 00:00:00+00:00"], ids=str
+)
+def test_api_an_instant_is_iso_8601_text_with_its_offset(clinic: Clinic, expires: Any) -> None:
+    pid = new_patient(clinic, "E-1")
+    prepare = {
+        "solution": [{"name": "morphine", "concentration": "10 mg/mL"}],
+        "drug_lot": "LOT-1",
+        "expires_at": expires,
+        "volume_ml": "20",
+    }
+    _refused(clinic.call("POST", f"/patients/{pid}/refills", "nora", json=prepare), "expires_at", "with its offset")
+
+
+def test_api_an_empty_follow_up_or_interrogation_records_nothing(clinic: Clinic) -> None:
+    pid = new_patient(clinic, "F-1")
+    r = clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] is None
+    assert r.json()["message"] == (
+        "Nothing to record: give a pain score (nrs), the Oswestry or PHQ-9 answers, an Ashworth or Penn spasm score, "
+        "or an adverse event"
+    )
+    r = clinic.call("POST", f"/patients/{pid}/follow-ups", "nora", json={"baseline_nrs": 8})
+    assert r.status_code == 422, r.text
+    r = clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={})
+    assert (r.status_code, r.json()["field"]) == (422, None), r.text
+    assert r.json()["message"] == (
+        "Nothing was read: give the reservoir volume (reservoir_ml), the alarms, eri or the drugs reported"
+    )
+    r = clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"alarms": [], "eri": False})
+    assert r.status_code == 422, r.text
+    r = clinic.call("POST", f"/patients/{pid}/interrogations", "nora", json={"eri": True})
+    assert r.status_code == 201, r.text
+    with clinic.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(FollowUp)) == 0
+        assert s.scalar(select(func.count()).select_from(Interrogation)) == 1
+
+
+def test_api_a_422_lists_the_first_20_problems_and_counts_the_rest(clinic: Clinic) -> None:
+    body = {f"k{i}": 0 for i in range(50_000)}  # and the 6 required fields missing: 50,006 problems
+    r = clinic.call("POST", "/patients", "nora", json=body)
+    assert r.status_code == 422
+    assert len(r.content) < 10_000
+    found = r.json()
+    assert len(found["errors"]) == 20
+    assert found["message"].endswith("(and 49,986 more problems: the first 20 are listed)"), found["message"]
+
+
+def test_api_a_body_nested_too_deeply_is_422_naming_the_body(clinic: Clinic) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    _refused(_raw_json(clinic, "/patients", deep), "body", "nested too deeply")
+
+
+# --- the web's add-user form and `idds user add` hold a user's name to the API's rule --------------------------------
+@pytest.mark.parametrize(
+    ("full_name", "code"),
+    [("Eve \u202egnp.exe\x01", "U+202E"), ("Nul\x00Name", "U+0000"), ("\u3164", "U+3164")],
+    ids=["bidi", "nul", "filler"],
+)
+def test_web_add_user_refuses_the_text_the_api_refuses(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch, full_name: str, code: str
+) -> None:
+    fast_argon2(monkeypatch)
+    root = Browser(clinic, "root")
+    page = root.get("/admin/users")
+    form = {"username": "eve", "full_name": full_name, "role": "nurse", "password": "eve's first pw"}
+    r = root.post("/admin/users", {**form, "form_token": form_token(page.text, "add-user")})
+    assert r.status_code == 422, r.text[:600]
+    assert code in text_by_id(r.text, "form-error-message")
+    r = clinic.call("POST", "/users", "root", json={**form, "username": "eve2"})
+    _refused(r, "full_name", code)
+    with clinic.sessions() as s:
+        assert s.scalar(select(User.id).where(User.username.in_(["eve", "eve2"]))) is None
+
+
+def test_api_a_duplicate_username_names_the_username(clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_argon2(monkeypatch)
+    r = clinic.call(
+        "POST", "/users", "root", json={"username": "nora", "full_name": "N", "role": "nurse", "password": "x" * 12}
+    )
+    assert (r.status_code, r.json()["field"], r.json()["message"]) == (409, "username", "user nora already exists")
+
+
+def test_cli_user_add_refuses_a_trailing_newline_and_an_invisible_name(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"
+    env: dict[str, str | None] = {**WIDE, "IDDS_PASSWORD": "a sound pass phrase"}
+    result = run("user", "add", "bob.x\n", "--role", "nurse", "--name", "Bob", "--database", url, env=env)
+    assert_bad_input(result, "USERNAME", "lower-case letters")
+    result = run("user", "add", "bob.x", "--role", "nurse", "--name", "Bob \u202eevil\x01", "--database", url, env=env)
+    assert_bad_input(result, "--name", "U+202E")
+    result = run("user", "add", "bob.x", "--role", "nurse", "--name", "Bob\u2028Smith", "--database", url, env=env)
+    assert_bad_input(result, "--name", "U+2028")
+    result = run("user", "add", "bob.x", "--role", "nurse", "--name", "  Bob Smith ", "--database", url, env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "Added nurse bob.x (user 1)" in result.stdout

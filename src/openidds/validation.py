@@ -125,13 +125,23 @@ def _letter(c: str) -> bool:
     return unicodedata.category(c)[0] in "LM"
 
 
+# Characters that are not format characters (Cf) yet show nothing (Unicode's Default_Ignorable_Code_Point outside
+# Cf, and the braille blank): Hangul fillers, the combining grapheme joiner, variation selectors (no name needs
+# one: OpenIDDS takes no emoji, and a CJK ideographic variant is read as its base character), Khmer inherent vowels
+# and Mongolian free variation selectors. A name of U+3164 alone looked blank but was not empty.
+_INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0\ufff0-\ufff8\U000e0000-\U000e0fff]"
+)
+
+
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_CONTROL_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def text_problem(text: str, multiline: bool = False) -> str | None:
     """Why `text` may not be stored as typed (already NFC), or None: a control character (a newline or tab only
-    in multi-line text), a lone surrogate, or an invisible format character."""
+    in multi-line text; a line or paragraph separator never), a lone surrogate, an invisible character (format
+    characters, fillers, variation selectors), or a combining mark with no letter before it."""
     if text.isascii():  # most text: its only suspects are the C0 controls and DEL, found at C speed
         found = (_ASCII_CONTROL_LINES if multiline else _ASCII_CONTROL).search(text)
         text = "" if found is None else found.group()
@@ -141,9 +151,12 @@ def text_problem(text: str, multiline: bool = False) -> str | None:
         kind = unicodedata.category(c)
         if c in _JOINERS and 0 < i < len(text) - 1 and _letter(text[i - 1]) and _letter(text[i + 1]):
             continue
-        if kind in ("Cc", "Cs", "Cf"):
-            what = "a line break" if c in "\n\r" else "a control or invisible character"
+        if kind in ("Cc", "Cs", "Cf", "Zl", "Zp") or _INVISIBLE.match(c):
+            what = "a line break" if c in "\n\r\u2028\u2029" else "a control or invisible character"
             return f"contains {what} (U+{ord(c):04X}): type plain text"
+        if kind[0] == "M" and (i == 0 or unicodedata.category(text[i - 1])[0] in "CZ"):
+            # an accent on nothing (a lone U+0301 shows nothing, or sits on a space or a line end)
+            return f"contains a combining mark with no letter before it (U+{ord(c):04X}): type plain text"
     return None
 
 
@@ -210,7 +223,7 @@ def cm_text(cm: Fraction) -> str:
 # MRN: one canonical form, so look-alikes (" a-1001", "A-1001\u200b", fullwidth "Ａ-1001") are one record.
 MRN_MAX = 40
 MRN_RULE = "letters A-Z, digits 0-9 and '-'"
-_MRN = re.compile(r"[A-Z0-9](?:[A-Z0-9-]*[A-Z0-9])?")
+_MRN = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")  # one hyphen at a time: "ZZ--00223" is no spelling of ZZ-00223
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +234,10 @@ class Canonical:
 
 def canonical_mrn(text: str) -> Canonical:
     """The MRN as stored and compared: compatibility-normalised (NFKC: fullwidth letters and digits are ASCII),
-    trimmed, upper-case; only letters A-Z, digits and inner hyphens. Anything else is refused with the reason,
-    never silently removed (an MRN with a hidden character is a mistyped one)."""
+    trimmed, upper-case; only letters A-Z, digits and single inner hyphens. Anything else is refused with the
+    reason, never silently removed (an MRN with a hidden character is a mistyped one). A doubled hyphen is refused,
+    not folded: folding would make "ZZ--00223" find ZZ-00223, but an MRN typed so is a typo or another system's
+    number, for the user to check, as every other character outside the rule is."""
     folded = unicodedata.normalize("NFKC", text).strip(_BLANK).upper()
     if not folded:
         return Canonical(None, "is empty")
@@ -230,6 +245,8 @@ def canonical_mrn(text: str) -> Canonical:
         return Canonical(None, f"at most {MRN_MAX} characters, got {len(folded)}")
     if not _MRN.fullmatch(folded):
         bad = next((c for c in folded if not (c.isascii() and (c.isalnum() or c == "-"))), None)
+        if bad is None and "--" in folded.strip("-"):
+            return Canonical(None, f"contains '--': only {MRN_RULE}, one hyphen at a time")
         if bad is None:
             return Canonical(None, f"begins or ends with '-': only {MRN_RULE}, a letter or digit first and last")
         shown = f" {bad!r}" if bad.isprintable() and not bad.isspace() else ""

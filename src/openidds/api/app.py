@@ -30,6 +30,7 @@ from openidds.errors import InputError
 from openidds.service.errors import ServiceError
 
 API_VERSION = "1"
+MAX_LISTED = 20  # the problems a 422 lists in `errors`
 INTERNAL = "an internal error of the service: reload the record to see whether it was saved before trying again"
 
 
@@ -85,19 +86,24 @@ def create_app(
     # A refusal's `detail` is for people: its field in words (display.message); `field` keeps the code.
     @app.exception_handler(InputError)
     def _input(_: Request, exc: InputError) -> JSONResponse:
-        return error_response(422, display.message(exc), field=exc.field, codes=exc.codes)
+        return error_response(422, display.message(exc), field=exc.field or None, codes=exc.codes)
 
     @app.exception_handler(RequestValidationError)
     def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_problem(e) for e in exc.errors()]
+        found = exc.errors()
+        # The first few only: a body of 50,000 unknown keys (under the 1 MiB limit) was answered with all 50,000.
+        problems = [_problem(e) for e in found[:MAX_LISTED]]
         first = problems[0]
         words = display.message(InputError(first.field, first.message))
+        if len(found) > MAX_LISTED:
+            more = len(found) - MAX_LISTED
+            words += f" (and {more:,} more problem{'s' if more > 1 else ''}: the first {MAX_LISTED} are listed)"
         return error_response(422, words, field=first.field, errors=problems)
 
     @app.exception_handler(ServiceError)
     def _service(_: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.message, headers=headers)
+        return error_response(exc.status, exc.message, field=exc.field, headers=headers)
 
     @app.exception_handler(StaleDataError)
     def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
@@ -130,14 +136,24 @@ def create_app(
             return busy(request)
         raise exc
 
-    # FastAPI answers a JSON body that is not UTF-8 text with a bare 400 (a Starlette HTTPException, the web's
-    # handler's class): it is bad input like any other, a 422 on `body`; every other HTTPException as before.
+    # FastAPI answers a JSON body it cannot read (not UTF-8 text, or nested so deep that Python's json parser runs
+    # out of stack) with a bare, undocumented 400 "There was an error parsing the body" (a Starlette HTTPException,
+    # the web's handler's class): it is bad input like any other, a 422 on `body`; every other HTTPException as
+    # before. (Here rather than in the web's handler, web/__init__.py _no_route, beside the UTF-8 case it joins.)
     answer_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/") and isinstance(exc.__cause__, UnicodeDecodeError):
-            problem = FieldProblem(field="body", message="is not valid JSON (it is not UTF-8 text)")
+        if request.url.path.startswith("/api/") and exc.status_code == 400:
+            cause = exc.__cause__
+            why = (
+                "it is not UTF-8 text"
+                if isinstance(cause, UnicodeDecodeError)
+                else "it is nested too deeply: a few levels of objects and lists are all the API reads"
+                if isinstance(cause, RecursionError)
+                else "it could not be read"
+            )
+            problem = FieldProblem(field="body", message=f"is not valid JSON ({why})")
             words = display.message(InputError(problem.field, problem.message))
             return error_response(422, words, field=problem.field, errors=[problem])
         answer = answer_http(request, exc)

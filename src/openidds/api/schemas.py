@@ -6,6 +6,7 @@ with the `to_…` methods here, so the two accept, refuse and record the same th
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
@@ -71,6 +72,9 @@ def _catheter_cm(text: str) -> str:
 
 
 CatheterCm = Annotated[DecimalText, AfterValidator(_catheter_cm)]
+# An oral morphine-equivalent dose: a typo bound, not a clinical one (the highest doses reported are a few thousand
+# mg/day; 100,000 is beyond any patient, and "9" * 40 was stored).
+MmeText = Annotated[DecimalText, AfterValidator(_most(100_000, "mg/day"))]
 
 
 def _whole_as_text(value: object) -> object:
@@ -181,19 +185,53 @@ def _instant(value: datetime) -> datetime:
     return value
 
 
-# An instant with its UTC offset, inside the years every part of OpenIDDS handles.
-Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+# ISO 8601 as JSON writes it: a date, 'T', hours and minutes (seconds and a fraction optional), and the offset.
+_ISO_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _not_yes_or_no(value: object) -> object:
+def _instant_text(value: object) -> object:
+    """Text only (pydantic read 1700000000, or "1700000000", as seconds since 1970); a datetime is the web's own."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_INSTANT.fullmatch(value)):
+        return value
+    raise ValueError("expected a date and time with its offset, such as '2026-11-21T08:00:00-06:00'")
+
+
+def _day_text(value: object) -> object:
+    """Text only, YYYY-MM-DD (pydantic read 0 as 1970-01-01, "19600203" as seconds since 1970, and a midnight
+    datetime as its date)."""
+    if (isinstance(value, date) and not isinstance(value, datetime)) or (
+        isinstance(value, str) and _ISO_DAY.fullmatch(value)
+    ):
+        return value
+    raise ValueError("expected a date written YYYY-MM-DD, such as '1960-02-03'")
+
+
+# An instant with its UTC offset, as ISO 8601 text, inside the years every part of OpenIDDS handles.
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_instant)]
+# A calendar day (a birth date), as YYYY-MM-DD text.
+Day = Annotated[date, BeforeValidator(_day_text)]
+
+_WHOLE_TEXT = re.compile(r"-?[0-9]{1,18}")
+
+
+def _whole(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected a whole number, not true or false")
-    return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _WHOLE_TEXT.fullmatch(value):
+        return int(value)
+    if value == "":
+        raise ValueError("is blank: give a whole number")
+    raise ValueError("expected a whole number in the digits 0-9, such as 40 (not 40.0 or 1e2)")
 
 
-# A whole number in a body: true is no score (JSON's true was read as 1). Text of ASCII digits still reads (the
-# web's forms send text; pydantic reads no other script's digits).
-Count = Annotated[int, BeforeValidator(_not_yes_or_no)]
+# A whole number in a body: a JSON integer, or text of ASCII digits (the web's forms send text). true is no score
+# (JSON's true was read as 1), and 40.0 or 1e2 are no whole numbers (pydantic read them as 40 and 100).
+Count = Annotated[int, BeforeValidator(_whole)]
 # Yes or no in a body: true or false only (1, "yes" and "on" were read as yes). The web's forms turn their radio
 # buttons and boxes into these before validation (web/forms.py tri, Fields.checked).
 YesNo = StrictBool
@@ -228,12 +266,12 @@ class NewPatient(In):
     mrn: Mrn
     family_name: PersonName
     given_name: PersonName
-    birth_date: date = Field(description="not after today, not more than 130 years ago")
+    birth_date: Day = Field(description="YYYY-MM-DD: not after today, not more than 130 years ago")
     sex: Sex
     timezone: Zone = "America/Chicago"
     care_area: Code
     indications: Indications = Field(default_factory=list)
-    oral_mme_per_day: DecimalText | None = None
+    oral_mme_per_day: MmeText | None = None
     allergies: ChartList = Field(default_factory=list)
     anticoagulants: ChartList = Field(default_factory=list)
     psychosis_history: YesNo | None = None
@@ -264,12 +302,12 @@ class PatientChanges(In):
     version: RecordId  # the version you read: a concurrent change answers 409
     family_name: PersonName | None = None
     given_name: PersonName | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: Sex | None = None
     timezone: Zone | None = None
     care_area: Code | None = None
     indications: Indications | None = None
-    oral_mme_per_day: DecimalText | None = None
+    oral_mme_per_day: MmeText | None = None
     allergies: ChartList | None = None
     anticoagulants: ChartList | None = None
     psychosis_history: YesNo | None = None
@@ -492,10 +530,8 @@ class FollowUpIn(In):
     baseline_nrs: Count | None = Field(default=None, ge=0, le=10)
     # Each item's own scale (Oswestry 0-5, PHQ-9 0-3): a number beyond it is a typo, and an unbounded one (2**70)
     # cannot even be fingerprinted for the Idempotency-Key.
-    oswestry: list[Annotated[Count, Field(ge=0, le=5)] | None] | None = Field(
-        default=None, min_length=10, max_length=10
-    )
-    phq9: list[Annotated[Count, Field(ge=0, le=3)]] | None = Field(default=None, min_length=9, max_length=9)
+    oswestry: list[OswestryItem | None] | None = Field(default=None, min_length=10, max_length=10)
+    phq9: list[Phq9Item] | None = Field(default=None, min_length=9, max_length=9)
     ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     previous_ashworth: Literal["0", "1", "1+", "2", "3", "4"] | None = None
     penn_frequency: Count | None = Field(default=None, ge=0, le=4)

@@ -6,9 +6,10 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field  # the field of the request it is about, when it is about one (a duplicate MRN: `mrn`)
 
 
 class NotFound(ServiceError):

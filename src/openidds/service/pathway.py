@@ -220,7 +220,7 @@ def create_patient(s: Session, actor: User, cmd: NewPatient, now: datetime) -> P
     require(actor, "create-patient")
     p = checked_patient(cmd, now)
     if s.scalar(select(Patient.id).where(Patient.mrn == p.mrn)) is not None:
-        raise Conflict(f"a patient with MRN {p.mrn} already exists")
+        raise Conflict(f"a patient with MRN {p.mrn} already exists", field="mrn")
     patient = Patient(mrn=p.mrn, **_columns(p), stage="evaluation", created_at=now)
     s.add(patient)
     s.flush()
@@ -508,9 +508,19 @@ class RecordFollowUp:
     entered: dict[str, Any]
 
 
+NOTHING_SEEN = (
+    "nothing to record: give a pain score (nrs), the Oswestry or PHQ-9 answers, an Ashworth or Penn spasm score, "
+    "or an adverse event"
+)
+NOTHING_READ = "nothing was read: give the reservoir volume (reservoir_ml), the alarms, eri or the drugs reported"
+
+
 def record_follow_up(s: Session, actor: User, patient_id: int, cmd: RecordFollowUp, now: datetime) -> FollowUp:
     visit, entered = cmd.visit, cmd.entered
     patient = _writer(s, actor, patient_id, "record-follow-up" if actor.role != "patient" else "submit-questionnaire")
+    found = (visit.nrs, visit.oswestry, visit.phq9, visit.ashworth, visit.penn_frequency, visit.penn_severity)
+    if all(v is None for v in found) and not visit.adverse_events:  # a baseline alone is a comparison, no finding
+        raise InputError("", NOTHING_SEEN)
     state = pump_state(s, patient.id, now)
     if state is not None:
         visit = replace(visit, drugs=tuple(i.drug.name for i in state.twin.solution))
@@ -633,6 +643,10 @@ def record_interrogation(
     """Against the twin: a reservoir figure outside its band is a discrepancy to review, and a pump that reports
     another program than the running one is an urgent flag."""
     patient = _writer(s, actor, patient_id, "record-follow-up")
+    # Refused, not kept as "interrogated, nothing to note": every programmable pump shows its reservoir volume, so an
+    # interrogation with nothing read is an empty form sent by mistake, and it would be checked against nothing.
+    if cmd.reservoir_ml is None and not cmd.alarms and not cmd.eri and not cmd.reported:
+        raise InputError("", NOTHING_READ)
     now = decision_instant(s, patient.id, now)
     state = pump_state(s, patient.id, now)
     reported: list[ReportedDrug] = []

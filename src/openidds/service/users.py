@@ -38,9 +38,9 @@ from openidds.service import audit, throttle
 from openidds.service.access import actor_name, require
 from openidds.service.auth import hash_password, revoke_tokens
 from openidds.service.errors import Conflict, NotFound
-from openidds.validation import visible
+from openidds.validation import normal_text
 
-USERNAME = re.compile(r"^[a-z0-9._-]{2,80}$")
+USERNAME = re.compile(r"[a-z0-9._-]{2,80}")  # a whole username: USERNAME.fullmatch
 __all__ = [
     "MIN_PASSWORD",
     "STAFF_ROLES",
@@ -78,13 +78,14 @@ def add_user(
 ) -> User:
     """A new login, its password hashed with argon2 (or `password_hash`, the argon2 hash of `password` made
     earlier); one audit record with `actor` as who did it."""
-    if not USERNAME.match(username):
-        raise InputError("username", f"use 2-80 lower-case letters, digits, '.', '_' or '-', got {username!r}")
-    full_name = visible(full_name)
+    if not USERNAME.fullmatch(username):  # fullmatch: `$` alone lets a trailing newline through
+        raise InputError("username", f"use 2-80 lower-case letters, digits, '.', '_' or '-', got {username[:90]!r}")
+    try:  # the API's rule for a name (api/schemas.py Name), here for the web's form and `idds user add` too
+        full_name = normal_text(full_name, max_length=200)
+    except ValueError as exc:
+        raise InputError("full_name", str(exc)) from None
     if not full_name:
         raise InputError("full_name", "give the user's full name")
-    if len(full_name) > 200:
-        raise InputError("full_name", "must be at most 200 characters")
     if role not in ROLES:
         raise InputError("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
     # A password hashed beforehand is the demo's public `<username>-demo` (service/demo_roster.py): the demo keeps
@@ -95,7 +96,7 @@ def add_user(
     if patient_id is not None and s.get(Patient, patient_id) is None:
         raise InputError("patient_id", f"no patient with id {patient_id}")
     if s.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username} already exists")
+        raise Conflict(f"user {username} already exists", field="username")
     user = User(
         username=username,
         full_name=full_name.strip(),
