@@ -741,9 +741,7 @@ def test_a_follow_up_with_the_scales_raises_the_urgent_flags(clinic: Clinic) -> 
     assert "URGENT: PHQ-9 item 9" in flags and "nausea (grade 1, mild)" in flags
     r = nora.post(f"/patients/{pid}/follow-up/preview", {**visit, "phq-4": ""}, htmx=True)
     # item 9 is never skipped silently: all 9 or none (the fifth answer left out is "answer 5", not "phq9[4]")
-    assert text_by_id(r.text, "follow-up-error") == (
-        "PHQ-9 answer 5: is blank: give a whole number"
-    )
+    assert text_by_id(r.text, "follow-up-error") == ("PHQ-9 answer 5: is blank: give a whole number")
 
     r = nora.post(f"/patients/{pid}/follow-up", visit)
     assert r.status_code == 303
@@ -856,3 +854,15 @@ def test_a_catheter_revision_keeps_the_program(clinic: Clinic) -> None:
     chart = ada.follow(r).text
     assert "Catheter revision: programmable-40" in text_by_id(chart, "timeline")
     assert text_by_id(chart, "current-program-link") == "Program version 1"
+
+
+def test_an_empty_follow_up_or_interrogation_form_is_refused_in_words(clinic: Clinic) -> None:
+    pid = implanted_patient(clinic)
+    nora = Browser(clinic, "nora")
+    r = nora.post(f"/patients/{pid}/follow-up", {"baseline_nrs": "8"})  # the baseline alone is no finding
+    assert r.status_code == 422
+    assert "Nothing to record: give a pain score (nrs)" in r.text
+    r = nora.post(f"/patients/{pid}/interrogation", {})
+    assert r.status_code == 422
+    assert "Nothing was read: give the reservoir volume (reservoir_ml)" in r.text
+    assert nora.post(f"/patients/{pid}/follow-up", {"nrs": "4"}).status_code == 303
