@@ -49,6 +49,15 @@ def test_phq9_item_9_raises_an_urgent_flag_until_resolved(clinic: Clinic) -> Non
     assert item9[0]["message"].startswith("URGENT: PHQ-9 item 9 (thoughts of being better off dead or of self-harm)")
     assert "'several days' (1)" in item9[0]["message"]
     assert visit["scores"]["phq9"]["total"] == 2
+    # ... and only what a patient reports: an Ashworth grade, a baseline or a graded adverse event is the care team's
+    for clinical, field in (
+        ({"ashworth": "1"}, "ashworth"),
+        ({"nrs": 3, "baseline_nrs": 9}, "baseline_nrs"),
+        ({"adverse_events": [{"item": "nausea", "grade": 1}]}, "adverse_events"),
+    ):
+        r = clinic.call("POST", f"/patients/{second}/follow-ups", "sam", json=clinical)
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
+        assert r.json()["message"].endswith("a questionnaire gives pain, Oswestry, PHQ-9 and spasms"), r.text
 
     rows = clinic.call("GET", "/dashboard", "nora").json()["patients"]
     assert [(r["patient_id"], r["urgency"], r["urgent_flags"]) for r in rows] == [

@@ -458,6 +458,17 @@ class FollowUpVisit:
     adverse_events: tuple[AdverseEvent, ...] = ()
 
 
+# What a patient reports on their own questionnaire: pain (NRS), disability (Oswestry), mood (PHQ-9) and their
+# spasms (the Penn scale is self-reported). The rest is the care team's to rate: a Modified Ashworth grade is an
+# examination, a baseline is the record's, and an adverse event's grade is a clinical judgement.
+CLINICIAN_RATED = ("baseline_nrs", "ashworth", "previous_ashworth", "adverse_events")
+
+
+def clinician_rated(visit: FollowUpVisit) -> tuple[str, ...]:
+    """The fields of `visit` a patient's questionnaire may not give (empty when it is only self-reports)."""
+    return tuple(name for name in CLINICIAN_RATED if getattr(visit, name) not in (None, ()))
+
+
 @dataclass(frozen=True, slots=True)
 class FollowUpAssessment:
     pain: PainScore | None

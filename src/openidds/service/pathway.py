@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.clinic.evaluation import Candidate, evaluate_candidate
-from openidds.clinic.followup import FollowUpVisit, assess_follow_up
+from openidds.clinic.followup import FollowUpVisit, assess_follow_up, clinician_rated
 from openidds.clinic.interrogation import ReportedDrug, mismatch_flag, program_differences, reservoir_discrepancy
 from openidds.clinic.refill import first_fill_flag
 from openidds.clinic.resolution import resolution_refusal
@@ -518,6 +518,11 @@ NOTHING_READ = "nothing was read: give the reservoir volume (reservoir_ml), the 
 def record_follow_up(s: Session, actor: User, patient_id: int, cmd: RecordFollowUp, now: datetime) -> FollowUp:
     visit, entered = cmd.visit, cmd.entered
     patient = _writer(s, actor, patient_id, "record-follow-up" if actor.role != "patient" else "submit-questionnaire")
+    rated = clinician_rated(visit) if actor.role == "patient" else ()
+    if rated:
+        raise InputError(
+            rated[0], "is for the care team to rate: a questionnaire gives pain, Oswestry, PHQ-9 and spasms"
+        )
     found = (visit.nrs, visit.oswestry, visit.phq9, visit.ashworth, visit.penn_frequency, visit.penn_severity)
     if all(v is None for v in found) and not visit.adverse_events:  # a baseline alone is a comparison, no finding
         raise InputError("", NOTHING_SEEN)
