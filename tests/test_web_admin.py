@@ -314,7 +314,8 @@ def test_a_password_reset_ends_the_sessions_and_only_the_new_password_works(clin
     r = submit(root, f"password-{nora}", f"/admin/users/{nora}/password", {"new_password": NEW_PASSWORD})
     assert (r.status_code, r.headers["location"]) == (303, f"/admin/users?done=password&user={nora}")
     assert text_by_id(root.follow(r).text, "done-notice") == (
-        "The password of Nora (nora) is reset: their sessions are ended. Give them the new password in person."
+        "The password of Nora (nora) is reset: their sessions are ended and a lock on the login is lifted. Give "
+        "them the new password in person."
     )
     assert nora_web.get("/clinic").headers["location"] == "/login?next=/clinic"
     assert Browser(clinic).login("nora").status_code == 401  # the old password
@@ -766,3 +767,20 @@ def test_no_page_of_the_trail_shows_a_hash(clinic: Clinic) -> None:
             r = browser.get(path)
             assert r.status_code == 200
             assert not [h for h in hashes if h in r.text], (who, path)
+
+
+def test_the_users_page_shows_a_locked_login_and_a_reset_lifts_it(clinic: Clinic) -> None:
+    """A nurse who mistyped ten times is locked for 15 minutes: the admin sees until when, in the clinic's time,
+    and the reset that gives her a new password in person lifts it."""
+    root = Browser(clinic, "root")
+    nora = uid(clinic, "nora")
+    for _ in range(10):  # 20 s apart, past every back-off: the 10th at 15:03:00 UTC locks until 15:18 (09:18 CST)
+        assert Browser(clinic).login("nora", "not her password").status_code == 401
+        clinic.advance(seconds=20)
+    page = root.get("/admin/users").text
+    assert text_by_id(page, f"user-{nora}-locked") == "locked until 21 Nov 2026 09:18 CST"
+    assert f'id="user-{uid(clinic, "ada")}-locked"' not in page
+    r = submit(root, f"password-{nora}", f"/admin/users/{nora}/password", {"new_password": NEW_PASSWORD})
+    assert r.status_code == 303
+    assert f'id="user-{nora}-locked"' not in root.follow(r).text
+    assert Browser(clinic).login("nora", NEW_PASSWORD).status_code == 303

@@ -85,6 +85,17 @@ def clear_account(s: Session, attempt: Attempt) -> None:
     )
 
 
+def locked_logins(s: Session, usernames: list[str], now: datetime) -> dict[str, datetime]:
+    """Which of these logins are locked now, and until when (the admin's Users page shows it)."""
+    keys = {account_key(name): name for name in usernames}
+    rows = s.execute(
+        select(LoginThrottle.key, LoginThrottle.locked_until).where(
+            LoginThrottle.kind == "account", LoginThrottle.key.in_(list(keys)), LoginThrottle.locked_until > now
+        )
+    )
+    return {keys[key]: until for key, until in rows if until is not None}
+
+
 def unlock(s: Session, username: str, address: str | None, now: datetime, actor: str) -> int:
     """Lift a lock by hand: the login name's count (and the address's, if given) forgotten, audited. For the one
     who runs the server (`idds user unlock`), when guessers keep a login, the last admin's too, locked. How many

@@ -25,7 +25,7 @@ from openidds.api.schemas import Id
 from openidds.data import load_clinic_settings
 from openidds.db.models import User
 from openidds.errors import InputError
-from openidds.service import audit, audit_trail, users
+from openidds.service import audit, audit_trail, throttle, users
 from openidds.service.access import require
 from openidds.service.audit_trail import AuditEntry, AuditQuery
 from openidds.validation import LAST_YEAR, YEARS, instant_problem
@@ -60,8 +60,8 @@ DONE = {
     "added": "{name} ({username}) was added as {role}: they can log in now.",
     "disabled": "{name} ({username}) is disabled: their sessions are ended and they cannot log in.",
     "enabled": "{name} ({username}) is enabled: they can log in again.",
-    "password": "The password of {name} ({username}) is reset: their sessions are ended. Give them the new "
-    "password in person.",
+    "password": "The password of {name} ({username}) is reset: their sessions are ended and a lock on the login "
+    "is lifted. Give them the new password in person.",
     "role": "{name} ({username}) is now {role}: their sessions are ended, and they act as {role} from their next "
     "login.",
     "revoked": "Every session of {name} ({username}) is ended: they log in again with their password.",
@@ -112,6 +112,7 @@ def _users_page(
 ) -> Response:
     """The user list and its forms; `failed`: the id of the form that was refused (shown open, its values kept)."""
     found = users.list_users(w.s, w.user)
+    locks = throttle.locked_logins(w.s, [u.username for u in found], w.now)
     done = request.query_params.get("done", "")
     notice = ""
     if done in DONE:
@@ -126,6 +127,8 @@ def _users_page(
         status=error.status if error else 200,
         user=w.user,
         users=found,
+        locks=locks,
+        zone=clinic_zone(request),
         roles=users.STAFF_ROLES,
         min_password=users.MIN_PASSWORD,
         notice=notice,
