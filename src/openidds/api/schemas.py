@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -279,21 +279,14 @@ class NewPatient(In):
 
     def to_command(self) -> pathway.NewPatient:
         """The new patient as `pathway.create_patient` takes it."""
-        return pathway.NewPatient(
-            mrn=self.mrn,
-            family_name=self.family_name,
-            given_name=self.given_name,
-            birth_date=self.birth_date,
-            sex=self.sex,
-            timezone=self.timezone,
-            care_area=self.care_area,
-            indications=tuple(self.indications),
-            oral_mme_per_day=_exact(self.oral_mme_per_day),
-            allergies=tuple(self.allergies),
-            anticoagulants=tuple(self.anticoagulants),
-            psychosis_history=self.psychosis_history,
-            life_expectancy_months=self.life_expectancy_months,
-        )
+        return pathway.NewPatient(**_patient_values(self))
+
+
+def _patient_values(model: NewPatient | PatientChanges) -> dict[str, Any]:
+    """A patient's fields as the commands hold them: lists as tuples, the oral MME exact (no version)."""
+    values = {name: getattr(model, name) for name in type(model).model_fields if name != "version"}
+    lists = {name: tuple(v) for name, v in values.items() if isinstance(v, list)}
+    return {**values, **lists, "oral_mme_per_day": _exact(model.oral_mme_per_day)}
 
 
 class PatientChanges(In):
@@ -315,26 +308,8 @@ class PatientChanges(In):
 
     def to_command(self) -> pathway.PatientChange:
         """The change as `pathway.update_patient` takes it: `given` names the fields sent."""
-
-        def listed(value: list[str] | None) -> tuple[str, ...] | None:
-            return None if value is None else tuple(value)
-
-        return pathway.PatientChange(
-            version=self.version,
-            given=frozenset(self.model_fields_set - {"version"}),
-            family_name=self.family_name,
-            given_name=self.given_name,
-            birth_date=self.birth_date,
-            sex=self.sex,
-            timezone=self.timezone,
-            care_area=self.care_area,
-            indications=listed(self.indications),
-            oral_mme_per_day=_exact(self.oral_mme_per_day),
-            allergies=listed(self.allergies),
-            anticoagulants=listed(self.anticoagulants),
-            psychosis_history=self.psychosis_history,
-            life_expectancy_months=self.life_expectancy_months,
-        )
+        given = frozenset(self.model_fields_set - {"version"})
+        return pathway.PatientChange(version=self.version, given=given, **_patient_values(self))
 
 
 class EvaluationIn(In):

@@ -240,21 +240,9 @@ def update_patient(s: Session, actor: User, patient_id: int, cmd: PatientChange,
     for name in sorted(cmd.given - CLEARABLE):
         if getattr(cmd, name) is None:
             raise InputError(name, "cannot be cleared: give a value (an empty list for none)")
-    current = NewPatient(
-        mrn=patient.mrn,
-        family_name=patient.family_name,
-        given_name=patient.given_name,
-        birth_date=patient.birth_date,
-        sex=patient.sex,
-        care_area=patient.care_area,
-        timezone=patient.timezone,
-        indications=tuple(patient.indications),
-        oral_mme_per_day=patient.oral_mme_per_day,
-        allergies=tuple(patient.allergies),
-        anticoagulants=tuple(patient.anticoagulants),
-        psychosis_history=patient.psychosis_history,
-        life_expectancy_months=patient.life_expectancy_months,
-    )
+    stored: dict[str, Any] = {name: getattr(patient, name) for name in NewPatient.__dataclass_fields__}
+    as_held: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()}
+    current = NewPatient(**as_held)
     changed = checked_patient(replace(current, **{k: getattr(cmd, k) for k in cmd.given}), now)
     before = patient_json(patient)
     columns = _columns(changed)
