@@ -696,6 +696,10 @@ def demo() -> None:
 
 # The clinic service's commands (serve, audit, user) register themselves on `app` (cli/clinic.py).
 from openidds.cli import clinic as _clinic  # noqa: E402, F401  (after `app` and its helpers exist)
+from openidds.cli import feeds as _feeds  # noqa: E402, F401
+from openidds.cli import operations as _operations  # noqa: E402, F401
+from openidds.cli import printing as _printing  # noqa: E402, F401
+from openidds.cli import worker as _worker  # noqa: E402, F401
 
 
 def main() -> None:

@@ -43,6 +43,13 @@ Action = Literal[
     "read-dashboard",
     "read-audit",
     "manage-users",
+    "edit-clinic-settings",
+    "book-appointment",
+    "plan-refills",
+    "read-clinic-report",
+    "read-outbox",
+    "set-contact",
+    "manage-calendar-feeds",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 # any: any patient's record; own: only the acting patient's own record.
@@ -73,6 +80,13 @@ ACTION_TEXT: Mapping[Action, str] = MappingProxyType(
         "read-dashboard": "read the clinic dashboard",
         "read-audit": "read the audit trail",
         "manage-users": "manage users and roles",
+        "edit-clinic-settings": "edit the clinic's settings (hours, holidays, nurses, margins, contacts)",
+        "book-appointment": "book, confirm, cancel or mark appointments",
+        "plan-refills": "run the refill planner and book its proposal",
+        "read-clinic-report": "read and print the clinic's monthly report",
+        "read-outbox": "read the notifications sent and waiting",
+        "set-contact": "choose how a patient is reached (reminders by e-mail, SMS or none; their calendar feed)",
+        "manage-calendar-feeds": "make or revoke the clinic's and clinicians' secret calendar feeds",
     }
 )
 
@@ -100,6 +114,13 @@ MATRIX: Mapping[Action, Mapping[Role, Access]] = MappingProxyType(
         "read-dashboard": {"physician": "any", "nurse": "any", "pharmacist": "any"},
         "read-audit": {"admin": "any", "physician": "any"},
         "manage-users": {"admin": "any"},
+        "edit-clinic-settings": {"admin": "any"},
+        "book-appointment": {"physician": "any", "nurse": "any"},
+        "plan-refills": {"physician": "any", "nurse": "any"},
+        "read-clinic-report": {"physician": "any", "nurse": "any", "pharmacist": "any"},
+        "read-outbox": {"admin": "any", "physician": "any", "nurse": "any"},
+        "set-contact": {"physician": "any", "nurse": "any", "patient": "own"},
+        "manage-calendar-feeds": {"physician": "any", "nurse": "any", "pharmacist": "any"},
     }
 )
 
@@ -116,6 +137,11 @@ PATIENT_SCOPED: frozenset[Action] = frozenset(ACTIONS) - {
     "read-dashboard",
     "read-audit",
     "manage-users",
+    "edit-clinic-settings",
+    "plan-refills",
+    "read-clinic-report",
+    "read-outbox",
+    "manage-calendar-feeds",
 }
 
 _ARTICLE: Mapping[Role, str] = MappingProxyType(

@@ -47,6 +47,7 @@ class User(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)  # a patient's own login
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(200), default=None)  # where urgent notices reach them
 
 
 class Token(Base):
@@ -321,6 +322,9 @@ class PatientStatus(Base):
     # A program confirmed and verified for another solution, waiting for the refill that brings it, in words
     pending_program: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
+    # The next instant at which what this row says goes stale without a write (a projected alarm, the end of the
+    # reservoir, stability, ERI, a latest safe day, a booked visit's end): the worker re-evaluates the patient then.
+    recheck_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
 class DashboardVersion(Base):
@@ -356,3 +360,107 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ClinicSettingsVersion(Base):
+    """The clinic's settings as an administrator saved them (openidds.clinic.settings.ClinicSettings as JSON): a new
+    row per save, never updated; the newest is in force (none: the shipped data file)."""
+
+    __tablename__ = "clinic_settings_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    saved_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    saved_at: Mapped[datetime]
+
+
+class PatientContact(Base):
+    """How a patient is reached, and by whom they are looked after: the channel they chose for reminders (e-mail,
+    SMS or none), the addresses, the language of the messages, and the responsible clinician."""
+
+    __tablename__ = "patient_contacts"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), default="none")  # email, sms, none
+    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    phone: Mapped[str | None] = mapped_column(String(40), default=None)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    responsible_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    updated_at: Mapped[datetime]
+
+
+class Appointment(Versioned, Base):
+    """A booked visit (refill, follow-up, replacement surgery, MRI pre/post check) through booked → confirmed →
+    attended (linked to the refill or follow-up recorded) or missed or cancelled (openidds.clinic.appointments)."""
+
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    nurse_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    skills: Mapped[list[Any]] = mapped_column(default=list)  # what the visit needs (compounded, ziconotide, home-visit)
+    note: Mapped[str] = mapped_column(Text, default="")
+    window_override: Mapped[str] = mapped_column(Text, default="")  # booked outside the refill window: why
+    refill_id: Mapped[int | None] = mapped_column(ForeignKey("refills.id"), default=None)
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"), default=None)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), default=None)  # booked from this proposal
+    status_reason: Mapped[str] = mapped_column(Text, default="")  # why cancelled or missed
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Plan(Base):
+    """A planner run: its proposal (bookings, the greedy baseline beside it, shortfalls) as JSON, and which of its
+    bookings the care team accepted."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    weeks: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accepted: Mapped[list[Any]] = mapped_column(default=list)  # keys of the proposed bookings booked from it
+
+
+class OutboxMessage(Base):
+    """A notification, written in the same transaction as the event that causes it and delivered by the worker
+    (e-mail or an SMS gateway's webhook) with retries; `dedupe_key` is unique, so one event never makes two."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(60))  # e.g. "refill-reminder-7d", "missed-visit", "urgent-flag"
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    channel: Mapped[str] = mapped_column(String(10))  # email, sms
+    address: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    receipt: Mapped[str] = mapped_column(Text, default="")  # what the server or gateway answered
+
+
+class CalendarFeed(Base):
+    """A secret iCalendar feed URL (for the clinic, one clinician or one patient): only the token's SHA-256 is
+    stored; revoking it ends the URL."""
+
+    __tablename__ = "calendar_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(12))  # clinic, clinician, patient
+    subject_id: Mapped[int | None] = mapped_column(Integer, default=None)  # the user or patient id
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

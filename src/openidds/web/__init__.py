@@ -19,7 +19,18 @@ from openidds.web.session import SECURITY_HEADERS, LoginNeeded, WebError, is_htm
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to the service's app."""
-    from openidds.web import admin, pages, patient, programming, refill, workflows
+    from openidds.web import (
+        admin,
+        calendar,
+        feeds,
+        notifications,
+        pages,
+        patient,
+        printing,
+        programming,
+        refill,
+        workflows,
+    )
 
     app.include_router(pages.router)
     app.include_router(workflows.router)
@@ -27,6 +38,10 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(refill.router)
     app.include_router(patient.router)
     app.include_router(admin.router)
+    app.include_router(calendar.router)
+    app.include_router(printing.router)
+    app.include_router(notifications.router)
+    app.include_router(feeds.router)
     static = resources.files("openidds.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from openidds.api.routers import audit, auth, clinic, pathway, patients, programs, records, refills
+from openidds.api.routers import (
+    appointments,
+    audit,
+    auth,
+    calendars,
+    clinic,
+    notifications,
+    pathway,
+    patients,
+    planning,
+    printing,
+    programs,
+    records,
+    refills,
+)
 
 router = APIRouter()
 for _module in (
@@ -12,6 +26,11 @@ for _module in (
     programs,
     refills,
     clinic,
+    appointments,
+    planning,
+    printing,
+    notifications,
+    calendars,
     audit,
     records,
 ):  # records last: its path is generic

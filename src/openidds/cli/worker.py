@@ -1,0 +1,3 @@
+"""`idds` commands: worker (issue 12: being built). Registered on the `idds` app by cli/app.py."""
+
+from __future__ import annotations

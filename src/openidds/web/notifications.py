@@ -1,0 +1,7 @@
+"""notifications pages (issue 12: being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
