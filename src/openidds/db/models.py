@@ -325,6 +325,10 @@ class PatientStatus(Base):
     # The next instant at which what this row says goes stale without a write (a projected alarm, the end of the
     # reservoir, stability, ERI, a latest safe day, a booked visit's end): the worker re-evaluates the patient then.
     recheck_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # The refill window (clinic.window): book between these two clinic days; its reasons in words
+    refill_earliest: Mapped[date | None] = mapped_column(Date, default=None)
+    refill_latest: Mapped[date | None] = mapped_column(Date, default=None, index=True)
+    refill_window: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class DashboardVersion(Base):

@@ -1,6 +1,7 @@
 """Refill operations: the clinic's settings as an administrator saves them, how each patient is reached, booked
 appointments, planner runs, the notification outbox, secret calendar feeds, a clinician's e-mail, and the instant
-at which a patient's status goes stale without a write (the worker re-evaluates it then).
+at which a patient's status goes stale without a write (the worker re-evaluates it then), and each patient's refill
+window (book between two clinic days).
 
 Revision ID: 0007
 Revises: 0006
@@ -129,11 +130,19 @@ def upgrade() -> None:
     # Plain ADD COLUMN (no batch copy on SQLite: that would drop patient_status's dashboard triggers)
     op.add_column("patient_status", sa.Column("recheck_at", sa.DateTime(), nullable=True))
     op.create_index("ix_patient_status_recheck_at", "patient_status", ["recheck_at"])
+    op.add_column("patient_status", sa.Column("refill_earliest", sa.Date(), nullable=True))
+    op.add_column("patient_status", sa.Column("refill_latest", sa.Date(), nullable=True))
+    op.create_index("ix_patient_status_refill_latest", "patient_status", ["refill_latest"])
+    op.add_column("patient_status", sa.Column("refill_window", sa.JSON(), nullable=True))
     op.add_column("users", sa.Column("email", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("users", "email")
+    op.drop_column("patient_status", "refill_window")
+    op.drop_index("ix_patient_status_refill_latest", table_name="patient_status")
+    op.drop_column("patient_status", "refill_latest")
+    op.drop_column("patient_status", "refill_earliest")
     op.drop_index("ix_patient_status_recheck_at", table_name="patient_status")
     op.drop_column("patient_status", "recheck_at")
     op.drop_table("calendar_feeds")
