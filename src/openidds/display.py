@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Final
@@ -166,6 +166,13 @@ def day(at: datetime | None, where: str | tzinfo | None) -> str:
         return NONE
     local = _local(at, where)
     return f"{_WEEKDAYS[local.weekday()]} {_date(local)}"
+
+
+def calendar_day(value: date | None) -> str:
+    """A clinic day (a date, no instant): 'Tue 1 Dec 2026'."""
+    if value is None:
+        return NONE
+    return f"{_WEEKDAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def through(at: datetime | None, where: str | tzinfo | None) -> str:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openidds.calculations import stability_limit
 from openidds.clinic.refill import describe_solution
-from openidds.clinic.replacement import replacement_plan
+from openidds.clinic.replacement import ReplacementPlan, replacement_plan
 from openidds.data import load_catalog, load_library
 from openidds.db.models import Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
 from openidds.devices import DeviceCatalog
@@ -22,6 +23,8 @@ from openidds.programfile import parse_program, program_from_dict
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.programs.program import Ingredient, PumpProgram
 from openidds.service.flags import open_flags
+from openidds.service.settings import current_settings
+from openidds.service.window import window_for
 from openidds.twin import Interrogation as InterrogationEvent
 from openidds.twin import ProgramChange, PumpTwin
 from openidds.twin import Refill as RefillEvent
@@ -166,6 +169,8 @@ def refresh_status(
         status.active_alarms, status.projected_alarms = [], []
         status.replacement_due = status.eri_at = status.end_of_service = None
         status.withdrawal_risk = False
+        status.refill_earliest = status.refill_latest = status.refill_window = None
+        status.recheck_at = None
         return status
     twin, program = state.twin, state.program
     status.reservoir_ml = twin.reservoir
@@ -196,7 +201,38 @@ def refresh_status(
     status.replacement_due = None if plan is None else from_us(plan.plan_by)
     status.eri_at = None if plan is None else from_us(plan.eri)
     status.end_of_service = None if plan is None or plan.end_of_service is None else from_us(plan.end_of_service)
+    settings = current_settings(s)
+    window = window_for(twin, program, settings, now, fill_expiry(s, patient_id, twin), *plan_by(plan, now))
+    status.refill_earliest = None if window is None else window.earliest
+    status.refill_latest = None if window is None else window.latest
+    status.refill_window = None if window is None else window.as_json()
+    status.recheck_at = _recheck_at(status, now, settings.timezone)
     return status
+
+
+def plan_by(plan: ReplacementPlan | None, now: datetime) -> tuple[int | None, str]:
+    """What the replacement bounds a refill by: the date it is planned by while that is ahead; once it has passed
+    (the replacement is overdue, named on the dashboard), the end of service, when the pump stops."""
+    if plan is None:
+        return None, ""
+    if plan.plan_by > to_us(now):
+        return plan.plan_by, "the pump replacement is planned by"
+    return plan.end_of_service, "the pump stops (end of service; its replacement is overdue)"
+
+
+def _recheck_at(status: PatientStatus, now: datetime, zone_name: str) -> datetime | None:
+    """The next instant at which this row goes stale without a write: a projected alarm (low or empty reservoir),
+    the refill falling due (stability, expiry, the worst-case alarm), ERI, the end of service, the replacement date,
+    or, with a refill window, the clinic's next midnight (the window's days are counted from today: a latest safe
+    day passes at midnight). The worker re-evaluates the patient then."""
+    instants = [datetime.fromisoformat(a["at"]) for a in status.projected_alarms]
+    instants += [t for t in (status.next_refill_due, status.replacement_due, status.eri_at, status.end_of_service) if t]
+    if status.refill_latest is not None:
+        zone = ZoneInfo(zone_name)
+        tomorrow = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+        instants.append(tomorrow.astimezone(UTC))
+    future = [t for t in instants if t > now]
+    return min(future) if future else None
 
 
 def pending_text(s: Session, patient_id: int, holds: tuple[Ingredient, ...] | None) -> str:
