@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from openidds.clinic.followup import Flag as FlagRule
 from openidds.db.models import Flag, FollowUp, User
+from openidds.service import notify
 
 
 def raise_flag(s: Session, actor: User, patient_id: int, rule: FlagRule, entity: str, now: datetime) -> Flag:
-    """Record a flag from the pure core's rule, in the caller's transaction (the caller writes the audit)."""
+    """Record a flag from the pure core's rule, in the caller's transaction (the caller writes the audit). An urgent
+    flag also queues its notice to the responsible clinician (or on call) in the same transaction."""
     row = Flag(
         patient_id=patient_id,
         code=rule.code,
@@ -28,6 +30,8 @@ def raise_flag(s: Session, actor: User, patient_id: int, rule: FlagRule, entity:
     )
     s.add(row)
     s.flush()
+    if row.urgent:
+        notify.urgent_flag(s, patient_id, row.code, row.message, f"flag/{row.id}", now)
     return row
 
 

@@ -43,7 +43,7 @@ from openidds.programs.program import PumpProgram
 from openidds.programs.solution import check_volume
 from openidds.quantities import DOSE_RATE, parse_quantity
 from openidds.quantities.units import format_number
-from openidds.service import audit
+from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
 from openidds.service.dashboard import dashboard_page
 from openidds.service.errors import Conflict, NotFound
@@ -530,6 +530,9 @@ def record_follow_up(s: Session, actor: User, patient_id: int, cmd: RecordFollow
     )
     s.add(row)
     s.flush()
+    for flag in row.flags:  # an urgent finding (PHQ-9 item 9, a grade 4 event) reaches a clinician now
+        if flag.get("urgent"):
+            notify.urgent_flag(s, patient.id, str(flag["code"]), str(flag["message"]), f"follow-up/{row.id}", now)
     _write(
         s,
         actor,
