@@ -94,9 +94,17 @@ def serve(
             "(the login throttle counts each client's address).",
         ),
     ] = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Do not run the background worker (reminders, the outbox's delivery, re-checks) in this process: "
+            "run `idds worker` instead.",
+        ),
+    ] = False,
 ) -> None:
     """Start the clinic service: the REST API under /api/v1 (docs at /api/v1/docs), after creating or migrating
-    the database."""
+    the database, and the background worker beside it (`--no-worker`: not)."""
     from time import perf_counter
 
     with guarded():
@@ -158,6 +166,11 @@ def serve(
                 _say(f"Warning: listening on {host}: anyone who can reach it can log in with these public passwords.")
     elif not patients:
         _say('No patients yet. The first admin: idds user add admin --role admin --name "Clinic Administrator"')
+    mailbox = None
+    if demo:
+        from openidds.cli.worker import demo_mail
+
+        mailbox = demo_mail(engine, f"http://{local}:{port_n}", seeded=logins is not None)
     _say("")
     _say(f"In a browser: http://{local}:{port_n}/    API docs: {base}/docs    (Ctrl+C stops the service)")
     import uvicorn
@@ -167,7 +180,18 @@ def serve(
     # The client's address is the connection's unless a proxy is named: uvicorn would otherwise believe
     # X-Forwarded-For from 127.0.0.1, and the login throttle counts guesses per address (service/throttle.py).
     proxied = {"proxy_headers": False} if proxy is None else {"proxy_headers": True, "forwarded_allow_ips": proxy}
-    uvicorn.run(create_app(engine, migrate_db=False), host=host, port=port_n, **proxied)
+    service = create_app(engine, migrate_db=False)
+    service.state.demo_mailbox = mailbox  # the Demo mailbox page (web/notifications.py) reads it
+    stop = None
+    if not no_worker:
+        from openidds.cli.worker import background
+
+        stop = background(engine)
+    try:
+        uvicorn.run(service, host=host, port=port_n, **proxied)
+    finally:
+        if stop is not None:
+            stop.set()
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
