@@ -1,7 +1,227 @@
-"""appointments (issue 12: being built)."""
+"""Appointments, the clinic's calendar, a patient's refill window and the clinic's settings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from openidds.api.answers import Day, Instant, Out, UserId
+from openidds.api.deps import Actor, Once, OnceOnly, Tx
+from openidds.api.routers.common import READS, WRITES, Json
+from openidds.api.schemas import Id, In, Note, RecordId, Text, YesNo
+from openidds.api.schemas import Instant as InstantIn
+from openidds.clinic.appointments import Status
+from openidds.clinic.settings import VisitKind
+from openidds.db.models import PatientStatus
+from openidds.service import appointments as service
+from openidds.service import pathway
+from openidds.service.access import require
+from openidds.service.appointments import BookAppointment, ChangeAppointment, appointment_json
+from openidds.service.settings import current_settings, save_settings, settings_json
 
 router = APIRouter(prefix="/api/v1")
+Username = Annotated[str, Field(min_length=2, max_length=80, pattern=r"^[a-z0-9._-]+$")]
+
+
+# --- what it takes ----------------------------------------------------------------------------------------------------
+class BookIn(In):
+    """A visit to book. A refill outside the patient's refill window, or over the nurse's capacity, needs
+    `override_reason`; a closed day, a time outside the clinic's hours, a nurse who does not work that day or lacks
+    a skill the visit needs is refused."""
+
+    kind: VisitKind
+    starts_at: InstantIn = Field(description="when the visit starts")
+    minutes: int | None = Field(default=None, ge=5, le=600, description="default: the clinic's length for the kind")
+    nurse: Username | None = Field(default=None, description="one of the clinic's nurses (default: the first free)")
+    home_visit: YesNo = False
+    note: Note = ""
+    override_reason: Text = ""
+
+    def to_command(self) -> BookAppointment:
+        return BookAppointment(
+            self.kind, self.starts_at, self.minutes, self.nurse, self.home_visit, self.note, self.override_reason
+        )
+
+
+class ChangeIn(In):
+    """Attended (with the refill or follow-up recorded at the visit), or why it was cancelled or missed."""
+
+    reason: Text = ""
+    refill_id: RecordId | None = None
+    follow_up_id: RecordId | None = None
+
+
+class SettingsIn(In):
+    """A new version of the editable settings (each part replaces the part in force): see GET /clinic/settings."""
+
+    document: dict[str, Any] = Field(description="clinic_name, in_hours, on_call, scheduling, notifications, sources")
+    reason: Text
+
+
+# --- what it answers --------------------------------------------------------------------------------------------------
+class AppointmentOut(Out):
+    id: int
+    patient_id: int
+    kind: VisitKind
+    kind_text: str
+    starts_at: Instant
+    minutes: int
+    status: Status
+    nurse_id: UserId | None
+    skills: list[str] = Field(description="what the visit needs of the nurse")
+    note: str
+    window_override: str = Field(description="booked outside the refill window or over capacity: what and why")
+    refill_id: int | None
+    follow_up_id: int | None
+    plan_id: int | None = Field(description="booked from this planner proposal")
+    status_reason: str
+    created_by: UserId
+    created_at: Instant
+    updated_at: Instant
+
+
+class CalendarEntryOut(AppointmentOut):
+    mrn: str
+    name: str
+
+
+class ReasonOut(Out):
+    code: str
+    message: str
+    citation: dict[str, Any] | None = None
+
+
+class WindowOut(Out):
+    patient_id: int
+    earliest: Day | None = Field(description="earliest useful day (the clinic's day)")
+    latest: Day | None = Field(description="latest safe day")
+    overdue: bool
+    words: str
+    limit: str | None = Field(description="what sets the latest safe day")
+    reasons: list[ReasonOut]
+
+
+# --- routes -----------------------------------------------------------------------------------------------------------
+@router.get("/appointments", tags=["appointments"], response_model=list[CalendarEntryOut], responses=READS)
+def clinic_calendar(
+    s: Tx,
+    actor: Actor,
+    first: Annotated[date, Query(alias="from", description="the first day (the clinic's)")],
+    days: Annotated[int, Query(ge=1, le=62)] = 7,
+    nurse: Annotated[Username | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+) -> list[Json]:
+    """The clinic's visits from `from` for `days` days, with each patient's MRN and name."""
+    found = service.calendar_between(s, actor, first, days, nurse, status)
+    return [{**appointment_json(a), "mrn": p.mrn, "name": f"{p.family_name}, {p.given_name}"} for a, p in found]
+
+
+@router.get(
+    "/patients/{patient_id}/appointments", tags=["appointments"], response_model=list[AppointmentOut], responses=READS
+)
+def patient_appointments(patient_id: Id, s: Tx, actor: Actor) -> list[Json]:
+    return [appointment_json(a) for a in service.patient_appointments(s, actor, patient_id)]
+
+
+@router.post(
+    "/patients/{patient_id}/appointments",
+    status_code=201,
+    tags=["appointments"],
+    response_model=AppointmentOut,
+    responses=WRITES,
+)
+def book(patient_id: Id, body: BookIn, once: OnceOnly) -> Json:
+    """Book a visit (refused outside the refill window unless `override_reason` says why)."""
+    return once.run(
+        body, 201, lambda: appointment_json(service.book(once.s, once.actor, patient_id, body.to_command(), once.at))
+    )
+
+
+def _change(patient_id: int, appointment_id: int, body: ChangeIn | None, status: Status, once: Once) -> Json:
+    cmd = ChangeAppointment(
+        status,
+        "" if body is None else body.reason,
+        None if body is None else body.refill_id,
+        None if body is None else body.follow_up_id,
+    )
+    answer: Json = once.run(
+        body,
+        200,
+        lambda: appointment_json(service.change(once.s, once.actor, patient_id, appointment_id, cmd, once.at)),
+    )
+    return answer
+
+
+@router.post(
+    "/patients/{patient_id}/appointments/{appointment_id}/confirm",
+    tags=["appointments"],
+    response_model=AppointmentOut,
+    responses=WRITES,
+)
+def confirm(patient_id: Id, appointment_id: Id, once: OnceOnly) -> Json:
+    """The patient said they will come."""
+    return _change(patient_id, appointment_id, None, "confirmed", once)
+
+
+@router.post(
+    "/patients/{patient_id}/appointments/{appointment_id}/attend",
+    tags=["appointments"],
+    response_model=AppointmentOut,
+    responses=WRITES,
+)
+def attend(patient_id: Id, appointment_id: Id, body: ChangeIn, once: OnceOnly) -> Json:
+    """The visit happened: link the refill or follow-up recorded at it."""
+    return _change(patient_id, appointment_id, body, "attended", once)
+
+
+@router.post(
+    "/patients/{patient_id}/appointments/{appointment_id}/miss",
+    tags=["appointments"],
+    response_model=AppointmentOut,
+    responses=WRITES,
+)
+def miss(patient_id: Id, appointment_id: Id, body: ChangeIn, once: OnceOnly) -> Json:
+    """The patient did not come (`reason`): the patient is told, a baclofen refill is escalated to on call."""
+    return _change(patient_id, appointment_id, body, "missed", once)
+
+
+@router.post(
+    "/patients/{patient_id}/appointments/{appointment_id}/cancel",
+    tags=["appointments"],
+    response_model=AppointmentOut,
+    responses=WRITES,
+)
+def cancel(patient_id: Id, appointment_id: Id, body: ChangeIn, once: OnceOnly) -> Json:
+    return _change(patient_id, appointment_id, body, "cancelled", once)
+
+
+@router.get("/patients/{patient_id}/refill-window", tags=["appointments"], response_model=WindowOut, responses=READS)
+def refill_window(patient_id: Id, s: Tx, actor: Actor) -> Json:
+    """Book the next refill between `earliest` and `latest` (the clinic's days), with the reasons."""
+    pathway.read_patient(s, actor, patient_id)
+    status = s.get(PatientStatus, patient_id)
+    window = None if status is None else status.refill_window
+    if window is None:
+        words = "no refill window (no filled pump, or the clinic has no scheduling settings)"
+        return {"patient_id": patient_id, "earliest": None, "latest": None, "overdue": False, "words": words,
+                "limit": None, "reasons": []}  # fmt: skip
+    return {"patient_id": patient_id, **window}
+
+
+@router.get("/clinic/settings", tags=["clinic"], response_model=dict[str, Any], responses=READS)
+def read_settings(s: Tx, actor: Actor) -> Json:
+    """The settings in force: hours, holidays, nurses, margins, contacts (the time zone is the settings file's)."""
+    if actor.role == "patient":
+        require(actor, "read-dashboard")  # refuses, in the matrix's words
+    return settings_json(current_settings(s))
+
+
+@router.put("/clinic/settings", tags=["clinic"], response_model=dict[str, Any], responses=WRITES)
+def write_settings(body: SettingsIn, once: OnceOnly) -> Json:
+    """Save a new version of the settings (an administrator), with why; audited with what changed."""
+    return once.run(
+        body, 200, lambda: settings_json(save_settings(once.s, once.actor, body.document, body.reason, once.at))
+    )

@@ -1,0 +1,193 @@
+"""Appointments through the API, on SQLite and PostgreSQL: the clinic's settings saved by the admin, the refill
+window on the chart's API, booking checks (closed days, hours, skills, the window with an override reason),
+status changes, the calendar, and the end-of-day sweep.
+
+The patient: the README's flex example (morphine 10 mg/mL + clonidine 100 mcg/mL, an admixture, so a compounded
+refill), 40 mL filled at START (Sat 21 Nov 2026 09:00 CST), 0.525 mL/day programmed, 0.585 mL/day with every
+allowed bolus, low-reservoir alarm at 2 mL, pump accuracy ±15 %. Worked by hand:
+- worst case: 38 mL to the alarm level at 1.15 × 0.585 = 0.67275 mL/day = 56.5 days → Sat 16 Jan 2027 (CST);
+  less the 4-day margin = Tue 12 Jan 2027 (open): the latest safe day;
+- at that limit, 52.5 days × 0.525 = 27.6 mL gone at the programmed rate: 12.4 mL would be thrown away anyway;
+  with 25 % of the fill (10 mL) more accepted, the refill is useful once 40 − 22.4 = 17.6 mL are gone: 33.4 days →
+  Thu 24 Dec 2026 (the demo's closure), 25 Dec (Christmas), the weekend → Mon 28 Dec 2026: the earliest useful day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from openidds.db.models import Appointment
+from openidds.service.appointments import sweep_missed
+from tests.api_support import Clinic, audit_actions, fast_argon2, implanted_patient
+
+SCHEDULING: dict[str, Any] = {
+    "country": "US",
+    "subdivision": "IL",
+    "open_days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+    "opens": "08:00",
+    "closes": "17:00",
+    "closures": [{"day": "2026-12-24", "why": "Christmas Eve"}],
+    "visit_minutes": {"refill": 30, "follow-up": 30, "replacement": 120, "mri-pre": 20, "mri-post": 20},
+    "nurses": [
+        {"username": "nora", "visits_per_day": 2, "skills": ["compounded"]},
+        {"username": "bo", "visits_per_day": 4, "days": ["tuesday", "thursday"], "skills": ["ziconotide"]},
+    ],
+    "margins": {
+        "default": {"value": "4 days", "source": "refill-practice", "basis": "literature", "unconfirmed": True},
+        "drugs": {"baclofen": {"value": "7 days", "source": "baclofen-withdrawal-policy", "basis": "policy"}},
+    },
+    "max_waste": {"value": "25 %", "source": "waste-policy", "basis": "policy", "unconfirmed": True},
+    "source": "refill-practice",
+}
+
+
+def chicago(*args: int) -> str:
+    from zoneinfo import ZoneInfo
+
+    return datetime(*args, tzinfo=ZoneInfo("America/Chicago")).isoformat()  # type: ignore[misc]
+
+
+@pytest.fixture
+def ready(clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> tuple[Clinic, int]:
+    fast_argon2(monkeypatch)
+    r = clinic.call("PUT", "/clinic/settings", "root", json={"document": {"scheduling": SCHEDULING}, "reason": "open"})
+    assert r.status_code == 200, r.text
+    pid = implanted_patient(clinic, "A-1")
+    return clinic, pid
+
+
+def book(clinic: Clinic, pid: int, who: str = "nora", **body: Any) -> Any:
+    return clinic.call("POST", f"/patients/{pid}/appointments", who, json={"kind": "refill", **body})
+
+
+def test_the_window_is_worked_out_from_the_pump_and_the_clinic_calendar(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    w = clinic.call("GET", f"/patients/{pid}/refill-window", "nora").json()
+    assert (w["earliest"], w["latest"], w["overdue"]) == ("2026-12-28", "2027-01-12", False)
+    assert w["words"] == "book between Mon 28 Dec 2026 and Tue 12 Jan 2027"
+    assert w["limit"] == "low-reservoir alarm level at the top of the accuracy band"
+    assert {r["code"] for r in w["reasons"]} >= {"window.alarm", "window.stability", "window.margin", "window.useful"}
+
+
+def test_a_booking_inside_the_window_goes_to_a_nurse_with_the_skill(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    r = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0))  # a Tuesday: nora has the compounded skill, bo not
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert (a["status"], a["minutes"], a["skills"], a["window_override"]) == ("booked", 30, ["compounded"], "")
+    nora = clinic.call("GET", "/auth/me", "nora").json()["id"]
+    assert a["nurse_id"] == nora
+    assert a["starts_at"] == "2027-01-05T16:00:00+00:00"
+    r = book(clinic, pid, starts_at=chicago(2027, 1, 5, 11, 0), nurse="bo")
+    assert r.status_code == 422 and r.json()["field"] == "nurse" and "compounded" in r.json()["message"]
+    assert "book-appointment" in audit_actions(clinic)
+
+
+@pytest.mark.parametrize(
+    ("start", "field", "code"),
+    [
+        ((2027, 1, 9, 10, 0), "starts_at", "booking.closed"),  # Saturday
+        ((2027, 1, 1, 10, 0), "starts_at", "booking.closed"),  # New Year's Day
+        ((2027, 1, 5, 16, 45), "starts_at", "booking.hours"),  # ends 17:15, after closing
+        ((2027, 1, 5, 7, 30), "starts_at", "booking.hours"),
+    ],
+)
+def test_closed_days_and_hours_are_refused(
+    ready: tuple[Clinic, int], start: tuple[int, ...], field: str, code: str
+) -> None:
+    clinic, pid = ready
+    r = book(clinic, pid, starts_at=chicago(*start), nurse="nora")
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and code in r.json()["codes"]
+
+
+def test_outside_the_window_needs_a_reason_and_records_it(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    late = chicago(2027, 1, 14, 10, 0)  # after the latest safe day (Tue 12 Jan)
+    r = book(clinic, pid, starts_at=late)
+    assert r.status_code == 422 and r.json()["field"] == "override_reason"
+    assert "booking.after-latest" in r.json()["codes"] and "Tue 12 Jan 2027" in r.json()["message"]
+    r = book(clinic, pid, starts_at=late, override_reason="patient abroad until the 13th; checked with Dr Ada")
+    assert r.status_code == 201
+    assert "after the latest safe day" in r.json()["window_override"] and "abroad" in r.json()["window_override"]
+    early = chicago(2026, 12, 22, 10, 0)  # before the earliest useful day (Mon 28 Dec)
+    r = book(clinic, pid, starts_at=early)
+    assert r.status_code == 422 and "booking.before-earliest" in r.json()["codes"]
+
+
+def test_a_full_day_needs_a_reason(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    other = implanted_patient(clinic, "A-2")
+    third = implanted_patient(clinic, "A-3")
+    assert book(clinic, pid, starts_at=chicago(2027, 1, 5, 9, 0)).status_code == 201
+    assert book(clinic, other, starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 201
+    r = book(clinic, third, starts_at=chicago(2027, 1, 5, 11, 0))  # nora's 2 visits are taken
+    assert r.status_code == 422 and "booking.capacity" in r.json()["codes"]
+    assert book(clinic, third, starts_at=chicago(2027, 1, 6, 11, 0)).status_code == 201
+
+
+def test_status_changes_follow_the_visit(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    a = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).json()
+    base = f"/patients/{pid}/appointments/{a['id']}"
+    assert clinic.call("POST", base + "/confirm", "nora").json()["status"] == "confirmed"
+    r = clinic.call("POST", base + "/cancel", "nora", json={})
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = clinic.call("POST", base + "/cancel", "nora", json={"reason": "patient in hospital"})
+    assert r.json()["status"] == "cancelled" and r.json()["status_reason"] == "patient in hospital"
+    r = clinic.call("POST", base + "/confirm", "nora")
+    assert r.status_code == 409 and "already cancelled" in r.json()["message"]
+    actions = audit_actions(clinic)
+    assert "appointment-confirmed" in actions and "appointment-cancelled" in actions
+
+
+def test_who_may_book_and_read(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    clinic.user("pat", "patient", pid)
+    assert book(clinic, pid, "pat", starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 403
+    assert book(clinic, pid, "phil", starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 403
+    assert book(clinic, pid, "root", starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 403
+    assert book(clinic, pid, "ada", starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 201
+    assert len(clinic.call("GET", f"/patients/{pid}/appointments", "pat").json()) == 1
+    other = implanted_patient(clinic, "A-2")
+    assert clinic.call("GET", f"/patients/{other}/appointments", "pat").status_code == 404
+    assert clinic.call("GET", "/appointments?from=2027-01-04", "pat").status_code == 403
+    r = clinic.call("PUT", "/clinic/settings", "nora", json={"document": {}, "reason": "x"})
+    assert r.status_code == 403
+
+
+def test_the_calendar_lists_a_week_with_names(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0))
+    book(clinic, pid, kind="follow-up", starts_at=chicago(2027, 1, 12, 10, 0), override_reason="")
+    week = clinic.call("GET", "/appointments?from=2027-01-04&days=7", "phil").json()
+    assert [(e["kind"], e["mrn"]) for e in week] == [("refill", "A-1")]
+    assert clinic.call("GET", "/appointments?from=2027-01-04&days=63", "phil").status_code == 422
+
+
+def test_the_day_is_closed_by_the_sweep(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    a = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).json()
+    assert sweep_missed(clinic.engine, datetime(2027, 1, 5, 22, 59, tzinfo=UTC)) == 0  # 16:59 CST: still open
+    assert sweep_missed(clinic.engine, datetime(2027, 1, 5, 23, 0, tzinfo=UTC)) == 1  # 17:00 CST: closed
+    with clinic.sessions() as s:
+        found = s.scalars(select(Appointment).where(Appointment.id == a["id"])).one()
+        assert found.status == "missed" and "closed by the system" in found.status_reason
+    assert sweep_missed(clinic.engine, datetime(2027, 1, 6, 23, 0, tzinfo=UTC)) == 0
+    assert "appointment-missed" in audit_actions(clinic)
+
+
+def test_settings_are_validated_and_audited(ready: tuple[Clinic, int]) -> None:
+    clinic, _ = ready
+    bad = {**SCHEDULING, "closes": "07:00"}
+    r = clinic.call("PUT", "/clinic/settings", "root", json={"document": {"scheduling": bad}, "reason": "x"})
+    assert r.status_code == 422 and "closes" in r.json()["message"]
+    r = clinic.call("PUT", "/clinic/settings", "root", json={"document": {"timezone": "UTC"}, "reason": "x"})
+    assert r.status_code == 422 and r.json()["field"] == "timezone"
+    shown = clinic.call("GET", "/clinic/settings", "nora").json()
+    assert shown["scheduling"]["nurses"][0]["username"] == "nora" and shown["timezone"] == "America/Chicago"
+    assert "save-clinic-settings" in audit_actions(clinic)
