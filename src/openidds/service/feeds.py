@@ -52,6 +52,11 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def feed_path(secret: str) -> str:
+    """The public feed's path on the server (the adapters put their own scheme and host before it)."""
+    return f"/calendar/{secret}.ics"
+
+
 @dataclass(frozen=True)
 class NewFeed:
     feed: CalendarFeed
@@ -164,6 +169,24 @@ def visible_feeds(s: Session, actor: User, include_revoked: bool = True) -> list
     if not include_revoked:
         query = query.where(CalendarFeed.revoked_at.is_(None))
     return list(s.scalars(query.order_by(CalendarFeed.created_at.desc(), CalendarFeed.id.desc())))
+
+
+def patient_feeds(s: Session, actor: User, patient_id: int) -> list[CalendarFeed]:
+    """One patient's feeds, newest first, for whoever may set the patient's contact (404 for another patient's)."""
+    require_role(actor, "set-contact", patient_id=patient_id)
+    require(actor, "set-contact", patient_id=patient_id)
+    query = select(CalendarFeed).where(CalendarFeed.scope == "patient", CalendarFeed.subject_id == patient_id)
+    return list(s.scalars(query.order_by(CalendarFeed.created_at.desc(), CalendarFeed.id.desc())))
+
+
+def clinicians(s: Session) -> list[User]:
+    """The active physicians, nurses and pharmacists (whose visits a clinician feed can follow), by name."""
+    query = select(User).where(User.role.in_(CLINICIANS), User.active.is_(True)).order_by(User.full_name, User.id)
+    return list(s.scalars(query))
+
+
+def may_make_for_others(actor: User) -> bool:
+    return actor.role in FOR_OTHERS and permits(actor, "manage-calendar-feeds")
 
 
 def revoke_feed(s: Session, actor: User, feed_id: int, now: datetime) -> CalendarFeed:

@@ -117,4 +117,4 @@ def public_feed(secret: str, s: Tx, at: Now) -> Response:
 
 def feed_url(request: Request, secret: str) -> str:
     """The feed's URL on this server, as the request reached it."""
-    return f"{str(request.base_url).rstrip('/')}/calendar/{secret}.ics"
+    return str(request.base_url).rstrip("/") + feeds_service.feed_path(secret)
