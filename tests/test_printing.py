@@ -288,3 +288,43 @@ def test_the_renderer_fetches_nothing_but_its_own_files() -> None:
     with pytest.raises(BaseException, match="Error fetching"):  # WeasyPrint stops: nothing half-styled
         pdf_from_html('<img src="https://cdn.example.org/logo.png">')
     assert pdf_from_html('<link rel="stylesheet" href="print.css"><p>ok</p>').startswith(b"%PDF-")
+
+
+# --- the command line -----------------------------------------------------------------------------------------------
+def test_idds_print_writes_the_same_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.cli_helpers import assert_no_crash, run
+    from tests.clinic_db import clinic_fixture
+
+    fast_argon2(monkeypatch)
+    for clinic in clinic_fixture("sqlite", tmp_path):
+        _, rid = refilled_patient(clinic)
+        database = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"
+        out = tmp_path / "card.pdf"
+        result = run("print", "card", "--patient", "MRN-4417", "--out", out, "--database", database)
+        assert (result.exit_code, result.stdout.startswith(f"wrote {out}")) == (0, True), result.stderr
+        assert "MRN-4417" in pdf_text(out.read_bytes()) and "morphine 10 mg/mL 5 mg/day" in pdf_text(out.read_bytes())
+        refill_out = tmp_path / "refill.pdf"
+        result = run(
+            "print", "refill", "--patient", "MRN-4417", "--refill", str(rid), "--out", refill_out,
+            "--database", database, "--paper", "letter",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert "LOT-A7731" in pdf_text(refill_out.read_bytes())
+        result = run(
+            "print", "program", "--patient", "MRN-4417", "--version", "1", "--out", out, "--database", database
+        )
+        assert result.exit_code == 0 and "Program change record: version 1" in pdf_text(out.read_bytes())
+        result = run("print", "report", "--month", "2026-12", "--out", out, "--database", database)
+        assert result.exit_code == 0 and "Refills completed 1" in pdf_text(out.read_bytes())
+        for args, said in (
+            (("card", "--patient", "NOPE"), "error: --patient: no patient with MRN 'NOPE'"),
+            (("refill", "--patient", "MRN-4417", "--refill", "99"), "error: no refill 99"),
+            (("report", "--month", "2026-13"), "error: --month: expected a month such as '2026-11', got '2026-13'"),
+            (("card", "--patient", "MRN-4417", "--paper", "folio"), "error: --paper: expected 'a4' or 'letter'"),
+        ):
+            result = run("print", *args, "--out", out, "--database", database)
+            assert_no_crash(result)
+            assert result.exit_code == 2 and result.stderr.startswith(said), (args, result.stderr)
+            assert result.stderr.count("\n") == 1
+        result = run("print", "card", "--patient", "MRN-4417", "--out", tmp_path / "card.txt", "--database", database)
+        assert result.exit_code == 2 and "--out" in result.stderr
