@@ -43,7 +43,8 @@ def _status(clinic: Clinic, pid: int) -> PatientStatus:
 
 
 def _due_at(clinic: Clinic, pid: int, at: datetime) -> None:
-    """The row's recheck instant, as refresh_status sets it (set here where it does not yet)."""
+    """Pin the row's recheck instant, so a test reads one instant (refresh_status also sets the clinic's next
+    midnight while a refill window is kept: the window's days count from today)."""
     with clinic.sessions() as s, s.begin():
         row = s.get(PatientStatus, pid)
         assert row is not None
