@@ -76,6 +76,23 @@ class OpenFlagOut(Out):
     link: str = Field(default="", description="the record it is about, relative to the patient (`flags/3`)")
 
 
+class WindowReasonOut(Out):
+    code: str
+    message: str
+    citation: CitationOut | None = None
+
+
+class RefillWindowOut(Out):
+    """Book the next refill between `earliest` (useful) and `latest` (safe), the clinic's days (clinic.window)."""
+
+    earliest: Day
+    latest: Day
+    overdue: bool = Field(description="the latest safe day has passed: book now")
+    limit: str = Field(description="what sets the latest safe day")
+    words: str
+    reasons: list[WindowReasonOut]
+
+
 class StatusOut(Out):
     """What the twin projects for a patient, as the dashboard row keeps it."""
 
@@ -91,6 +108,12 @@ class StatusOut(Out):
     withdrawal_risk: bool
     flags: list[OpenFlagOut]
     pending_program: str = Field(description="a program awaiting its refill, in words (empty: none)")
+    refill_earliest: Day | None = Field(default=None, description="book the next refill from this clinic day")
+    refill_latest: Day | None = Field(default=None, description="... and at the latest on this one (latest safe day)")
+    refill_window: RefillWindowOut | None = Field(default=None, description="the refill window with its reasons")
+    refill_window_words: str | None = Field(default=None, description="dashboard rows: the refill window in words")
+    booked_refill_at: Instant | None = Field(default=None, description="the next booked refill visit")
+    recheck_at: Instant | None = Field(default=None, description="when this status goes stale without a write")
 
 
 # --- patients -------------------------------------------------------------------------------------------------------

@@ -329,6 +329,7 @@ class PatientStatus(Base):
     refill_earliest: Mapped[date | None] = mapped_column(Date, default=None)
     refill_latest: Mapped[date | None] = mapped_column(Date, default=None, index=True)
     refill_window: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    booked_refill_at: Mapped[datetime | None] = mapped_column(default=None)  # the next booked refill visit
 
 
 class DashboardVersion(Base):

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -168,6 +168,10 @@ def _read(s: Session, version: int | None, previous: _Rows | None = None) -> _Ro
             st.urgent_flags,
             cast(st.flags, Text),
             st.pending_program,
+            st.refill_earliest,
+            st.refill_latest,
+            type_coerce(st.booked_refill_at, String),
+            cast(st.refill_window, Text),
         ).join(st, st.patient_id == Patient.id)
     )
     before = {} if previous is None else previous.parsed
@@ -205,6 +209,10 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         flags,
         open_json,
         pending,
+        earliest,
+        latest,
+        booked,
+        window_json,
     ) = raw
     due, replace, eri, eos = _utc(due), _utc(replace), _utc(eri), _utc(eos)
     key = str(pid)
@@ -248,9 +256,20 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "urgent_flags": flags,
         "flags": open_flags,
         "pending_program": pending or "",
+        "refill_earliest": _day(earliest),
+        "refill_latest": _day(latest),
+        "refill_window_words": orjson.loads(window_json)["words"] if window_json and window_json != "null" else None,
+        "booked_refill_at": None if booked is None else _utc(booked).isoformat(),  # type: ignore[union-attr]
         "concerns": None,
     }
     return snapshot, shown
+
+
+def _day(stored: date | str | None) -> str | None:
+    """A date column as the driver gives it (a date, or SQLite's text), as YYYY-MM-DD."""
+    if stored is None:
+        return None
+    return stored if isinstance(stored, str) else stored.isoformat()
 
 
 def _utc(stored: datetime | str | None) -> datetime | None:

@@ -9,14 +9,14 @@ from fractions import Fraction
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds.calculations import stability_limit
 from openidds.clinic.refill import describe_solution
 from openidds.clinic.replacement import ReplacementPlan, replacement_plan
 from openidds.data import load_catalog, load_library
-from openidds.db.models import Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
+from openidds.db.models import Appointment, Implant, Interrogation, PatientStatus, ProgramVersion, Refill, RemoteRequest
 from openidds.devices import DeviceCatalog
 from openidds.drugs import DrugLibrary
 from openidds.programfile import parse_program, program_from_dict
@@ -169,7 +169,7 @@ def refresh_status(
         status.active_alarms, status.projected_alarms = [], []
         status.replacement_due = status.eri_at = status.end_of_service = None
         status.withdrawal_risk = False
-        status.refill_earliest = status.refill_latest = status.refill_window = None
+        status.refill_earliest = status.refill_latest = status.refill_window = status.booked_refill_at = None
         status.recheck_at = None
         return status
     twin, program = state.twin, state.program
@@ -206,6 +206,14 @@ def refresh_status(
     status.refill_earliest = None if window is None else window.earliest
     status.refill_latest = None if window is None else window.latest
     status.refill_window = None if window is None else window.as_json()
+    status.booked_refill_at = s.scalar(
+        select(func.min(Appointment.starts_at)).where(
+            Appointment.patient_id == patient_id,
+            Appointment.kind == "refill",
+            Appointment.status.in_(("booked", "confirmed")),
+            Appointment.starts_at >= from_us(twin.recorded_fill_at),
+        )
+    )
     status.recheck_at = _recheck_at(status, now, settings.timezone)
     return status
 

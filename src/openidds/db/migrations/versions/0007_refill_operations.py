@@ -134,11 +134,13 @@ def upgrade() -> None:
     op.add_column("patient_status", sa.Column("refill_latest", sa.Date(), nullable=True))
     op.create_index("ix_patient_status_refill_latest", "patient_status", ["refill_latest"])
     op.add_column("patient_status", sa.Column("refill_window", sa.JSON(), nullable=True))
+    op.add_column("patient_status", sa.Column("booked_refill_at", sa.DateTime(), nullable=True))
     op.add_column("users", sa.Column("email", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("users", "email")
+    op.drop_column("patient_status", "booked_refill_at")
     op.drop_column("patient_status", "refill_window")
     op.drop_index("ix_patient_status_refill_latest", table_name="patient_status")
     op.drop_column("patient_status", "refill_latest")
