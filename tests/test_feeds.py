@@ -228,3 +228,17 @@ def test_patient_feed_least_detail_and_who_may_make_it(clinic: Clinic) -> None:
 def test_bad_input_names_the_field(clinic: Clinic, body: dict[str, Any], field: str) -> None:
     r = _make(clinic, "ada", **body)
     assert (r.status_code, r.json()["field"]) == (422, field), r.text
+
+
+def test_a_team_feed_stops_while_its_maker_or_clinician_is_disabled(clinic: Clinic) -> None:
+    clinic.user("nell", "nurse")
+    nell = _user_id(clinic, "nell")
+    made_by_nell = _make(clinic, "nell", scope="clinic").json()["url"]
+    follows_nell = _make(clinic, "ada", scope="clinician", subject_id=nell).json()["url"]
+    pid = new_patient(clinic, "F-400")
+    for_patient = _make(clinic, "nell", scope="patient", subject_id=pid).json()["url"]
+    assert [_fetch(clinic, u).status_code for u in (made_by_nell, follows_nell, for_patient)] == [200, 200, 200]
+    assert clinic.call("POST", f"/users/{nell}/disable", "root").status_code == 200
+    assert [_fetch(clinic, u).status_code for u in (made_by_nell, follows_nell, for_patient)] == [404, 404, 200]
+    assert clinic.call("POST", f"/users/{nell}/enable", "root").status_code == 200
+    assert _fetch(clinic, made_by_nell).status_code == 200

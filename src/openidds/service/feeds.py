@@ -215,11 +215,22 @@ def revoke_feed(s: Session, actor: User, feed_id: int, now: datetime) -> Calenda
 
 
 def feed_for_secret(s: Session, secret: str) -> CalendarFeed | None:
-    """The live feed whose secret this is; None for anything else (malformed, unknown or revoked alike)."""
+    """The live feed whose secret this is; None for anything else (malformed, unknown or revoked alike).
+
+    A care-team feed (clinic or clinician) also stops while the login that made it, or the clinician it follows,
+    is disabled: someone who left the clinic keeps no MRNs flowing to their phone (enabled again, it works again).
+    A patient's feed stays: it is theirs, whoever made it."""
     if not _SECRET.match(secret):
         return None
     feed = s.scalars(select(CalendarFeed).where(CalendarFeed.token_hash == digest(secret))).first()
-    return None if feed is None or feed.revoked_at is not None else feed
+    if feed is None or feed.revoked_at is not None:
+        return None
+    if feed.scope != "patient":
+        people = {feed.created_by} | ({feed.subject_id} if feed.scope == "clinician" and feed.subject_id else set())
+        active = s.scalars(select(User.active).where(User.id.in_(people))).all()
+        if len(active) != len(people) or not all(active):
+            return None
+    return feed
 
 
 def feed_calendar(s: Session, feed: CalendarFeed, now: datetime) -> bytes:
