@@ -129,7 +129,8 @@ def _retry_later(engine: Engine, claimed: Claimed, now: datetime, error: str) ->
     attempts = claimed.attempts + 1
     retry = next_attempt(attempts, now)
     values: dict[str, object] = {"attempts": attempts, "last_error": error[:1000]}
-    values.update({"status": "failed"} if retry is None else {"status": "pending", "next_attempt_at": retry})
+    # failed: next_attempt_at keeps the last try's time (not our lease's end)
+    values.update(status="failed" if retry is None else "pending", next_attempt_at=now if retry is None else retry)
     _record(engine, claimed, values)
 
 
