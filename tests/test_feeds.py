@@ -170,6 +170,8 @@ def test_clinician_feed_holds_only_their_visits(clinic: Clinic) -> None:
     assert _make(clinic, "ada", scope="clinician", subject_id=nora).status_code == 201
     assert _make(clinic, "phil", scope="clinician", subject_id=nora).status_code == 403
     assert _make(clinic, "phil", scope="clinician").status_code == 201
+    assert clinic.call("POST", f"/calendar-feeds/{own.json()['id']}/revoke", "phil").status_code == 403
+    assert clinic.call("POST", "/calendar-feeds/999999/revoke", "phil").status_code == 404
     # nora sees her own two (the one she made and the one made for her), not phil's
     assert sorted(f["subject_id"] for f in clinic.call("GET", "/calendar-feeds", "nora").json()) == [nora, nora]
 
@@ -208,6 +210,7 @@ def test_patient_feed_least_detail_and_who_may_make_it(clinic: Clinic) -> None:
     assert sorted(f["id"] for f in clinic.call("GET", "/calendar-feeds", "rita").json()) == sorted(
         [r.json()["id"], made["id"]]
     )
+    assert clinic.call("POST", f"/calendar-feeds/{made['id']}/revoke", "phil").status_code == 403
     assert clinic.call("POST", f"/calendar-feeds/{made['id']}/revoke", "rita").status_code == 200
     assert _fetch(clinic, made["url"]).status_code == 404
     assert _fetch(clinic, r.json()["url"]).status_code == 200

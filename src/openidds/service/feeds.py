@@ -119,11 +119,10 @@ def create_feed(
             raise NotFound("no such patient")
         default = f"patient {patient.mrn}"
     elif kind == "clinician":
-        require(actor, "manage-calendar-feeds")
+        _may_manage(s, actor, kind, subject_id)  # before the lookup: a refusal says nothing about who exists
         clinician = s.get(User, subject_id)
         if clinician is None or clinician.role not in CLINICIANS or not clinician.active:
             raise InputError("subject_id", f"no active physician, nurse or pharmacist with id {subject_id}")
-        _may_manage(s, actor, kind, subject_id)
         default = f"visits of {clinician.full_name}"
     else:
         _may_manage(s, actor, kind, None)
@@ -190,18 +189,18 @@ def may_make_for_others(actor: User) -> bool:
 
 
 def revoke_feed(s: Session, actor: User, feed_id: int, now: datetime) -> CalendarFeed:
-    """End a feed's URL for good (a feed is never brought back: make a new one). 404 for a feed the actor does not
-    see, 409 when it is already revoked."""
+    """End a feed's URL for good (a feed is never brought back: make a new one). 404 for no such feed (for a
+    patient: none of their own record's), 403 for one the actor may not revoke, 409 when it is already revoked."""
     _may_list(actor)
     feed = s.scalars(
         select(CalendarFeed)
         .where(CalendarFeed.id == feed_id, _visible(actor))
         .execution_options(populate_existing=True)
     ).first()
-    if feed is None and actor.role in FOR_OTHERS:  # another clinician's feed, made by someone else
-        feed = s.scalars(
-            select(CalendarFeed).where(CalendarFeed.id == feed_id, CalendarFeed.scope.in_(("clinician", "patient")))
-        ).first()
+    if feed is None and actor.role != "patient":
+        # A feed the clinician does not list (another's, or a patient's): the rules below say whether they may
+        # revoke it (403 if not). A feed's id tells a clinician nothing about a patient.
+        feed = s.get(CalendarFeed, feed_id)
     if feed is None:
         raise NotFound(f"no such calendar feed: {feed_id}")
     _may_manage(s, actor, _scope(feed.scope), feed.subject_id)
