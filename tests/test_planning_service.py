@@ -48,7 +48,7 @@ def test_the_proposal_keeps_everyone_in_their_window_beside_the_greedy(three: tu
 
 
 def test_booking_some_then_the_rest(three: tuple[Clinic, list[int]]) -> None:
-    clinic, pids = three
+    clinic, _ = three
     plan = propose(clinic)
     keys = [b["key"] for b in plan["cp_sat"]["bookings"]]
     r = clinic.call("POST", f"/plans/{plan['id']}/accept", "nora", json={"keys": keys[:1]})
