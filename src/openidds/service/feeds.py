@@ -83,7 +83,7 @@ def _scope(value: str) -> Scope:
     return value
 
 
-def _may_manage(s: Session, actor: User, scope: Scope, subject_id: int | None) -> None:
+def _may_manage(actor: User, scope: Scope, subject_id: int | None) -> None:
     """Raise unless `actor` may make or revoke a feed of `scope` for `subject_id` (see the module's docstring)."""
     if scope == "patient":
         assert subject_id is not None
@@ -101,6 +101,7 @@ def create_feed(
     """A new feed and its secret (returned once). `subject_id`: none for the clinic's feed; a clinician's user id
     (none: the actor's own); a patient's id (none: a patient's own record). InputError naming the field for a
     subject that does not fit the scope."""
+    require_role(actor, "manage-calendar-feeds", "set-contact")  # the admin: 403 whatever the body says
     kind = _scope(scope)
     if kind == "clinic":
         if subject_id is not None:
@@ -113,19 +114,19 @@ def create_feed(
         subject_id = actor.patient_id
     if kind == "patient":
         assert subject_id is not None
-        _may_manage(s, actor, kind, subject_id)  # before the lookup: existence is not disclosed to who may not
+        _may_manage(actor, kind, subject_id)  # before the lookup: existence is not disclosed to who may not
         patient = s.get(Patient, subject_id)
         if patient is None:
             raise NotFound("no such patient")
         default = f"patient {patient.mrn}"
     elif kind == "clinician":
-        _may_manage(s, actor, kind, subject_id)  # before the lookup: a refusal says nothing about who exists
+        _may_manage(actor, kind, subject_id)  # before the lookup: a refusal says nothing about who exists
         clinician = s.get(User, subject_id)
         if clinician is None or clinician.role not in CLINICIANS or not clinician.active:
             raise InputError("subject_id", f"no active physician, nurse or pharmacist with id {subject_id}")
         default = f"visits of {clinician.full_name}"
     else:
-        _may_manage(s, actor, kind, None)
+        _may_manage(actor, kind, None)
         default = "the clinic's visits"
     text = default if label is None else label.strip()
     if not text or len(text) > LABEL_MAX or not text.isprintable():
@@ -203,7 +204,7 @@ def revoke_feed(s: Session, actor: User, feed_id: int, now: datetime) -> Calenda
         feed = s.get(CalendarFeed, feed_id)
     if feed is None:
         raise NotFound(f"no such calendar feed: {feed_id}")
-    _may_manage(s, actor, _scope(feed.scope), feed.subject_id)
+    _may_manage(actor, _scope(feed.scope), feed.subject_id)
     if feed.revoked_at is not None:
         raise Conflict(f"calendar feed {feed_id} was already revoked on {feed.revoked_at.isoformat()}")
     before = feed_json(feed)
