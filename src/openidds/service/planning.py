@@ -13,6 +13,7 @@ other (their window is worked out from the pump as it is now) and marked as such
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openidds import display
 from openidds.clinic.appointments import OPEN
 from openidds.clinic.calendar import ClinicCalendar
 from openidds.clinic.settings import ClinicSettings
@@ -111,7 +113,8 @@ def gather(
         needs.append(
             Need(
                 patient_id=key,
-                earliest=_index(status.refill_earliest, first),
+                # overdue: the window is [latest, latest] in the past, a shortfall the planner names
+                earliest=min(_index(status.refill_earliest, first), _index(status.refill_latest, first)),
                 latest=_index(status.refill_latest, first),
                 cycle_min=cycle.shortest,
                 cycle_max=cycle.longest,
@@ -134,9 +137,16 @@ def gather(
     return needs, capacity, people
 
 
+_DAY = re.compile(r"\bday (-?[0-9]+)\b")
+
+
 def _json(p: Proposal, first: date, people: dict[str, _Patient]) -> dict[str, Any]:
     def day(i: int | None) -> str | None:
         return None if i is None else (first + timedelta(days=i)).isoformat()
+
+    def words(text: str) -> str:
+        """The core counts days from the plan's first day; people read dates."""
+        return _DAY.sub(lambda m: display.calendar_day(first + timedelta(days=int(m.group(1)))), text)
 
     def who(pid: str) -> dict[str, Any]:
         found = people[pid]
@@ -149,7 +159,7 @@ def _json(p: Proposal, first: date, people: dict[str, _Patient]) -> dict[str, An
         "visits": p.visits,
         "late_in_window": p.late_in_window,
         "max_daily_load": p.max_daily_load,
-        "reasons": list(p.reasons),
+        "reasons": [words(r) for r in p.reasons],
         "bookings": [
             {
                 "key": f"{b.patient_id}@{day(b.day)}",
@@ -169,7 +179,7 @@ def _json(p: Proposal, first: date, people: dict[str, _Patient]) -> dict[str, An
                 "day": day(f.day),
                 "days_late": f.days_late,
                 "withdrawal_risk": f.withdrawal_risk,
-                "reason": f.reason,
+                "reason": words(f.reason),
             }
             for f in p.shortfalls
         ],
