@@ -20,7 +20,8 @@ best, or at the block's share of the time limit.
 
 Objective (integer weights, minimised; they are strictly ordered so each level only breaks ties of the one above):
 - `W_LATE` = 1,000,000 per day past a latest safe day: allowed only when no day in the window has room, so it is
-  zero whenever capacity allows (and then every late visit is a named Shortfall). 0.2 % of a block's objective is
+  zero whenever capacity allows (and then every late visit is a named Shortfall); twice that for a patient with
+  withdrawal risk (baclofen), so when someone must be late it is someone else. 0.2 % of a block's objective is
   far less than one such day, so the gap never lets a visit go late.
 - `W_VISIT` = 1,000 per visit (the chained visits inside a block).
 - per day between the booking and the latest safe day: `W_VISIT // cycle_max` (at least 1). Booking a day earlier
@@ -72,12 +73,16 @@ def day_weight(need: Need) -> int:
     return max(1, W_VISIT // need.cycle_max)
 
 
-def visit_cost(day: int, latest: int, weight: int) -> int:
-    """A visit's cost on `day`: the days it leaves before the latest safe day, more inside the margin, and far more
-    per day past it."""
+def late_weight(need: Need) -> int:
+    return 2 * W_LATE if need.withdrawal_risk else W_LATE
+
+
+def visit_cost(day: int, latest: int, weight: int, late: int) -> int:
+    """A visit's cost on `day`: the days it leaves before the latest safe day (`weight` each), more inside the
+    margin, and `late` per day past it."""
     before = latest - day
     if before < 0:
-        return W_LATE * -before + 3 * weight * MARGIN_DAYS
+        return late * -before + 3 * weight * MARGIN_DAYS
     return weight * before + 3 * weight * max(0, MARGIN_DAYS - before)
 
 
@@ -88,16 +93,6 @@ class _State:
     earliest: int
     latest: int
     done: bool = False
-
-
-@dataclass(slots=True)
-class _Slot:
-    """One visit of a block: its day booleans, and its day and presence as expressions."""
-
-    days: list[int]
-    bools: list[cp_model.IntVar]
-    day: cp_model.LinearExpr
-    present: cp_model.IntVar | None  # None: the block's first visit, always there
 
 
 def _hall_sets(nurses: Sequence[NurseDay], kinds: Sequence[frozenset[str]]) -> list[tuple[frozenset[str], list[int]]]:
@@ -147,11 +142,11 @@ class _Planner:
     def candidates(self, i: int, lo: int, latest: int, wide: bool) -> list[int]:
         """The days patient i's visit may go on: the `WINDOW_DAYS` cheapest open days of its window, then the first
         `LATE_OPTIONS` open days past its latest safe day (every open day, both, when `wide`)."""
-        w = day_weight(self.needs[i])
+        w, lw = day_weight(self.needs[i]), late_weight(self.needs[i])
         days = self.open_days[self.kind_of[i]]
         inside = [d for d in days[bisect_left(days, lo) : bisect_right(days, latest)]]
         if not wide:
-            inside = sorted(sorted(inside, key=lambda d: visit_cost(d, latest, w))[:WINDOW_DAYS])
+            inside = sorted(sorted(inside, key=lambda d: visit_cost(d, latest, w, lw))[:WINDOW_DAYS])
         after = days[bisect_right(days, max(latest, lo - 1)) :]
         return inside + (after if wide else after[:LATE_OPTIONS])
 
@@ -160,10 +155,10 @@ class _Planner:
         block), each with its cost: each candidate day of the next visit, and for each the `CHOICES` cheapest days of
         each chained visit (and its earliest), at most `MAX_OPTIONS` in all, the cheapest kept."""
         need, st = self.needs[i], self.state[i]
-        w = day_weight(need)
+        w, lw = day_weight(need), late_weight(need)
         first = self.candidates(i, max(st.earliest, start), st.latest, wide)
         done: list[tuple[tuple[int, ...], int]] = []
-        frontier: list[tuple[tuple[int, ...], int]] = [((d,), visit_cost(d, st.latest, w)) for d in first]
+        frontier: list[tuple[tuple[int, ...], int]] = [((d,), visit_cost(d, st.latest, w, lw)) for d in first]
         while frontier:
             grown = []
             for chain, cost in frontier:
@@ -173,9 +168,9 @@ class _Planner:
                 if not nxt:  # nothing more due in the block (or no room at all: the next block names it)
                     done.append((chain, cost))
                     continue
-                ranked = sorted(nxt, key=lambda d: visit_cost(d, latest, w))[:CHOICES]
+                ranked = sorted(nxt, key=lambda d: visit_cost(d, latest, w, lw))[:CHOICES]
                 for d in sorted({*ranked, nxt[0]}):
-                    grown.append(((*chain, d), cost + W_VISIT + visit_cost(d, latest, w)))
+                    grown.append(((*chain, d), cost + W_VISIT + visit_cost(d, latest, w, lw)))
             frontier = sorted(grown, key=lambda o: o[1])[: max(0, MAX_OPTIONS - len(done))]
         return done
 
@@ -314,9 +309,9 @@ def plan_cpsat(
         f"cp-sat: {len(starts)} blocks of up to {block_days} days every {step_days} days: {planner.proved} proved "
         f"optimal, {optimal - planner.proved} within {GAP:.1%} of optimal, {len(starts) - optimal} stopped by the time "
         "limit",
-        f"weights: {W_LATE:,} per day past a latest safe day, {W_VISIT:,} per visit, {W_VISIT:,} ÷ cycle_max per day "
-        f"before the latest safe day, 3× that inside the last {MARGIN_DAYS} days, {W_LOAD} per visit on the "
-        "busiest day",
+        f"weights: {W_LATE:,} per day past a latest safe day (twice that with withdrawal risk), {W_VISIT:,} per "
+        f"visit, {W_VISIT:,} ÷ cycle_max per day before the latest safe day, 3× that inside the last {MARGIN_DAYS} "
+        f"days, {W_LOAD} per visit on the busiest day",
         *planner.reasons,
     ]
     if failed:
