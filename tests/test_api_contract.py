@@ -46,7 +46,10 @@ def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
 
 
 def _json_schema(response: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = response.get("content", {}).get("application/json", {}).get("schema", {})
+    """The answer's schema: JSON's, else the one media type's (a PDF: a binary string)."""
+    content = response.get("content", {})
+    media = content.get("application/json") or next(iter(content.values()), {})
+    found: dict[str, Any] = media.get("schema", {})
     return found
 
 
@@ -209,6 +212,11 @@ def test_a_pump_not_programmed_answers_its_status_without_the_pumps_fields(clini
         "withdrawal_risk": False,
         "flags": [],
         "pending_program": "",
+        "refill_earliest": None,
+        "refill_latest": None,
+        "refill_window": None,
+        "booked_refill_at": None,
+        "recheck_at": None,
         "updated_at": "2026-11-21T15:00:00+00:00",
     }
 

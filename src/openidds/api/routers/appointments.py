@@ -88,6 +88,25 @@ class CalendarEntryOut(AppointmentOut):
     name: str
 
 
+class PhoneOut(Out):
+    number: str
+    hours: str
+
+
+class ClinicSettingsOut(Out):
+    """The settings in force: the newest an administrator saved, else the settings file (`file`)."""
+
+    demo: bool = Field(description="fictitious values (the pages say so)")
+    timezone: str = Field(description="the clinic's zone (the settings file's; not edited here)")
+    clinic_name: str
+    in_hours: PhoneOut
+    on_call: PhoneOut
+    scheduling: dict[str, Any] | None = Field(description="hours, holidays, closures, nurses, margins, waste share")
+    notifications: dict[str, Any] | None = Field(description="reminder days, languages, sender, lead, on-call")
+    sources: dict[str, Any]
+    file: dict[str, str] = Field(description="the settings file the clinic started from: name, version, sha256")
+
+
 class ReasonOut(Out):
     code: str
     message: str
@@ -211,7 +230,7 @@ def refill_window(patient_id: Id, s: Tx, actor: Actor) -> Json:
     return {"patient_id": patient_id, **window}
 
 
-@router.get("/clinic/settings", tags=["clinic"], response_model=dict[str, Any], responses=READS)
+@router.get("/clinic/settings", tags=["clinic"], response_model=ClinicSettingsOut, responses=READS)
 def read_settings(s: Tx, actor: Actor) -> Json:
     """The settings in force: hours, holidays, nurses, margins, contacts (the time zone is the settings file's)."""
     if actor.role == "patient":
@@ -219,7 +238,7 @@ def read_settings(s: Tx, actor: Actor) -> Json:
     return settings_json(current_settings(s))
 
 
-@router.put("/clinic/settings", tags=["clinic"], response_model=dict[str, Any], responses=WRITES)
+@router.put("/clinic/settings", tags=["clinic"], response_model=ClinicSettingsOut, responses=WRITES)
 def write_settings(body: SettingsIn, once: OnceOnly) -> Json:
     """Save a new version of the settings (an administrator), with why; audited with what changed."""
     return once.run(
