@@ -14,11 +14,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openidds.cli.app import app, guarded
-from openidds.cli.clinic import DatabaseOpt, _open_database, _say, _shown_url
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+# Not imported from cli/clinic.py: `python -m openidds.cli.app` imports this module while that one is half-loaded.
+DATABASE_HELP = "The clinic database (default: $IDDS_DATABASE_URL, else a SQLite file in your user data directory)."
+DatabaseOpt = Annotated[str | None, typer.Option("--database", metavar="URL", help=DATABASE_HELP)]
+
+
+def _say(text: str = "") -> None:
+    from openidds.cli.clinic import _say as say
+
+    say(text)
 
 
 def _interval(text: str) -> float:
@@ -60,6 +69,8 @@ def worker(
     $IDDS_SMS_WEBHOOK_SECRET). Ctrl+C stops it."""
     with guarded():
         seconds = _interval(interval)
+        from openidds.cli.clinic import _open_database, _shown_url
+
         engine = _open_database(database, create=False)
     from openidds.worker.loop import default_jobs, run_forever, run_once
 
