@@ -160,8 +160,9 @@ def list_outbox(
 
 def outbox_counts(s: Session, actor: User) -> dict[str, int]:
     require(actor, "read-outbox")
-    found = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).tuples().all())
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+    rows = s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    found = {str(status): int(count) for status, count in rows}
+    return {status: found.get(status, 0) for status in STATUSES}
 
 
 def shows_bodies(actor: User) -> bool:
