@@ -8,7 +8,9 @@ another patient's record. Each action is exercised by a real call that succeeds 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -33,6 +35,7 @@ from tests.api_support import (
     through_trial,
 )
 from tests.clinic_db import PASSWORD
+from tests.test_appointments import SCHEDULING
 
 
 @pytest.fixture(autouse=True)
@@ -77,11 +80,29 @@ EXPECTED: dict[str, dict[str, int]] = {
     "read-dashboard": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
     "read-audit": {A: 200, P: 200, N: 403, PH: 403, PT: 403},
     "manage-users": {A: 201, P: 403, N: 403, PH: 403, PT: 403},
+    "edit-clinic-settings": {A: 200, P: 403, N: 403, PH: 403, PT: 403},
+    "book-appointment": {A: 403, P: 201, N: 201, PH: 403, PT: 403},  # the care team books; the patient reads
+    "plan-refills": {A: 403, P: 201, N: 201, PH: 403, PT: 403},
+    "read-clinic-report": {A: 403, P: 200, N: 200, PH: 200, PT: 403},
+    "read-outbox": {A: 200, P: 200, N: 200, PH: 403, PT: 403},
+    "set-contact": {A: 403, P: 200, N: 200, PH: 403, PT: 200},  # a patient chooses their own channel
+    "manage-calendar-feeds": {A: 403, P: 201, N: 201, PH: 201, PT: 403},
 }
 # Actions on one patient's record: a patient naming another patient's id gets 404, as if it did not exist.
-ON_A_RECORD = {a for a in EXPECTED if a not in ("create-patient", "read-dashboard", "read-audit", "manage-users")}
+CLINIC_WIDE = (
+    "create-patient",
+    "read-dashboard",
+    "read-audit",
+    "manage-users",
+    "edit-clinic-settings",
+    "plan-refills",
+    "read-clinic-report",
+    "read-outbox",
+    "manage-calendar-feeds",
+)
+ON_A_RECORD = {a for a in EXPECTED if a not in CLINIC_WIDE}
 # Reads append nothing to the audit trail; every other action allowed appends exactly one record.
-READ_ACTIONS = {"read-patient", "read-dashboard", "read-audit"}
+READ_ACTIONS = {"read-patient", "read-dashboard", "read-audit", "read-clinic-report", "read-outbox"}
 
 
 # The patient whose record the matrix acts on has morphine 10 mg/mL alone (a product strength: a refill of it is
@@ -264,6 +285,41 @@ class Matrix:
         self.fresh += 1
         body = {"username": f"user{self.fresh}", "full_name": "New User", "role": "nurse", "password": PASSWORD}
         return self.post(who, "/users", body)
+
+    def edit_clinic_settings(self, who: str, pid: int) -> Any:
+        body = {"document": {"scheduling": SCHEDULING}, "reason": "the clinic's hours and nurses"}
+        return self.c.call("PUT", "/clinic/settings", who, json=body)
+
+    def _scheduled(self) -> None:
+        r = self.c.call("PUT", "/clinic/settings", "root", json={"document": {"scheduling": SCHEDULING}, "reason": "x"})
+        assert r.status_code == 200, r.text
+
+    def before_book_appointment(self, role: str) -> None:
+        self._scheduled()
+
+    def book_appointment(self, who: str, pid: int) -> Any:  # an MRI check: no nurse's slot, so none is full
+        self.fresh += 1
+        start = datetime(2026, 12, 2, 9, 0, tzinfo=ZoneInfo("America/Chicago")) + timedelta(minutes=20 * self.fresh)
+        return self.post(who, f"/patients/{pid}/appointments", {"kind": "mri-pre", "starts_at": start.isoformat()})
+
+    def before_plan_refills(self, role: str) -> None:
+        self._scheduled()
+
+    def plan_refills(self, who: str, pid: int) -> Any:
+        return self.post(who, "/plan", {"weeks": 1})
+
+    def read_clinic_report(self, who: str, pid: int) -> Any:
+        return self.c.call("GET", "/reports/monthly.pdf?month=2026-11", who)
+
+    def read_outbox(self, who: str, pid: int) -> Any:
+        return self.c.call("GET", "/outbox", who)
+
+    def set_contact(self, who: str, pid: int) -> Any:
+        body = {"channel": "email", "email": "pat@example.org", "phone": None, "language": "en"}
+        return self.c.call("PUT", f"/patients/{pid}/contact", who, json=body)
+
+    def manage_calendar_feeds(self, who: str, pid: int) -> Any:
+        return self.post(who, "/calendar-feeds", {"scope": "clinic"})
 
 
 def test_every_role_and_action_through_the_api(clinic: Clinic) -> None:

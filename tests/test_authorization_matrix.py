@@ -42,6 +42,7 @@ from tests.api_support import (
     through_trial,
 )
 from tests.clinic_db import clinic_fixture
+from tests.test_appointments import SCHEDULING
 
 Who = Literal["admin", "physician", "nurse", "pharmacist", "patient-own", "patient-other", "anonymous"]
 WHO: tuple[Who, ...] = ("anonymous", "admin", "patient-other", "patient-own", "pharmacist", "nurse", "physician")
@@ -173,7 +174,35 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/audit"): may("read-audit"),
     ("GET", "/api/v1/audit/verify"): may("read-audit"),
     ("GET", f"{P}/{{kind}}/{{record_id}}"): may("read-patient"),
+    # refill operations
+    ("GET", "/api/v1/clinic/settings"): may("read-dashboard", "edit-clinic-settings"),
+    ("PUT", "/api/v1/clinic/settings"): may("edit-clinic-settings", body=lambda w: {"document": {}, "reason": "x"}),
+    ("GET", "/api/v1/appointments"): may("read-dashboard"),
+    ("GET", f"{P}/appointments"): may("read-patient"),
+    ("POST", f"{P}/appointments"): may("book-appointment", body=lambda w: MRI_CHECK),
+    ("POST", f"{P}/appointments/{{appointment_id}}/confirm"): may("book-appointment"),
+    ("POST", f"{P}/appointments/{{appointment_id}}/attend"): may("book-appointment", body=lambda w: {}),
+    ("POST", f"{P}/appointments/{{appointment_id}}/miss"): may("book-appointment", body=lambda w: {"reason": "x"}),
+    ("POST", f"{P}/appointments/{{appointment_id}}/cancel"): may("book-appointment", body=lambda w: {"reason": "x"}),
+    ("GET", f"{P}/refill-window"): may("read-patient"),
+    ("POST", "/api/v1/plan"): may("plan-refills", body=lambda w: {"weeks": 1}),
+    ("GET", "/api/v1/plans/{plan_id}"): may("plan-refills"),
+    ("POST", "/api/v1/plans/{plan_id}/accept"): may("plan-refills", body=lambda w: {"keys": []}),
+    ("GET", f"{P}/refills/{{refill_id}}/record.pdf"): may("read-patient"),
+    ("GET", f"{P}/programs/{{number}}/record.pdf"): may("read-patient"),
+    ("GET", f"{P}/card.pdf"): may("read-patient"),
+    ("GET", "/api/v1/reports/monthly.pdf"): may("read-clinic-report"),
+    ("GET", f"{P}/contact"): may("read-patient"),
+    ("PUT", f"{P}/contact"): may("set-contact", body=lambda w: {"channel": "none"}),
+    ("GET", "/api/v1/outbox"): may("read-outbox"),
+    ("GET", "/api/v1/calendar-feeds"): may("manage-calendar-feeds", "set-contact"),
+    ("POST", "/api/v1/calendar-feeds"): may("manage-calendar-feeds", body=lambda w: {"scope": "clinic"}),
+    ("POST", "/api/v1/calendar-feeds/{feed_id}/revoke"): may(
+        "manage-calendar-feeds", "set-contact", seeded=("set-contact",)
+    ),
 }
+# A pump check before an MRI on a weekday during the clinic's hours: no nurse's slot, so none is ever full.
+MRI_CHECK = {"kind": "mri-pre", "starts_at": "2026-12-02T16:00:00+00:00"}
 
 
 def api_routes(clinic: Clinic) -> list[tuple[str, str]]:
@@ -238,6 +267,17 @@ def seeded(clinic: Clinic) -> World:
         "user_id": victim,
         "record_id": trial,
     }
+    r = clinic.call("PUT", "/clinic/settings", "root", json={"document": {"scheduling": SCHEDULING}, "reason": "x"})
+    assert r.status_code == 200, r.text
+    r = clinic.call("POST", f"/patients/{own}/appointments", "bo", json=MRI_CHECK)
+    assert r.status_code == 201, r.text
+    w.ids["appointment_id"] = r.json()["id"]
+    r = clinic.call("POST", "/plan", "bo", json={"weeks": 1})
+    assert r.status_code == 201, r.text
+    w.ids["plan_id"] = r.json()["id"]
+    r = clinic.call("POST", "/calendar-feeds", "bo", json={"scope": "patient", "subject_id": own})
+    assert r.status_code == 201, r.text
+    w.ids["feed_id"] = r.json()["id"]
     clinic.now += timedelta(minutes=5)
     return w
 

@@ -295,13 +295,21 @@ def patient_appointments(s: Session, actor: User, patient_id: int) -> list[Appoi
 
 
 def calendar_between(
-    s: Session, actor: User, first: date, days: int, nurse: str | None = None, status: str | None = None
+    s: Session,
+    actor: User,
+    first: date | None,
+    days: int,
+    nurse: str | None = None,
+    status: str | None = None,
+    now: datetime | None = None,
 ) -> list[tuple[Appointment, Patient]]:
-    """The clinic's visits from `first` for `days` clinic days (local), with their patients."""
+    """The clinic's visits from `first` (None: today at `now`) for `days` days (local), with their patients."""
     require(actor, "read-dashboard")
     if not 1 <= days <= 62:
         raise InputError("days", f"expected 1 to 62 days, got {days}")
     zone = ZoneInfo(current_settings(s).timezone)
+    if first is None:
+        first = (now or datetime.now(UTC)).astimezone(zone).date()
     start, _ = _local_day_utc(first, zone)
     _, end = _local_day_utc(first + timedelta(days=days - 1), zone)
     query = (

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from openidds.api.answers import Day, Instant, Out, UserId
-from openidds.api.deps import Actor, Once, OnceOnly, Tx
+from openidds.api.deps import Actor, Now, Once, OnceOnly, Tx
 from openidds.api.routers.common import READS, WRITES, Json
 from openidds.api.schemas import Id, In, Note, RecordId, Text, YesNo
 from openidds.api.schemas import Instant as InstantIn
@@ -127,14 +127,17 @@ class WindowOut(Out):
 @router.get("/appointments", tags=["appointments"], response_model=list[CalendarEntryOut], responses=READS)
 def clinic_calendar(
     s: Tx,
+    at: Now,
     actor: Actor,
-    first: Annotated[date, Query(alias="from", description="the first day (the clinic's)")],
+    first: Annotated[
+        date | None, Query(alias="from", description="the first day (default: today, the clinic's)")
+    ] = None,
     days: Annotated[int, Query(ge=1, le=62)] = 7,
     nurse: Annotated[Username | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
 ) -> list[Json]:
     """The clinic's visits from `from` for `days` days, with each patient's MRN and name."""
-    found = service.calendar_between(s, actor, first, days, nurse, status)
+    found = service.calendar_between(s, actor, first, days, nurse, status, now=at)
     return [{**appointment_json(a), "mrn": p.mrn, "name": f"{p.family_name}, {p.given_name}"} for a, p in found]
 
 
