@@ -198,6 +198,26 @@ def test_synthetic_clinic_is_deterministic_and_planned_well() -> None:
         assert plan.visits <= 0.9 * greedy.visits
 
 
+def test_cpsat_keeps_the_greedy_when_it_finds_nothing_in_time() -> None:
+    needs = synthetic_needs(50, 28, seed=2)
+    capacity = synthetic_capacity(needs, 28, seed=2)
+    plan = valid(needs, capacity, 28, plan_cpsat(needs, capacity, 28, time_limit_s=0.0))
+    greedy = plan_greedy(needs, capacity, 28)
+    assert plan.method == "greedy" and plan.status.startswith("time-limit: greedy kept")
+    assert plan.bookings == greedy.bookings
+    assert any("greedy kept" in r for r in plan.reasons)
+
+
+def test_the_plan_says_what_it_did() -> None:
+    needs = [Need("A", 0, 8, 4, 8)]
+    capacity = nurse("N1", 5, range(20))
+    plan = cpsat(needs, capacity, 20)
+    assert plan.reasons[0].startswith("cp-sat: 1 blocks of up to 28 days")
+    assert any(r.startswith("weights: 1,000,000 per day past a latest safe day") for r in plan.reasons)
+    assert "2 visits for 1 patients over 20 days (0 already booked)" in plan.reasons[-2]
+    assert compare(plan, plan_greedy(needs, capacity, 20))["past_latest"] == (0, 0)
+
+
 @st.composite
 def clinics(draw: st.DrawFn) -> tuple[list[Need], list[NurseDay], int]:
     horizon = draw(st.integers(8, 24))

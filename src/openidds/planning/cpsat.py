@@ -28,7 +28,10 @@ Objective (integer weights, minimised; they are strictly ordered so each level o
   costs about 1/cycle_max of a visit over a long horizon, so this is the visit count, spread over the days.
 - inside the last `MARGIN_DAYS` (2) of a window: 3 × the day weight per day, so the best day is the latest safe day
   less the margin (a missed appointment can still be made up) rather than the very last day.
-- `W_LOAD` = 1 per visit on the busiest day of the block: balance, only among otherwise equal plans.
+- `W_BUSY` = 5 per visit past 80 % (`BUSY`) of a day's room: balance. Below the smallest day weight (1,000 ÷ 84 =
+  11 for the longest synthetic cycle), so it moves a visit only between days that are otherwise as good (a Friday
+  and a Monday around a weekend, say) and keeps some room each day for the unplanned. (The busiest day of a block
+  was tried first: it is usually pinned by the visits due on its first day and then balances nothing.)
 
 The result is checked with `model.check_plan` and compared with the greedy's; the greedy is kept (status says so)
 if a block finds nothing in time, if the check fails, or if the greedy is later or fewer visits.
@@ -61,12 +64,14 @@ from openidds.planning.model import (
 
 W_LATE = 1_000_000
 W_VISIT = 1_000
-W_LOAD = 1
+W_BUSY = 5
+BUSY = 0.8
 WINDOW_DAYS = 10  # days tried for a visit: the cheapest of its window (all of them if a block has no plan)
 LATE_OPTIONS = 2  # open days past a latest safe day tried for a visit (all of them if a block has no plan)
 CHOICES = 4  # days tried for a visit chained after another inside one block, the cheapest
 GAP = 0.002  # a block stops once proved within 0.2 % of the best: about a visit in 500, far below a day late
-MAX_OPTIONS = 240  # ways to place one patient's visits inside one block, the cheapest
+MAX_OPTIONS = 240  # partial ways to place one patient's visits kept at each chained visit, the cheapest
+EXACT_UP_TO = 5_000  # a block with no more options than this is solved to proved optimality (no gap)
 
 
 def day_weight(need: Need) -> int:
@@ -84,6 +89,24 @@ def visit_cost(day: int, latest: int, weight: int, late: int) -> int:
     if before < 0:
         return late * -before + 3 * weight * MARGIN_DAYS
     return weight * before + 3 * weight * max(0, MARGIN_DAYS - before)
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """One way to place a patient's due visits inside a block: their days, the cost, and, if a visit is left
+    unbooked (no room before the horizon ends), its latest safe day."""
+
+    days: tuple[int, ...]
+    cost: int
+    missing: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    status: cp_model.CpSolverStatus
+    proved: bool
+    objective: int
+    picks: dict[int, _Option]
 
 
 @dataclass(slots=True)
@@ -136,57 +159,63 @@ class _Planner:
             e, lat = next_window(n)
             self.state.append(_State(e, lat, done=lat > needed_until(n, horizon)))
 
-    def _days(self, i: int, lo: int, hi: int) -> list[int]:
-        return [d for d in self.open_days[self.kind_of[i]] if lo <= d <= hi]
-
-    def candidates(self, i: int, lo: int, latest: int, wide: bool) -> list[int]:
-        """The days patient i's visit may go on: the `WINDOW_DAYS` cheapest open days of its window, then the first
-        `LATE_OPTIONS` open days past its latest safe day (every open day, both, when `wide`)."""
-        w, lw = day_weight(self.needs[i]), late_weight(self.needs[i])
+    def _days(self, i: int, lo: int, latest: int, wide: bool) -> list[int]:
+        """Patient i's open days from `lo` to `latest`, then the first `LATE_OPTIONS` after it (all when `wide`)."""
         days = self.open_days[self.kind_of[i]]
-        inside = [d for d in days[bisect_left(days, lo) : bisect_right(days, latest)]]
-        if not wide:
-            inside = sorted(sorted(inside, key=lambda d: visit_cost(d, latest, w, lw))[:WINDOW_DAYS])
         after = days[bisect_right(days, max(latest, lo - 1)) :]
-        return inside + (after if wide else after[:LATE_OPTIONS])
+        return days[bisect_left(days, lo) : bisect_right(days, latest)] + (after if wide else after[:LATE_OPTIONS])
 
-    def options(self, i: int, start: int, until: int, wide: bool) -> list[tuple[tuple[int, ...], int]]:
+    def candidates(self, i: int, start: int, st: _State, wide: bool) -> list[int]:
+        """The days patient i's next visit may go on: the `WINDOW_DAYS` cheapest open days of its window, then the
+        first `LATE_OPTIONS` open days past its latest safe day (every open day, both, when `wide`)."""
+        days = self._days(i, max(st.earliest, start), st.latest, wide)
+        if wide:
+            return days
+        w, lw = day_weight(self.needs[i]), late_weight(self.needs[i])
+        inside = [d for d in days if d <= st.latest]
+        best = sorted(inside, key=lambda d: visit_cost(d, st.latest, w, lw))[:WINDOW_DAYS]
+        return sorted(best) + days[len(inside) :]
+
+    def options(self, i: int, start: int, until: int, wide: bool) -> list[_Option]:
         """The ways to place patient i's visits due by `until` (its next one, then any chained after it inside the
         block), each with its cost: each candidate day of the next visit, and for each the `CHOICES` cheapest days of
-        each chained visit (and its earliest), at most `MAX_OPTIONS` in all, the cheapest kept."""
+        each chained visit (and its earliest; every day when `wide`), the `MAX_OPTIONS` cheapest kept at each step.
+        When `wide`, also each way of leaving a visit unbooked (no room before the horizon ends), at its cost."""
         need, st = self.needs[i], self.state[i]
         w, lw = day_weight(need), late_weight(need)
-        first = self.candidates(i, max(st.earliest, start), st.latest, wide)
-        done: list[tuple[tuple[int, ...], int]] = []
-        frontier: list[tuple[tuple[int, ...], int]] = [((d,), visit_cost(d, st.latest, w, lw)) for d in first]
+        done: list[_Option] = []
+        if wide:
+            done.append(_Option((), lw * (self.horizon - st.latest), st.latest))
+        frontier = [_Option((d,), visit_cost(d, st.latest, w, lw)) for d in self.candidates(i, start, st, wide)]
         while frontier:
             grown = []
-            for chain, cost in frontier:
-                last = chain[-1]
-                latest = last + need.cycle_max
-                nxt = self.candidates(i, last + need.cycle_min, latest, wide) if latest <= until else []
-                if not nxt:  # nothing more due in the block (or no room at all: the next block names it)
-                    done.append((chain, cost))
+            for o in frontier:
+                latest = o.days[-1] + need.cycle_max
+                if latest > until:  # nothing more due in the block
+                    done.append(o)
                     continue
-                ranked = sorted(nxt, key=lambda d: visit_cost(d, latest, w, lw))[:CHOICES]
-                for d in sorted({*ranked, nxt[0]}):
-                    grown.append(((*chain, d), cost + W_VISIT + visit_cost(d, latest, w, lw)))
-            frontier = sorted(grown, key=lambda o: o[1])[: max(0, MAX_OPTIONS - len(done))]
+                nxt = self._days(i, o.days[-1] + need.cycle_min, latest, wide)
+                if wide or not nxt:
+                    done.append(_Option(o.days, o.cost + lw * (self.horizon - latest), latest))
+                ranked = nxt if wide else sorted(nxt, key=lambda d: visit_cost(d, latest, w, lw))[:CHOICES]
+                for d in sorted({*ranked, *nxt[:1]}):
+                    grown.append(_Option((*o.days, d), o.cost + W_VISIT + visit_cost(d, latest, w, lw)))
+            frontier = sorted(grown, key=lambda o: o.cost)[:MAX_OPTIONS]
         return done
 
-    def _hint(self, wanted: dict[int, list[tuple[int, ...]]]) -> dict[int, tuple[int, ...]]:
-        """A start for the solver: by latest safe day, each patient's cheapest way that still fits the day's room
+    def _hint(self, wanted: dict[int, list[_Option]]) -> dict[int, _Option]:
+        """A start for the solver: by latest safe day, each patient's cheapest option that still fits the day's room
         (so the first solution has no one late when room allows)."""
         used: dict[tuple[int, frozenset[str]], int] = defaultdict(int)
-        picks: dict[int, tuple[int, ...]] = {}
+        picks: dict[int, _Option] = {}
         for i in sorted(wanted, key=lambda i: (self.state[i].latest, self.needs[i].patient_id)):
             k = self.kind_of[i]
-            for days in wanted[i]:
-                sets = [(d, nurses, ks) for d in days for nurses, ks in self.hall.get(d, []) if k in ks]
+            for o in wanted[i]:
+                sets = [(d, nurses, ks) for d in o.days for nurses, ks in self.hall.get(d, []) if k in ks]
                 if all(used[(d, nurses)] < self._rhs(d, nurses, ks) for d, nurses, ks in sets):
                     for d, nurses, _ in sets:
                         used[(d, nurses)] += 1
-                    picks[i] = days
+                    picks[i] = o
                     break
         return picks
 
@@ -194,78 +223,89 @@ class _Planner:
         """The room of these nurses on this day left for the visits of these skill sets."""
         return sum(self.room_of[day][n] for n in nurses) - sum(self.committed[day][k] for k in kinds)
 
-    def solve_block(
-        self, start: int, end: int, keep_until: int, wide: bool, seconds: float, workers: int, seed: int
-    ) -> cp_model.CpSolverStatus:
-        """Plan the visits whose latest safe day falls in [start, end); keep those before `keep_until`."""
+    def solve_block(self, start: int, end: int, wide: bool, seconds: float, workers: int, seed: int) -> _Result:
+        """Plan the visits whose latest safe day falls in [start, end) (nothing is kept yet: `keep` does that)."""
         m = cp_model.CpModel()
         cost: list[cp_model.LinearExprT] = []
         on_day: dict[int, list[list[cp_model.IntVar]]] = defaultdict(lambda: [[] for _ in self.kinds])
-        chosen: dict[int, list[tuple[tuple[int, ...], cp_model.IntVar]]] = {}
-        wanted: dict[int, list[tuple[int, ...]]] = {}
+        chosen: dict[int, list[tuple[_Option, cp_model.IntVar]]] = {}
         for i, need in enumerate(self.needs):
             st = self.state[i]
             until = min(end - 1, needed_until(need, self.horizon))
             if st.done or st.latest > until:
                 continue
             opts = self.options(i, start, until, wide)
-            if not opts:  # no suitable nurse has room on any day left: named, the chain ends
-                self.unbooked.append((need, st.earliest, st.latest))
-                st.done = True
-                continue
+            if not opts:  # no suitable nurse has room on any day left
+                opts = [_Option((), late_weight(need) * (self.horizon - st.latest), st.latest)]
             xs = [m.new_bool_var(f"x{i}_{n}") for n in range(len(opts))]
             m.add_exactly_one(xs)
-            for (days, c), x in zip(opts, xs, strict=True):
-                cost.append(c * x)
-                for d in days:
+            for o, x in zip(opts, xs, strict=True):
+                cost.append(o.cost * x)
+                for d in o.days:
                     on_day[d][self.kind_of[i]].append(x)
-            chosen[i] = [(days, x) for (days, _), x in zip(opts, xs, strict=True)]
-            wanted[i] = [days for days, _ in sorted(opts, key=lambda o: o[1])]
+            chosen[i] = list(zip(opts, xs, strict=True))
         if not chosen:
-            self.proved += 1
-            return cp_model.OPTIMAL
-        hints = self._hint(wanted)
-        for i, pick in hints.items():
-            for days, x in chosen[i]:
-                m.add_hint(x, days == pick)
-        peak = m.new_int_var(0, 10**6, "peak")
+            return _Result(cp_model.OPTIMAL, True, 0, {})
+        hints = self._hint({i: sorted((o for o, _ in ways), key=lambda o: o.cost) for i, ways in chosen.items()})
+        load: dict[int, int] = defaultdict(int)
+        for i, ways in chosen.items():
+            for o, x in ways:
+                m.add_hint(x, o is hints.get(i))
+            for d in hints[i].days if i in hints else ():
+                load[d] += 1
         for d, per_kind in on_day.items():
             for nurses, ks in self.hall.get(d, []):
                 terms = [x for k in ks for x in per_kind[k]]
                 if terms:
                     m.add(sum(terms) <= max(0, self._rhs(d, nurses, ks)))
-            m.add(peak >= self.base_load[d] + sum(self.committed[d]) + sum(x for xs in per_kind for x in xs))
-        cost.append(W_LOAD * peak)
-        load: dict[int, int] = defaultdict(int)
-        for days in hints.values():
-            for d in days:
-                load[d] += 1
-        m.add_hint(peak, max((self.base_load[d] + sum(self.committed[d]) + load[d] for d in on_day), default=0))
+            # balance: each visit past BUSY of the day's room costs W_BUSY
+            before = self.base_load[d] + sum(self.committed[d])
+            target = int(BUSY * (self.base_load[d] + sum(self.room_of[d].values())))
+            busy = m.new_int_var(0, 10**6, f"busy{d}")
+            m.add(busy >= before + sum(x for xs in per_kind for x in xs) - target)
+            m.add_hint(busy, max(0, before + load[d] - target))
+            cost.append(W_BUSY * busy)
         m.minimize(sum(cost))
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, seconds)
         solver.parameters.num_workers = workers
         solver.parameters.random_seed = seed
-        solver.parameters.relative_gap_limit = GAP
+        if sum(len(ways) for ways in chosen.values()) > EXACT_UP_TO:
+            solver.parameters.relative_gap_limit = GAP
         # presolve's probing and inclusion searches cost seconds on the long daily capacity sums and find nothing
         solver.parameters.cp_model_probing_level = 0
         solver.parameters.presolve_inclusion_work_limit = 0
         solver.parameters.find_big_linear_overlap = False
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return status
-        self.proved += solver.objective_value == solver.best_objective_bound
-        for i, ways in chosen.items():
+            return _Result(status, False, 0, {})
+        picks = {i: next(o for o, x in ways if solver.value(x)) for i, ways in chosen.items()}
+        proved = solver.objective_value == solver.best_objective_bound
+        return _Result(status, proved, round(solver.objective_value), picks)
+
+    def keep(self, result: _Result, keep_until: int, last: bool) -> None:
+        """Book the visits of a block's plan that fall before `keep_until` (all of them in the last block)."""
+        self.proved += result.proved
+        for i, o in result.picks.items():
             need, st = self.needs[i], self.state[i]
-            days = next(days for days, x in ways if solver.value(x))
-            for d in days:
-                if d >= keep_until:
+            for d in o.days:
+                if d >= keep_until and not last:
                     break
                 self.visits.append(Visit(need, d, st.earliest, st.latest))
                 self.committed[d][self.kind_of[i]] += 1
                 st.earliest, st.latest = d + need.cycle_min, d + need.cycle_max
                 st.done = st.latest > needed_until(need, self.horizon)
-        return status
+            else:
+                if o.missing is not None and (last or o.missing < keep_until):
+                    self.unbooked.append((need, st.earliest, st.latest))
+                    st.done = True
+
+    def leftover(self) -> None:
+        """Visits still due when the horizon is planned: no room for them (named as shortfalls without a day)."""
+        for need, st in zip(self.needs, self.state, strict=True):
+            if not st.done and st.latest <= needed_until(need, self.horizon):
+                self.unbooked.append((need, st.earliest, st.latest))
+                st.done = True
 
 
 def plan_cpsat(
@@ -292,26 +332,32 @@ def plan_cpsat(
         starts = [0]
     optimal, failed = 0, ""
     for n, start in enumerate(starts):
-        end = horizon_days if n == len(starts) - 1 else min(horizon_days, start + block_days)
-        keep = horizon_days if n == len(starts) - 1 else starts[n + 1]
+        last = n == len(starts) - 1
+        end = horizon_days if last else min(horizon_days, start + block_days)
         budget = (deadline - time.perf_counter()) / (len(starts) - n)
-        status = planner.solve_block(start, end, keep, False, budget, workers, seed)
-        if status == cp_model.INFEASIBLE:  # capacity so short the days tried are not enough: every day then
-            budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            status = planner.solve_block(start, end, keep, True, budget, workers, seed)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            failed = (
-                f"days {start}–{end - 1}: {'no plan exists' if status == cp_model.INFEASIBLE else 'no plan in time'}"
-            )
+        if budget <= 0:
+            failed = f"days {start}–{end - 1}: the time limit was reached"
             break
-        optimal += status == cp_model.OPTIMAL
+        result = planner.solve_block(start, end, False, budget, workers, seed)
+        if result.status == cp_model.INFEASIBLE or any(o.cost >= W_LATE for o in result.picks.values()):
+            # someone would be late or unbooked: try every day, every way (and leaving a visit unbooked)
+            budget = (deadline - time.perf_counter()) / (len(starts) - n)
+            wide = planner.solve_block(start, end, True, budget, workers, seed)
+            if wide.picks and (not result.picks or wide.objective < result.objective):
+                result = wide
+        if not result.picks and result.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            failed = f"days {start}–{end - 1}: no plan in time"
+            break
+        planner.keep(result, horizon_days if last else starts[n + 1], last)
+        optimal += result.status == cp_model.OPTIMAL
+    planner.leftover()
     reasons = [
         f"cp-sat: {len(starts)} blocks of up to {block_days} days every {step_days} days: {planner.proved} proved "
         f"optimal, {optimal - planner.proved} within {GAP:.1%} of optimal, {len(starts) - optimal} stopped by the time "
         "limit",
         f"weights: {W_LATE:,} per day past a latest safe day (twice that with withdrawal risk), {W_VISIT:,} per "
         f"visit, {W_VISIT:,} ÷ cycle_max per day before the latest safe day, 3× that inside the last {MARGIN_DAYS} "
-        f"days, {W_LOAD} per visit on the busiest day",
+        f"days, {W_BUSY} per visit past {BUSY:.0%} of a day's room",
         *planner.reasons,
     ]
     if failed:

@@ -12,6 +12,7 @@ import heapq
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from openidds.planning.model import (
     Need,
@@ -83,6 +84,5 @@ def plan_greedy(needs: Sequence[Need], capacity: Sequence[NurseDay], horizon_day
         "greedy: earliest deadline first, each visit booked as soon as its window opens and a suitable nurse has room",
         *reasons,
     ]
-    return build_plan(
-        "greedy", needs, capacity, horizon_days, visits, unbooked, {}, "greedy", time.perf_counter() - began, reasons
-    )
+    plan = build_plan("greedy", needs, capacity, horizon_days, visits, unbooked, {}, "greedy", 0.0, reasons)
+    return replace(plan, seconds=time.perf_counter() - began)
