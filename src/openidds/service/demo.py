@@ -6,7 +6,8 @@ history: implants, titrations (some past a soft limit, with the prescriber's rea
 by a second person, refills reconciled against the twin (one flagged: far less withdrawn than expected), an overdue
 refill, a baclofen refill due this week, a pump at its elective replacement indicator and one about to reach it, a
 replaced pump, a refill waiting for its second check, an urgent PHQ-9 flag and patient remote requests (given and
-refused). The clinic is fictional and every value is synthetic.
+refused), and its refill operations (service.demo_operations: contacts, a missed baclofen refill visit, a planned
+month booked, reminders due). The clinic is fictional and every value is synthetic.
 
 Deterministic: the same `now` gives the same clinic, to the byte; a different `now` gives the same clinic moved
 in time (every instant is so many clinic days before `now`). The seeder runs the clinic forward in time, all
@@ -38,6 +39,7 @@ from openidds.programs.program import PumpProgram
 from openidds.service import pathway, programs
 from openidds.service import refills as refill_steps
 from openidds.service.access import actor_name
+from openidds.service.demo_operations import operations_story, plan_the_month
 from openidds.service.demo_roster import (
     ADMIN,
     BY_REF,
@@ -671,9 +673,11 @@ def seed_demo(sessions: sessionmaker[Session], now: datetime) -> DemoLogins:
             stories.append(trial_story(d, person, body, expect, ago))
         for i, spec in enumerate(IMPLANTED):
             stories.append(implanted_story(d, spec, i))
+        stories.append(operations_story(d))
         _run(stories, now)
         for pid in s.scalars(select(Patient.id).order_by(Patient.id)):
             refresh_status(s, pid, now)  # the dashboard as it stands now (alarms raised since each last visit)
+        plan_the_month(d)
         patients = patient_count(s)
         head = s.get(AuditHead, 1)
         return replace(LOGINS, patients=patients, audit_records=0 if head is None else head.sequence)

@@ -186,9 +186,10 @@ def _json(p: Proposal, first: date, people: dict[str, _Patient]) -> dict[str, An
     }
 
 
-def propose(s: Session, actor: User, first_day: date, weeks: int, now: datetime) -> Plan:
+def propose(s: Session, actor: User, first_day: date, weeks: int, now: datetime, workers: int = 2) -> Plan:
     """Plan `weeks` weeks from `first_day` (the clinic's day, not before today): CP-SAT beside the greedy; the
-    proposal is kept (a Plan row) to be booked all or in part, and any shortfall is sent to the clinic lead."""
+    proposal is kept (a Plan row) to be booked all or in part, and any shortfall is sent to the clinic lead.
+    `workers`: CP-SAT's search workers (1: the same answer every time, for the demo clinic)."""
     require(actor, "plan-refills")
     if not 1 <= weeks <= WEEKS_MAX:
         raise InputError("weeks", f"expected 1 to {WEEKS_MAX} weeks, got {weeks}")
@@ -201,7 +202,7 @@ def propose(s: Session, actor: User, first_day: date, weeks: int, now: datetime)
     horizon = weeks * 7
     needs, capacity, people = gather(s, settings, first_day, horizon)
     greedy = plan_greedy(needs, capacity, horizon)
-    best = plan_cpsat(needs, capacity, horizon, time_limit_s=SOLVE_SECONDS, workers=2, seed=0)
+    best = plan_cpsat(needs, capacity, horizon, time_limit_s=SOLVE_SECONDS, workers=workers, seed=0)
     best_json = _json(best, first_day, people)
     document = {
         "first_day": first_day.isoformat(),
@@ -266,7 +267,7 @@ def accept(s: Session, actor: User, plan_id: int, keys: list[str] | None, now: d
     for key in sorted(set(wanted) - set(plan.accepted), key=lambda k: (proposed[k]["day"], proposed[k]["patient_id"])):
         b = proposed[key]
         day = date.fromisoformat(b["day"])
-        start = _free_slot(s, settings, zone, b["nurse"], day)  # sees the visits booked above (same transaction)
+        start = _free_slot(s, settings, zone, b["nurse"], day, now)  # sees the visits booked above (same transaction)
         short = late.get((b["patient_id"], b["day"]))
         why = "" if short is None else f"accepted from plan {plan_id}: {short['reason']}"
         cmd = BookAppointment(
@@ -291,9 +292,9 @@ def accept(s: Session, actor: User, plan_id: int, keys: list[str] | None, now: d
     return Accepted(booked, refused)
 
 
-def _free_slot(s: Session, settings: ClinicSettings, zone: ZoneInfo, nurse: str, day: date) -> datetime:
-    """The nurse's first free visit slot that day from the clinic's opening (visits of the refill length, one after
-    another)."""
+def _free_slot(s: Session, settings: ClinicSettings, zone: ZoneInfo, nurse: str, day: date, now: datetime) -> datetime:
+    """The nurse's first free visit slot that day from the clinic's opening, or from now when that is later
+    (visits of the refill length, one after another)."""
     scheduling = scheduling_of(settings)
     length = timedelta(minutes=scheduling.visit_minutes["refill"])
     opens = datetime.combine(day, scheduling.opens, zone)
@@ -313,10 +314,10 @@ def _free_slot(s: Session, settings: ClinicSettings, zone: ZoneInfo, nurse: str,
             busy.append((begin, begin + timedelta(minutes=a.minutes)))
     t = opens
     while t + length <= closes:
-        if not any(b < t + length and t < e for b, e in busy):
+        if t > now and not any(b < t + length and t < e for b, e in busy):
             return t
         t += length
-    return opens  # the day is full: the booking check says so (capacity), with the reason
+    return opens  # the day is full (or over): the booking check says so, with the reason
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
