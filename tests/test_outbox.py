@@ -257,6 +257,7 @@ def test_contact_preferences_through_the_api(clinic: Clinic) -> None:
         ({"channel": "email", "email": "not-an-address"}, "email"),
         ({"channel": "sms", "phone": "call me"}, "phone"),
         ({"channel": "sms"}, "phone"),
+        ({"channel": "sms", "phone": "+1 555" + " " * 40 + "555 0123"}, "phone"),  # longer than the column
         ({"channel": "email", "email": "a@example.org", "language": "fr"}, "language"),
         ({"channel": "email", "email": "a@example.org", "responsible_user_id": user_id(clinic, "phil")},
          "responsible_user_id"),

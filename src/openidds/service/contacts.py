@@ -33,6 +33,7 @@ CHANNELS: tuple[ContactChannel, ...] = ("email", "sms", "none")
 STATUSES = ("pending", "sending", "sent", "failed")
 CLINICIANS = ("physician", "nurse")
 OUTBOX_LIMIT = 500
+PHONE_MAX = 40  # PatientContact.phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ def _email(value: str | None) -> str | None:
 def _phone(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
+    if len(value.strip()) > PHONE_MAX:
+        raise InputError("phone", f"at most {PHONE_MAX} characters")
     try:
         return Phone(number=value, hours="-").number
     except ValidationError as exc:

@@ -11,22 +11,19 @@ from pydantic import BaseModel, Field
 from openidds.api.answers import Instant
 from openidds.api.deps import Actor, OnceOnly, Tx
 from openidds.api.routers.common import READS, WRITES
-from openidds.api.schemas import Id, In, RecordId
+from openidds.api.schemas import Code, Id, In, Label, Name, RecordId
 from openidds.service import contacts
 
 router = APIRouter(prefix="/api/v1")
-
-Address = Annotated[str, Field(max_length=200)]
-LanguageCode = Annotated[str, Field(min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 
 
 class ContactIn(In):
     """How the patient is reminded: by e-mail, by SMS, or not at all; the channel's address is required."""
 
     channel: Literal["email", "sms", "none"] = Field(description="how reminders reach the patient")
-    email: Address | None = Field(default=None, description="required for channel 'email' (name@example.org)")
-    phone: Address | None = Field(default=None, description="required for channel 'sms' (+1 555 555 0123)")
-    language: LanguageCode | None = Field(default=None, description="a language the clinic sends in")
+    email: Name | None = Field(default=None, description="required for channel 'email' (name@example.org)")
+    phone: Label | None = Field(default=None, description="required for channel 'sms' (+1 555 555 0123)")
+    language: Code | None = Field(default=None, description="a language the clinic sends in")
     responsible_user_id: RecordId | None = Field(
         default=None, description="the responsible clinician (a physician's or nurse's user id): gets urgent flags"
     )
