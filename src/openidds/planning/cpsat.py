@@ -1,7 +1,7 @@
 """The refill planner with CP-SAT: fewer visits than booking as soon as possible, never past a latest safe day when
 capacity allows, a margin kept before the latest safe day, and the days balanced.
 
-Model (a rolling horizon, so 5,000 patients × 26 weeks solves in well under a minute on 2 cores): the horizon is cut
+Model (a rolling horizon, so 5,000 patients × 26 weeks is planned within a minute on 2 cores): the horizon is cut
 into blocks of `block_days` (28) that start every `step_days` (14). Each block holds every visit whose latest safe day
 falls inside it: the patient's next visit and, for short cycles, the visits chained after it (each `cycle_min` to
 `cycle_max` days after the one before, there exactly when its latest safe day falls inside the block, the horizon and
@@ -9,16 +9,21 @@ falls inside it: the patient's next visit and, for short cycles, the visits chai
 option is taken: the next visit on one of the `WINDOW_DAYS` (10) cheapest open days of its window or one of the first
 `LATE_OPTIONS` (2) open days past its latest safe day, each chained visit on one of its `CHOICES` (4) cheapest days
 or its earliest. (A boolean per visit and day with reified chain constraints was tried first: CP-SAT was still far
-from optimal after seconds on 500 patients; options keep the LP relaxation tight.) If a block has no plan, it is
-solved again with every open day allowed. Capacity is the per-day Hall condition: for every set of nurses that is the
-union of some skill sets' suitable nurses, the visits that can only go to those nurses fit their room, so a nurse can
-always be named afterwards (a small max flow per day, `model.assign_nurses`). The visits before the next block's
-start are kept; the rest are planned again with the next block. Visits a block leaves out (latest safe day beyond it)
-wait for a later block, which is what pushes each visit towards its latest safe day. The solver starts from a hint
-(by latest safe day, each patient's cheapest option that fits) and stops when proved within `GAP` (0.2 %) of the
-best, or at the block's share of the time limit.
+from optimal after seconds on 500 patients; options keep the LP relaxation tight.) Every patient also has options
+that leave a visit unbooked (no room before the horizon ends) at the cost of its days to the horizon's end, so a block
+always has a plan. If the plan has anyone late or unbooked, the block is solved again with every open day and every
+chained day for them; the better plan is kept. A block with at most `EXACT_UP_TO` options is solved to proved
+optimality.
 
-Objective (integer weights, minimised; they are strictly ordered so each level only breaks ties of the one above):
+Capacity is the per-day Hall condition: for every set of nurses that is the union of some skill sets' suitable
+nurses, the visits that can only go to those nurses fit their room, so a nurse can always be named afterwards (a
+small max flow per day, `model.assign_nurses`). The visits before the next block's start are kept; the rest are
+planned again with the next block. Visits a block leaves out (latest safe day beyond it) wait for a later block,
+which is what pushes each visit towards its latest safe day. The solver starts from a hint (by latest safe day, each
+patient's cheapest option that fits) and stops when proved within `GAP` (0.2 %) of the best, or at the block's
+share of the time limit.
+
+Objective (integer weights, minimised; each level outweighs what the ones below can gain in practice):
 - `W_LATE` = 1,000,000 per day past a latest safe day: allowed only when no day in the window has room, so it is
   zero whenever capacity allows (and then every late visit is a named Shortfall); twice that for a patient with
   withdrawal risk (baclofen), so when someone must be late it is someone else. 0.2 % of a block's objective is
@@ -71,6 +76,7 @@ LATE_OPTIONS = 2  # open days past a latest safe day tried for a visit (all of t
 CHOICES = 4  # days tried for a visit chained after another inside one block, the cheapest
 GAP = 0.002  # a block stops once proved within 0.2 % of the best: about a visit in 500, far below a day late
 MAX_OPTIONS = 240  # partial ways to place one patient's visits kept at each chained visit, the cheapest
+NARROW_SHARE = 0.6  # of a block's time; the rest, if unused, goes to the blocks after it
 EXACT_UP_TO = 5_000  # a block with no more options than this is solved to proved optimality (no gap)
 
 
@@ -179,13 +185,13 @@ class _Planner:
     def options(self, i: int, start: int, until: int, wide: bool) -> list[_Option]:
         """The ways to place patient i's visits due by `until` (its next one, then any chained after it inside the
         block), each with its cost: each candidate day of the next visit, and for each the `CHOICES` cheapest days of
-        each chained visit (and its earliest; every day when `wide`), the `MAX_OPTIONS` cheapest kept at each step.
-        When `wide`, also each way of leaving a visit unbooked (no room before the horizon ends), at its cost."""
+        each chained visit (and its earliest; every day when `wide`), the `MAX_OPTIONS` cheapest kept at each step;
+        and each way of leaving a visit unbooked (no room before the horizon ends), at its days to the horizon's end,
+        so a block always has a plan."""
         need, st = self.needs[i], self.state[i]
         w, lw = day_weight(need), late_weight(need)
         done: list[_Option] = []
-        if wide:
-            done.append(_Option((), lw * (self.horizon - st.latest), st.latest))
+        done = [_Option((), lw * (self.horizon - st.latest), st.latest)]
         frontier = [_Option((d,), visit_cost(d, st.latest, w, lw)) for d in self.candidates(i, start, st, wide)]
         while frontier:
             grown = []
@@ -195,8 +201,7 @@ class _Planner:
                     done.append(o)
                     continue
                 nxt = self._days(i, o.days[-1] + need.cycle_min, latest, wide)
-                if wide or not nxt:
-                    done.append(_Option(o.days, o.cost + lw * (self.horizon - latest), latest))
+                done.append(_Option(o.days, o.cost + lw * (self.horizon - latest), latest))
                 ranked = nxt if wide else sorted(nxt, key=lambda d: visit_cost(d, latest, w, lw))[:CHOICES]
                 for d in sorted({*ranked, *nxt[:1]}):
                     grown.append(_Option((*o.days, d), o.cost + W_VISIT + visit_cost(d, latest, w, lw)))
@@ -223,8 +228,11 @@ class _Planner:
         """The room of these nurses on this day left for the visits of these skill sets."""
         return sum(self.room_of[day][n] for n in nurses) - sum(self.committed[day][k] for k in kinds)
 
-    def solve_block(self, start: int, end: int, wide: bool, seconds: float, workers: int, seed: int) -> _Result:
-        """Plan the visits whose latest safe day falls in [start, end) (nothing is kept yet: `keep` does that)."""
+    def solve_block(
+        self, start: int, end: int, wide: frozenset[int], seconds: float, workers: int, seed: int
+    ) -> _Result:
+        """Plan the visits whose latest safe day falls in [start, end), trying every day for the patients in `wide`
+        (nothing is kept yet: `keep` does that)."""
         m = cp_model.CpModel()
         cost: list[cp_model.LinearExprT] = []
         on_day: dict[int, list[list[cp_model.IntVar]]] = defaultdict(lambda: [[] for _ in self.kinds])
@@ -234,9 +242,7 @@ class _Planner:
             until = min(end - 1, needed_until(need, self.horizon))
             if st.done or st.latest > until:
                 continue
-            opts = self.options(i, start, until, wide)
-            if not opts:  # no suitable nurse has room on any day left
-                opts = [_Option((), late_weight(need) * (self.horizon - st.latest), st.latest)]
+            opts = self.options(i, start, until, i in wide)
             xs = [m.new_bool_var(f"x{i}_{n}") for n in range(len(opts))]
             m.add_exactly_one(xs)
             for o, x in zip(opts, xs, strict=True):
@@ -338,11 +344,11 @@ def plan_cpsat(
         if budget <= 0:
             failed = f"days {start}–{end - 1}: the time limit was reached"
             break
-        result = planner.solve_block(start, end, False, budget, workers, seed)
-        if result.status == cp_model.INFEASIBLE or any(o.cost >= W_LATE for o in result.picks.values()):
-            # someone would be late or unbooked: try every day, every way (and leaving a visit unbooked)
+        result = planner.solve_block(start, end, frozenset(), budget * NARROW_SHARE, workers, seed)
+        behind = frozenset(i for i, o in result.picks.items() if o.cost >= W_LATE)
+        if behind:  # someone late or unbooked: try every day, every way for them
             budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            wide = planner.solve_block(start, end, True, budget, workers, seed)
+            wide = planner.solve_block(start, end, behind, budget, workers, seed)
             if wide.picks and (not result.picks or wide.objective < result.objective):
                 result = wide
         if not result.picks and result.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
