@@ -253,3 +253,52 @@ def test_idds_worker_once(tmp_path: Path, smtp: mailcatcher.Mailbox, monkeypatch
     assert [m.subject for m in smtp.messages()] == ["Hello"]
     bad = CliRunner().invoke(cli, ["worker", "--database", url, "--interval", "0"])
     assert bad.exit_code == 2 and "--interval" in bad.output
+
+
+def test_a_job_that_does_not_exist_is_skipped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from openidds.worker import loop
+
+    jobs = (
+        ("ghost", "openidds.service.no_such_module", "run"),
+        ("reminders", "openidds.service.notify", "queue_reminders"),
+    )
+    monkeypatch.setattr(loop, "DEFAULT_JOBS", jobs)
+    with caplog.at_level("WARNING", logger="openidds.worker.loop"):
+        found = loop.default_jobs()
+    assert [name for name, _ in found] == ["reminders"]
+    assert "worker job ghost skipped" in caplog.text
+
+
+def test_run_forever_stops_when_told(tmp_path: Path) -> None:
+    from openidds.worker import loop
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
+    runs: list[int] = []
+    stop = threading.Event()
+
+    def job(engine: Any, now: Any) -> int:
+        runs.append(1)
+        if len(runs) == 2:
+            stop.set()
+        return 0
+
+    loop.run_forever(engine, stop, interval_s=0.01, jobs=[("count", job)])
+    assert len(runs) == 2
+    engine.dispose()
+
+
+def test_the_transports_read_from_the_environment() -> None:
+    from openidds.worker.transports import SmsWebhook, Smtp
+
+    found = Transports.from_env({"IDDS_SMTP_URL": "smtps://clinic%40x.org:p%40ss@mail.example.org"})
+    smtp = found.by_channel["email"]
+    assert smtp == Smtp("mail.example.org", 465, tls=True, user="clinic@x.org", password="p@ss")
+    assert Smtp.from_url("smtp://127.0.0.1:2525?starttls=1") == Smtp("127.0.0.1", 2525, starttls=True)
+    bad = Transports.from_env({"IDDS_SMTP_URL": "http://mail.example.org", "IDDS_SMS_WEBHOOK_URL": ""})
+    assert "expected smtp://" in bad.missing["email"] and bad.missing["sms"].startswith("no SMS gateway")
+    hidden = Transports.from_env({"IDDS_SMTP_URL": "smtp://u:secret@host:x"})
+    assert "secret" not in hidden.missing["email"] and "***" in hidden.missing["email"]
+    hook = SmsWebhook.from_env("https://sms.example.org/hook", "k")
+    assert hook.signature(b"{}") == "sha256=" + hmac.new(b"k", b"{}", hashlib.sha256).hexdigest()
