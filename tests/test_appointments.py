@@ -191,3 +191,14 @@ def test_settings_are_validated_and_audited(ready: tuple[Clinic, int]) -> None:
     shown = clinic.call("GET", "/clinic/settings", "nora").json()
     assert shown["scheduling"]["nurses"][0]["username"] == "nora" and shown["timezone"] == "America/Chicago"
     assert "save-clinic-settings" in audit_actions(clinic)
+
+
+def test_a_refill_after_one_already_booked_is_for_the_next_fill(ready: tuple[Clinic, int]) -> None:
+    """Its window is worked out when the refill before it is recorded: booked without a reason (the planner's
+    later visits); the first refill is still checked against the window."""
+    clinic, pid = ready
+    assert book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).status_code == 201
+    r = book(clinic, pid, starts_at=chicago(2027, 2, 23, 10, 0))  # after the current fill's latest safe day
+    assert r.status_code == 201 and r.json()["window_override"] == ""
+    r = book(clinic, pid, starts_at=chicago(2026, 12, 22, 10, 0))  # before the booked one: the current fill's window
+    assert r.status_code == 422 and "booking.before-earliest" in r.json()["codes"]

@@ -109,6 +109,7 @@ class Shell:
     env: dict[str, str] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)  # name → the python3 -c code its body runs
     statuses: list[int] = field(default_factory=list)
+    last: Any = None  # the last response
 
     def run(self, command: str) -> str:
         """Run one command line; returns what it prints."""
@@ -163,8 +164,9 @@ class Shell:
                     assert stdin is not None, "-d @- without a pipe into curl"
                     data = stdin
             elif arg == "-o":
-                assert next(it) == "/dev/null"
-                discard = True
+                target = next(it)
+                assert target == "/dev/null" or re.fullmatch(r"[\w.-]+\.pdf", target), target
+                discard = True  # a PDF saved to a file: the bytes are checked by the caller, not printed
             elif arg == "-w":
                 write_out = next(it)
             else:
@@ -175,6 +177,7 @@ class Shell:
             method or ("POST" if data is not None else "GET"), url, headers=headers, content=data
         )
         self.statuses.append(response.status_code)
+        self.last = response
         shown = "" if discard else response.text
         if write_out is not None:
             assert write_out == "%{http_code}\\n", write_out

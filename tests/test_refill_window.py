@@ -116,3 +116,18 @@ def test_the_calendar_knows_holidays_closures_weekends_and_who_works() -> None:
     # Tuesday: the nurse (6) and the physician's two days (4); Monday: the nurse alone; a holiday: nobody.
     assert CAL.capacity(date(2026, 12, 8)) == 10 and CAL.capacity(date(2026, 12, 7)) == 6
     assert CAL.capacity(date(2026, 12, 25)) == 0
+
+
+def test_the_refill_cycle_after_a_full_fill() -> None:
+    """The flex example after 40 mL: 38 mL to the 2 mL alarm level at 0.585 × 1.15 = 0.67275 mL/day is 56.5 days
+    (stability 90), less the 4-day margin: 52. A quarter of the fill (10 mL) at 0.525 mL/day is 19 days: 33."""
+    from fractions import Fraction
+
+    from openidds.data import load_catalog, load_library
+    from openidds.programfile import parse_program
+    from openidds.service.window import cycle_for
+    from tests.api_support import FLEX
+
+    program = parse_program(FLEX, load_library(), load_catalog())
+    cycle = cycle_for(program, load_clinic_settings(), Fraction(40))
+    assert cycle is not None and (cycle.shortest, cycle.longest) == (33, 52)

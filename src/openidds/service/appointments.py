@@ -131,8 +131,12 @@ def book(
     needs = skills_for(None if state is None else state.twin.solution, cmd.home_visit)
     nurse, user = _pick_nurse(s, calendar, cmd, start, needs, zone)
     load = 0 if user is None else _nurse_load(s, user.id, start.date(), zone)
+    # A refill after another refill already booked is for a later fill: its window is worked out once that refill
+    # is recorded (the planner places it by the patient's refill cycle)
+    earlier = cmd.kind == "refill" and _refill_booked_before(s, patient.id, cmd.starts_at, now)
+    window = None if earlier else window_of(s, patient.id)
     decision = check_booking(
-        Booking(cmd.kind, start, minutes, nurse, needs, load, window_of(s, patient.id), now.astimezone(zone)), calendar
+        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone)), calendar
     )
     if decision.refused:
         first = decision.refused[0]
@@ -166,6 +170,19 @@ def book(
     )
     refresh_status(s, patient.id, now, state if state is not None else "replay")
     return appointment
+
+
+def _refill_booked_before(s: Session, patient_id: int, start: datetime, now: datetime) -> bool:
+    found = s.scalar(
+        select(func.count(Appointment.id)).where(
+            Appointment.patient_id == patient_id,
+            Appointment.kind == "refill",
+            Appointment.status.in_(OPEN),
+            Appointment.starts_at >= now,
+            Appointment.starts_at < start,
+        )
+    )
+    return bool(found)
 
 
 def _pick_nurse(

@@ -116,7 +116,9 @@ def cycle_for(program: PumpProgram, settings: ClinicSettings, volume: Fraction) 
     stable = stability_limit(program).value.to("day")
     longest_raw = min((volume - low) / worst if worst > 0 else stable, stable)
     longest = max(1, floor(longest_raw) - days)
-    keep = scheduling.max_waste.value.base * volume
-    shortest_raw = (volume - keep) / mean if mean > 0 else longest_raw
-    shortest = max(1, min(longest, floor(shortest_raw)))
+    # The window's rule (clinic.window): useful once refilling throws away at most the waste share of the fill more
+    # than refilling on the latest safe day would, at the mean rate
+    extra = scheduling.max_waste.value.base * volume
+    spread = floor(extra / mean) if mean > 0 else longest
+    shortest = max(1, longest - spread)
     return Cycle(shortest, longest)
