@@ -342,6 +342,8 @@ def test_the_contact_form_and_the_outbox_page(clinic: Clinic) -> None:
     outbox = nurse.get("/outbox")
     assert outbox.status_code == 200 and "visit-reminder-1d" in outbox.text and "jane@example.org" in outbox.text
     assert "your pump refill is tomorrow" in outbox.text
+    assert "visit-reminder-1d" in nurse.get(f"/outbox?patient={pid}").text
+    assert "visit-reminder-1d" not in nurse.get(f"/outbox?patient={pid + 1}").text
     admin = Browser(clinic, "root").get("/outbox?status=pending")
     assert admin.status_code == 200 and "jane@example.org" in admin.text and "pump refill" not in admin.text
     assert nurse.get("/outbox/demo-mail").status_code == 404  # no mail catcher outside `idds serve --demo`

@@ -28,10 +28,12 @@ STATUS_FILTERS = ("", *contacts.STATUSES)
 
 
 @router.get("/outbox")
-def outbox_page(request: Request, status: str = "") -> Response:
+def outbox_page(request: Request, status: str = "", patient: str = "") -> Response:
+    """The newest messages (`status`: only those; `patient`: one patient's, the chart's link)."""
     with unit_of_work(request) as w:
         wanted = status if status in contacts.STATUSES else None
-        messages = contacts.list_outbox(w.s, w.user, wanted, 200)
+        pid = int(patient) if patient.isdecimal() and len(patient) < 10 else None
+        messages = contacts.list_outbox(w.s, w.user, wanted, 200, pid)
         return render(
             request,
             "outbox.html",
@@ -40,6 +42,7 @@ def outbox_page(request: Request, status: str = "") -> Response:
             counts=contacts.outbox_counts(w.s, w.user),
             bodies=contacts.shows_bodies(w.user),
             shown=wanted or "",
+            patient=pid,
             statuses=STATUS_FILTERS,
             tz=current_settings(w.s).timezone,
             demo_mail=getattr(request.app.state, "demo_mailbox", None) is not None,
