@@ -117,7 +117,7 @@ def test_capacity_shortfall_names_the_patient_by_hand() -> None:
     greedy = valid(needs, capacity, 10, plan_greedy(needs, capacity, 10))
     assert days_of(greedy) == {"C": [0], "A": [1], "B": [2]}
     assert [(s.patient_id, s.latest, s.day, s.days_late) for s in greedy.shortfalls] == [("B", 1, 2, 1)]
-    assert greedy.shortfalls[0].reason == "no nurse has room between day 0 and day 1; first room on day 2 (1 days late)"
+    assert greedy.shortfalls[0].reason == "no nurse has room between day 0 and day 1; first room on day 2 (1 day late)"
     plan = valid(needs, capacity, 10, cpsat(needs, capacity, 10))
     (s,) = plan.shortfalls
     assert (s.latest, s.day, s.days_late) == (1, 2, 1) and s.patient_id != "C"
@@ -139,6 +139,16 @@ def test_shortfalls_withdrawal_risk_first_then_most_days_late() -> None:
     capacity = nurse("N1", 5, range(10))
     plan = valid(needs, capacity, 10, plan_greedy(needs, capacity, 10))
     assert [(s.patient_id, s.days_late) for s in plan.shortfalls] == [("B", 2), ("A", 9), ("C", 5)]
+
+
+def test_a_booked_appointment_past_the_latest_safe_day_is_kept_and_named() -> None:
+    needs = [Need("A", 0, 3, 10, 20, fixed=(5,))]
+    capacity = nurse("N1", 1, range(10))
+    for plan in (plan_greedy(needs, capacity, 10), cpsat(needs, capacity, 10)):
+        assert check_plan(needs, capacity, 10, plan) == []
+        assert [(b.day, b.fixed, b.nurse) for b in plan.bookings] == [(5, True, "N1")]
+        (s,) = plan.shortfalls
+        assert s.reason == "the booked appointment on day 5 is 2 days after the latest safe day (day 3)"
 
 
 @pytest.mark.parametrize("planner", [plan_greedy, cpsat])
@@ -179,6 +189,9 @@ def test_input_errors_name_the_field() -> None:
         ([Need("A", 0, 3, 2, 4, fixed=(1,), fixed_nurses=("N7",))], capacity, "needs[0].fixed_nurses", "unknown nurse"),
         ([Need("A", 4, 3, 2, 4)], capacity, "needs[0].earliest", "after the latest safe day"),
         ([Need("A", 0, 3, 2, 4, fixed=(9,))], capacity, "needs[0].fixed", "outside the horizon"),
+        ([Need("Z", 0, 3, 2, 4, ZICO, fixed=(1,), fixed_nurses=("N1",))], capacity, "needs[0].fixed_nurses", "lacks"),
+        ([Need("A", 0, 3, 0, 4)], capacity, "needs[0].cycle_min", "at least 1 day"),
+        ([Need("A", 0, 3, 2, 4)], [NurseDay(0, "N1", 1), NurseDay(0, "N1", 2)], "capacity[1].nurse", "twice"),
     ]
     for needs, cap, field, words in cases:
         for planner in (plan_greedy, plan_cpsat):

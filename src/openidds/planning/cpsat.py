@@ -9,11 +9,11 @@ falls inside it: the patient's next visit and, for short cycles, the visits chai
 option is taken: the next visit on one of the `WINDOW_DAYS` (10) cheapest open days of its window or one of the first
 `LATE_OPTIONS` (2) open days past its latest safe day, each chained visit on one of its `CHOICES` (4) cheapest days
 or its earliest. (A boolean per visit and day with reified chain constraints was tried first: CP-SAT was still far
-from optimal after seconds on 500 patients; options keep the LP relaxation tight.) Every patient also has options
-that leave a visit unbooked (no room before the horizon ends) at the cost of its days to the horizon's end, so a block
-always has a plan. If the plan has anyone late or unbooked, the block is solved again with every open day and every
-chained day for them; the better plan is kept. A block with at most `EXACT_UP_TO` options is solved to proved
-optimality.
+from optimal after seconds on 500 patients; options keep the LP relaxation tight.) If that has no plan, the block
+is solved again with options that leave a visit unbooked (no room before the horizon ends) at the cost of its days
+to the horizon's end. If the plan has anyone late or unbooked, the block is solved again with every open day, every
+chained day and the unbooked options for them; the better plan is kept. A block with at most `EXACT_UP_TO`
+options is solved to proved optimality.
 
 Capacity is the per-day Hall condition: for every set of nurses that is the union of some skill sets' suitable
 nurses, the visits that can only go to those nurses fit their room, so a nurse can always be named afterwards (a
@@ -182,16 +182,18 @@ class _Planner:
         best = sorted(inside, key=lambda d: visit_cost(d, st.latest, w, lw))[:WINDOW_DAYS]
         return sorted(best) + days[len(inside) :]
 
-    def options(self, i: int, start: int, until: int, wide: bool) -> list[_Option]:
+    def options(self, i: int, start: int, until: int, wide: bool, spare: bool) -> list[_Option]:
         """The ways to place patient i's visits due by `until` (its next one, then any chained after it inside the
         block), each with its cost: each candidate day of the next visit, and for each the `CHOICES` cheapest days of
         each chained visit (and its earliest; every day when `wide`), the `MAX_OPTIONS` cheapest kept at each step;
-        and each way of leaving a visit unbooked (no room before the horizon ends), at its days to the horizon's end,
-        so a block always has a plan."""
+        when `wide` or `spare`, also each way of leaving a visit unbooked (no room before the horizon ends), at its
+        days to the horizon's end. (Not always: an option on no day at all weakens CP-SAT's relaxation so much that
+        5,000 patients take seconds more.)"""
         need, st = self.needs[i], self.state[i]
         w, lw = day_weight(need), late_weight(need)
         done: list[_Option] = []
-        done = [_Option((), lw * (self.horizon - st.latest), st.latest)]
+        unbooked = wide or spare
+        done = [_Option((), lw * (self.horizon - st.latest), st.latest)] if unbooked else []
         frontier = [_Option((d,), visit_cost(d, st.latest, w, lw)) for d in self.candidates(i, start, st, wide)]
         while frontier:
             grown = []
@@ -201,7 +203,8 @@ class _Planner:
                     done.append(o)
                     continue
                 nxt = self._days(i, o.days[-1] + need.cycle_min, latest, wide)
-                done.append(_Option(o.days, o.cost + lw * (self.horizon - latest), latest))
+                if unbooked or not nxt:
+                    done.append(_Option(o.days, o.cost + lw * (self.horizon - latest), latest))
                 ranked = nxt if wide else sorted(nxt, key=lambda d: visit_cost(d, latest, w, lw))[:CHOICES]
                 for d in sorted({*ranked, *nxt[:1]}):
                     grown.append(_Option((*o.days, d), o.cost + W_VISIT + visit_cost(d, latest, w, lw)))
@@ -229,10 +232,10 @@ class _Planner:
         return sum(self.room_of[day][n] for n in nurses) - sum(self.committed[day][k] for k in kinds)
 
     def solve_block(
-        self, start: int, end: int, wide: frozenset[int], seconds: float, workers: int, seed: int
+        self, start: int, end: int, wide: frozenset[int], spare: bool, seconds: float, workers: int, seed: int
     ) -> _Result:
         """Plan the visits whose latest safe day falls in [start, end), trying every day for the patients in `wide`
-        (nothing is kept yet: `keep` does that)."""
+        and, with `spare`, leaving any visit unbooked (nothing is kept yet: `keep` does that)."""
         m = cp_model.CpModel()
         cost: list[cp_model.LinearExprT] = []
         on_day: dict[int, list[list[cp_model.IntVar]]] = defaultdict(lambda: [[] for _ in self.kinds])
@@ -242,7 +245,9 @@ class _Planner:
             until = min(end - 1, needed_until(need, self.horizon))
             if st.done or st.latest > until:
                 continue
-            opts = self.options(i, start, until, i in wide)
+            opts = self.options(i, start, until, i in wide, spare)
+            if not opts:  # no suitable nurse has room on any day left
+                opts = [_Option((), late_weight(need) * (self.horizon - st.latest), st.latest)]
             xs = [m.new_bool_var(f"x{i}_{n}") for n in range(len(opts))]
             m.add_exactly_one(xs)
             for o, x in zip(opts, xs, strict=True):
@@ -344,11 +349,14 @@ def plan_cpsat(
         if budget <= 0:
             failed = f"days {start}–{end - 1}: the time limit was reached"
             break
-        result = planner.solve_block(start, end, frozenset(), budget * NARROW_SHARE, workers, seed)
+        result = planner.solve_block(start, end, frozenset(), False, budget * NARROW_SHARE, workers, seed)
+        if not result.picks:  # no room for someone on the days tried: let any visit go unbooked
+            budget = (deadline - time.perf_counter()) / (len(starts) - n)
+            result = planner.solve_block(start, end, frozenset(), True, budget * NARROW_SHARE, workers, seed)
         behind = frozenset(i for i, o in result.picks.items() if o.cost >= W_LATE)
         if behind:  # someone late or unbooked: try every day, every way for them
             budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            wide = planner.solve_block(start, end, behind, budget, workers, seed)
+            wide = planner.solve_block(start, end, behind, False, budget, workers, seed)
             if wide.picks and (not result.picks or wide.objective < result.objective):
                 result = wide
         if not result.picks and result.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -111,6 +111,7 @@ def validate(needs: Sequence[Need], capacity: Sequence[NurseDay], horizon: int) 
     if horizon < 1:
         raise InputError("horizon", f"the planning horizon must be at least 1 day, not {horizon}")
     on_day: dict[int, set[str]] = defaultdict(set)
+    skills = {(nd.day, nd.nurse): nd.skills for nd in capacity}
     for i, nd in enumerate(capacity):
         where = f"capacity[{i}]"
         if not nd.nurse:
@@ -154,6 +155,9 @@ def validate(needs: Sequence[Need], capacity: Sequence[NurseDay], horizon: int) 
         for d, nurse in zip(n.fixed, n.fixed_nurses, strict=False):
             if nurse and nurse not in on_day[d]:
                 raise InputError(f"{where}.fixed_nurses", f"unknown nurse {nurse}: not working on day {d}")
+            if nurse and not n.skills <= skills[(d, nurse)]:
+                missing = ", ".join(sorted(n.skills - skills[(d, nurse)]))
+                raise InputError(f"{where}.fixed_nurses", f"nurse {nurse} (day {d}) lacks the {missing} skill")
 
 
 def fixed_windows(need: Need) -> list[tuple[int, int]]:
@@ -189,7 +193,11 @@ def shortfall_reason(need: Need, earliest: int, latest: int, day: int | None, ho
         head = f"{who} has room between day {earliest} and day {latest}"
     if day is None:
         return f"{head}; no room before the end of the horizon (day {horizon - 1})"
-    return f"{head}; first room on day {day} ({day - latest} days late)"
+    return f"{head}; first room on day {day} ({days(day - latest)} late)"
+
+
+def days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def reserve_fixed(
@@ -298,7 +306,10 @@ def build_plan(
             v.day,
             v.day - v.latest,
             v.need.withdrawal_risk,
-            shortfall_reason(v.need, v.earliest, v.latest, v.day, horizon),
+            f"the booked appointment on day {v.day} is {days(v.day - v.latest)} after the latest safe day (day "
+            f"{v.latest})"
+            if v.fixed
+            else shortfall_reason(v.need, v.earliest, v.latest, v.day, horizon),
         )
         for v in visits
         if v.day > v.latest
