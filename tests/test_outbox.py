@@ -347,3 +347,21 @@ def test_the_contact_form_and_the_outbox_page(clinic: Clinic) -> None:
     admin = Browser(clinic, "root").get("/outbox?status=pending")
     assert admin.status_code == 200 and "jane@example.org" in admin.text and "pump refill" not in admin.text
     assert nurse.get("/outbox/demo-mail").status_code == 404  # no mail catcher outside `idds serve --demo`
+
+
+def test_the_demo_reminds_its_patients_by_email(clinic: Clinic) -> None:
+    from openidds.db.models import Patient
+    from openidds.service.contacts import demo_contacts, demo_visit
+
+    pid = new_patient(clinic, "DEMO-1")
+    with clinic.sessions() as s, s.begin():
+        s.execute(update(Patient).where(Patient.id == pid).values(stage="implanted"))
+        assert demo_contacts(s, clinic.now) == 1 and demo_contacts(s, clinic.now) == 0
+        visit = demo_visit(s, clinic.now)
+        assert visit is not None and demo_visit(s, clinic.now) is None  # one is booked now
+        # Sat 21 Nov 2026 + 2 days is Mon 23 Nov, an open day: 10:00 CST = 16:00 UTC
+        assert visit.starts_at == datetime(2026, 11, 23, 16, 0, tzinfo=START.tzinfo)
+    assert reminders(clinic, clinic.now) == 1
+    [mail] = messages(clinic)
+    assert (mail.address, mail.event) == ("demo-1@patients.example.org", "visit-reminder-7d")
+    assert "is in 2 days, on Mon 23 Nov 2026 at 10:00 CST" in mail.body

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds import display
-from openidds.clinic.settings import Phone, check_email
+from openidds.clinic.settings import WEEKDAYS, Phone, check_email
 from openidds.db.models import Appointment, OutboxMessage, Patient, PatientContact, User
 from openidds.errors import InputError
 from openidds.notify.templates import available
@@ -226,9 +226,10 @@ def demo_contacts(s: Session, now: datetime) -> int:
 
 
 def demo_visit(s: Session, now: datetime) -> Appointment | None:
-    """When the demo has no visit booked in the coming week, one refill visit for its first implanted patient, two
-    days ahead at 10:00 clinic time: its reminder is due at once (notify.schedule), so a new user sees one arrive in
-    the demo's mailbox. None when a visit is booked already (or there is no implanted patient)."""
+    """When the demo has no visit booked in the coming week, one refill visit for its first implanted patient, on
+    the clinic's first open day from two days ahead, at 10:00 clinic time: its 7-day reminder is due at once
+    (notify.schedule), so a new user sees one arrive in the demo's mailbox. Booked as a row (demo seeding, not
+    audited). None when a visit is booked already (or there is no implanted patient)."""
     week = now + timedelta(days=7)
     booked = select(Appointment.id).where(
         Appointment.status.in_(("booked", "confirmed")), Appointment.starts_at > now, Appointment.starts_at < week
@@ -236,11 +237,20 @@ def demo_visit(s: Session, now: datetime) -> Appointment | None:
     if s.scalars(booked.limit(1)).first() is not None:
         return None
     patient = s.scalars(select(Patient).where(Patient.stage == "implanted").order_by(Patient.id).limit(1)).first()
-    nurse = s.scalars(select(User).where(User.role.in_(CLINICIANS), User.active).order_by(User.role.desc())).first()
+    staff = {u.role: u for u in s.scalars(select(User).where(User.role.in_(CLINICIANS), User.active).order_by(User.id))}
+    nurse = staff.get("nurse") or staff.get("physician")
     if patient is None or nurse is None:
         return None
-    tz = display.zone(current_settings(s).timezone)
+    settings = current_settings(s)
+    tz = display.zone(settings.timezone)
     local_day = now.astimezone(tz).date() + timedelta(days=2)
+    plan = settings.scheduling
+    if plan is not None:  # an open day, not one of the clinic's closures (at most a week on)
+        closed = {c.day for c in plan.closures}
+        for _ in range(7):
+            if WEEKDAYS[local_day.weekday()] in plan.open_days and local_day not in closed:
+                break
+            local_day += timedelta(days=1)
     starts = datetime.combine(local_day, time(10, 0), tzinfo=tz).astimezone(UTC)
     visit = Appointment(
         patient_id=patient.id,
