@@ -248,8 +248,8 @@ def test_the_admin_reviews_and_saves_the_settings(ready: tuple[Clinic, int]) -> 
     review = root.post("/admin/settings/review", nurses)
     assert review.status_code == 200
     changes = text_by_id(review.text, "review-changes")
-    assert "scheduling.nurses[nora].visits_per_day 2 3" in changes
-    assert "scheduling.nurses[bo].visits_per_day 4 (removed)" in changes
+    assert "nurses nora: visits per day 2 3" in changes
+    assert "nurses bo: visits per day 4 (removed)" in changes
     save = {
         "form_token": form_token(review.text, "save-form"),
         "section": "nurses",

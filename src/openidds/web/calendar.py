@@ -12,6 +12,7 @@ refuse in words, and a refused form is shown again with what was typed.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -340,6 +341,8 @@ def appointments_panel(patient: Patient, user: User, now: datetime) -> dict[str,
     default_day = today + timedelta(days=1)
     if window and not window.get("overdue") and window.get("earliest"):
         default_day = max(date.fromisoformat(window["earliest"]), default_day)
+    if settings.scheduling is not None:  # the first day the clinic is open
+        default_day = ClinicCalendar(settings.scheduling).open_on_or_after(default_day)
     return {
         "ready": True,
         "zone": zone,
@@ -779,11 +782,21 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")  # a name, or a row's key in brackets (a username, a day)
+
+
+def setting_words(path: str) -> str:
+    """A dotted settings path in words: 'scheduling.nurses[nora].visits_per_day' → 'nurses nora: visits per day'."""
+    parts = [key or name.replace("_", " ") for name, key in _SEGMENT.findall(path.removeprefix("scheduling."))]
+    return parts[-1] if len(parts) == 1 else f"{' '.join(parts[:-1])}: {parts[-1]}"
+
+
 def changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Each changed setting as (its name in words, old, new)."""
     old, new = flatten(before), flatten(after)
     keys = sorted(set(old) | set(new))
     return [
-        (k, old.get(k, "(none)"), new.get(k, "(removed)" if k in old else "(none)"))
+        (setting_words(k), old.get(k, "(none)"), new.get(k, "(removed)" if k in old else "(none)"))
         for k in keys
         if old.get(k) != new.get(k)
     ]
