@@ -292,3 +292,42 @@ def test_a_stale_review_is_not_saved(ready: tuple[Clinic, int]) -> None:
     assert r.status_code == 200
     r = root.post("/admin/settings", {"section": "clinic", "version": "1", "document": document, "reason": "rename"})
     assert r.status_code == 409 and "saved by someone else" in r.text
+
+
+def test_a_visit_is_marked_attended_or_missed_once_it_has_begun(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    a = api_book(clinic, pid, 2027, 1, 5, 10, 0)
+    b = api_book(clinic, implanted_patient(clinic, "A-2", "Other"), 2027, 1, 5, 11, 0)
+    nora = Browser(clinic, "nora")
+    base = f"/patients/{pid}/appointments/{a['id']}/status"
+    r = nora.post(base, {"status": "attended", "link": "", "day": "2027-01-05", "view": "day"})
+    assert r.status_code == 422 and "at or after its start" in text_by_id(r.text, "form-error")
+    clinic.advance(days=45, hours=2)  # Tue 5 Jan 2027 11:00 CST
+    nora = Browser(clinic, "nora")
+    page = nora.get("/calendar?day=2027-01-05&view=day").text
+    assert 'option value="">nothing recorded yet</option>' in page
+    r = nora.post(base, {"status": "attended", "link": "", "day": "2027-01-05", "view": "day"})
+    assert r.status_code == 303
+    other = f"/patients/{b['patient_id']}/appointments/{b['id']}/status"
+    r = nora.post(other, {"status": "missed", "reason": "did not come, no answer by phone", "day": "2027-01-05"})
+    assert r.status_code == 303
+    page = nora.follow(r).text
+    assert "attended" in text_by_id(page, f"visit-{a['id']}")
+    assert "Missed: did not come, no answer by phone" in text_by_id(page, f"visit-{b['id']}")
+    assert Browser(clinic, "phil").post(base, {"status": "cancelled", "reason": "x"}).status_code == 403
+
+
+def test_a_time_that_does_not_exist_on_the_clinics_clock_is_refused(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    nora = Browser(clinic, "nora")
+    chart = nora.get(f"/patients/{pid}").text
+    # 14 Mar 2027: Chicago's clocks go from 02:00 to 03:00 (a Sunday, but the clock is read before any rule)
+    r = nora.post(f"/patients/{pid}/appointments", book_form(chart, day="2027-03-14", time="02:30"))
+    assert r.status_code == 422 and "The day and time:" in text_by_id(r.text, "book-error")
+    assert 'value="02:30"' in r.text
+    # a summer visit is shown on summer time (CDT), typed on the same wall clock
+    r = nora.post(
+        f"/patients/{pid}/appointments", book_form(chart, day="2027-07-06", time="10:00", override_reason="x")
+    )
+    assert r.status_code == 303
+    assert "Tue 6 Jul 2027 10:00 CDT" in text_by_id(nora.follow(r).text, "appointments-upcoming")
