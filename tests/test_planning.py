@@ -231,6 +231,13 @@ def test_the_plan_says_what_it_did() -> None:
     assert compare(plan, plan_greedy(needs, capacity, 20))["past_latest"] == (0, 0)
 
 
+def test_cpsat_is_deterministic_on_one_worker() -> None:
+    needs = synthetic_needs(120, 42, seed=4)
+    capacity = synthetic_capacity(needs, 42, seed=4)
+    first, second = (plan_cpsat(needs, capacity, 42, workers=1, seed=7) for _ in range(2))
+    assert first.bookings == second.bookings and first.method == "cp-sat"
+
+
 @st.composite
 def clinics(draw: st.DrawFn) -> tuple[list[Need], list[NurseDay], int]:
     horizon = draw(st.integers(8, 24))
