@@ -138,6 +138,8 @@ def _hall_sets(nurses: Sequence[NurseDay], kinds: Sequence[frozenset[str]]) -> l
 
 
 class _Planner:
+    """The rolling horizon's state: the visits kept so far, the room they leave, and each patient's next window."""
+
     def __init__(self, needs: Sequence[Need], capacity: Sequence[NurseDay], horizon: int) -> None:
         self.needs, self.horizon = needs, horizon
         fixed, self.room, self.reasons = reserve_fixed(needs, capacity)
