@@ -20,13 +20,13 @@ nurses, the visits that can only go to those nurses fit their room, so a nurse c
 small max flow per day, `model.assign_nurses`). The visits before the next block's start are kept; the rest are
 planned again with the next block. Visits a block leaves out (latest safe day beyond it) wait for a later block,
 which is what pushes each visit towards its latest safe day. The solver starts from a hint (by latest safe day, each
-patient's cheapest option that fits) and stops when proved within `GAP` (0.2 %) of the best, or at the block's
+patient's cheapest option that fits) and stops when proved within `GAP` (0.5 %) of the best, or at the block's
 share of the time limit.
 
 Objective (integer weights, minimised; each level outweighs what the ones below can gain in practice):
 - `W_LATE` = 1,000,000 per day past a latest safe day: allowed only when no day in the window has room, so it is
   zero whenever capacity allows (and then every late visit is a named Shortfall); twice that for a patient with
-  withdrawal risk (baclofen), so when someone must be late it is someone else. 0.2 % of a block's objective is
+  withdrawal risk (baclofen), so when someone must be late it is someone else. 0.5 % of a block's objective is
   far less than one such day, so the gap never lets a visit go late.
 - `W_VISIT` = 1,000 per visit (the chained visits inside a block).
 - per day between the booking and the latest safe day: `W_VISIT // cycle_max` (at least 1). Booking a day earlier
@@ -74,9 +74,8 @@ BUSY = 0.8
 WINDOW_DAYS = 10  # days tried for a visit: the cheapest of its window (all of them if a block has no plan)
 LATE_OPTIONS = 2  # open days past a latest safe day tried for a visit (all of them if a block has no plan)
 CHOICES = 4  # days tried for a visit chained after another inside one block, the cheapest
-GAP = 0.002  # a block stops once proved within 0.2 % of the best: about a visit in 500, far below a day late
+GAP = 0.005  # a block stops once proved within 0.5 % of the best: a few visits in 3,000, far below a day late
 MAX_OPTIONS = 240  # partial ways to place one patient's visits kept at each chained visit, the cheapest
-NARROW_SHARE = 0.6  # of a block's time; the rest, if unused, goes to the blocks after it
 EXACT_UP_TO = 5_000  # a block with no more options than this is solved to proved optimality (no gap)
 
 
@@ -285,10 +284,9 @@ class _Planner:
         solver.parameters.random_seed = seed
         if sum(len(ways) for ways in chosen.values()) > EXACT_UP_TO:
             solver.parameters.relative_gap_limit = GAP
-        # presolve's probing and inclusion searches cost seconds on the long daily capacity sums and find nothing
-        solver.parameters.cp_model_probing_level = 0
-        solver.parameters.presolve_inclusion_work_limit = 0
-        solver.parameters.find_big_linear_overlap = False
+        # presolve costs 1–2 s a block on the long daily capacity sums and finds nothing the search needs; without
+        # it the hint is the first solution within a fraction of a second, however short the block's time
+        solver.parameters.cp_model_presolve = False
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return _Result(status, False, 0, {})
@@ -351,10 +349,10 @@ def plan_cpsat(
         if budget <= 0:
             failed = f"days {start}–{end - 1}: the time limit was reached"
             break
-        result = planner.solve_block(start, end, frozenset(), False, budget * NARROW_SHARE, workers, seed)
+        result = planner.solve_block(start, end, frozenset(), False, budget, workers, seed)
         if not result.picks:  # no room for someone on the days tried: let any visit go unbooked
             budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            result = planner.solve_block(start, end, frozenset(), True, budget * NARROW_SHARE, workers, seed)
+            result = planner.solve_block(start, end, frozenset(), True, budget, workers, seed)
         behind = frozenset(i for i, o in result.picks.items() if o.cost >= W_LATE)
         if behind:  # someone late or unbooked: try every day, every way for them
             budget = (deadline - time.perf_counter()) / (len(starts) - n)
