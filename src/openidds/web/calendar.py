@@ -15,6 +15,7 @@ import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -302,7 +303,8 @@ def change_status(request: Request, patient_id: Id, appointment_id: Id, form: Po
         change(w.s, w.user, patient_id, appointment_id, cmd, w.now)
         if back_to_chart:
             return f"/patients/{patient_id}?done=appointment#appointments"
-        return f"/calendar?day={back_day}&view={back_view or 'day'}&done={appointment_id}#visit-{appointment_id}"
+        query = urlencode({"day": back_day, "view": "week" if back_view == "week" else "day", "done": appointment_id})
+        return f"/calendar?{query}#visit-{appointment_id}"
 
     def show_again(w: Work, err: WebError) -> Response:
         words = _words(err, CHANGE_WORDS)
