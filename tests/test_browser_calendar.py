@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -188,6 +189,21 @@ def test_the_scheduling_pages_pass_axe(audited: Page, server: Server) -> None:
     page.click("#book-submit")
     expect(page.locator("#book-error")).to_be_visible()
     problems += audit(page, "chart: a refused booking")
+    # half a year on (a Wednesday): after the latest safe day, so it needs a reason, shown with the reasons
+    far = date.today() + timedelta(days=180)
+    far += timedelta(days=(2 - far.weekday()) % 7)
+    page.fill("#book-day", far.isoformat())
+    page.fill("#book-time", "10:00")
+    page.click("#book-submit")
+    expect(page.locator("#book-reasons")).to_contain_text("After the latest safe day")
+    expect(page.locator("#book-time")).to_have_value("10:00")
+    page.locator("#book-form").scroll_into_view_if_needed()
+    shot(page, "cal-g-booking-needs-a-reason")
+    problems += audit(page, "chart: a booking that needs a reason")
+    page.fill("#book-reason", "the patient is abroad until then (browser test)")
+    page.click("#book-submit")
+    expect(page.locator("#done-notice")).to_have_text("The appointment was booked.")
+    expect(page.locator("#appointments-upcoming")).to_contain_text("the patient is abroad until then")
     page.click("#nav-planner")
     page.fill("#f-weeks", "1")
     page.click("#planner-run")
