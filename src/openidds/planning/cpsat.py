@@ -145,6 +145,7 @@ class _Planner:
         self.visits: list[Visit] = list(fixed)
         self.unbooked: list[tuple[Need, int, int]] = []
         self.proved = 0  # blocks whose solution is proved optimal (the others: within GAP, or the time ran out)
+        self.building, self.built = 0.0, 0  # seconds spent building models, and how many
         self.kinds = sorted({n.skills for n in needs}, key=lambda s: (len(s), sorted(s)))
         self.kind_of = [self.kinds.index(n.skills) for n in needs]
         by_day: dict[int, list[NurseDay]] = defaultdict(list)
@@ -233,10 +234,19 @@ class _Planner:
         return sum(self.room_of[day][n] for n in nurses) - sum(self.committed[day][k] for k in kinds)
 
     def solve_block(
-        self, start: int, end: int, wide: frozenset[int], spare: bool, seconds: float, workers: int, seed: int
+        self,
+        start: int,
+        end: int,
+        wide: frozenset[int],
+        spare: bool,
+        deadline: float,
+        blocks_left: int,
+        workers: int,
+        seed: int,
     ) -> _Result:
         """Plan the visits whose latest safe day falls in [start, end), trying every day for the patients in `wide`
         and, with `spare`, leaving any visit unbooked (nothing is kept yet: `keep` does that)."""
+        began = time.perf_counter()
         m = cp_model.CpModel()
         cost: list[cp_model.LinearExprT] = []
         on_day: dict[int, list[list[cp_model.IntVar]]] = defaultdict(lambda: [[] for _ in self.kinds])
@@ -279,6 +289,11 @@ class _Planner:
             cost.append(W_BUSY * busy)
         m.minimize(sum(cost))
         solver = cp_model.CpSolver()
+        # this block's share of the time left, after building the blocks still to come (as long as this one took)
+        self.building += time.perf_counter() - began
+        self.built += 1
+        build = self.building / self.built
+        seconds = (deadline - time.perf_counter() - (blocks_left - 1) * build) / blocks_left
         solver.parameters.max_time_in_seconds = max(0.05, seconds)
         solver.parameters.num_workers = workers
         solver.parameters.random_seed = seed
@@ -345,18 +360,16 @@ def plan_cpsat(
     for n, start in enumerate(starts):
         last = n == len(starts) - 1
         end = horizon_days if last else min(horizon_days, start + block_days)
-        budget = (deadline - time.perf_counter()) / (len(starts) - n)
-        if budget <= 0:
+        left = len(starts) - n
+        if time.perf_counter() >= deadline:
             failed = f"days {start}–{end - 1}: the time limit was reached"
             break
-        result = planner.solve_block(start, end, frozenset(), False, budget, workers, seed)
+        result = planner.solve_block(start, end, frozenset(), False, deadline, left, workers, seed)
         if not result.picks:  # no room for someone on the days tried: let any visit go unbooked
-            budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            result = planner.solve_block(start, end, frozenset(), True, budget, workers, seed)
+            result = planner.solve_block(start, end, frozenset(), True, deadline, left, workers, seed)
         behind = frozenset(i for i, o in result.picks.items() if o.cost >= W_LATE)
         if behind:  # someone late or unbooked: try every day, every way for them
-            budget = (deadline - time.perf_counter()) / (len(starts) - n)
-            wide = planner.solve_block(start, end, behind, False, budget, workers, seed)
+            wide = planner.solve_block(start, end, behind, False, deadline, left, workers, seed)
             if wide.picks and (not result.picks or wide.objective < result.objective):
                 result = wide
         if not result.picks and result.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
