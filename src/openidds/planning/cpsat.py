@@ -21,7 +21,8 @@ small max flow per day, `model.assign_nurses`). The visits before the next block
 planned again with the next block. Visits a block leaves out (latest safe day beyond it) wait for a later block,
 which is what pushes each visit towards its latest safe day. The solver starts from a hint (by latest safe day, each
 patient's cheapest option that fits) and stops when proved within `GAP` (0.5 %) of the best, or at the block's
-share of the time limit.
+share of the time limit (what is left once the blocks still to come are built: about 0.8 s a block for 5,000
+patients, so `time_limit_s` below about 15 s there leaves the greedy kept).
 
 Objective (integer weights, minimised; each level outweighs what the ones below can gain in practice):
 - `W_LATE` = 1,000,000 per day past a latest safe day: allowed only when no day in the window has room, so it is
