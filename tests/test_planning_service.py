@@ -88,3 +88,24 @@ def test_bad_plans_are_refused_in_words(three: tuple[Clinic, list[int]]) -> None
     r = clinic.call("POST", "/plan", "nora", json={"first_day": "2026-01-01", "weeks": 2})
     assert r.status_code == 422 and r.json()["field"] == "first_day"
     assert clinic.call("POST", "/plan", "phil", json={"weeks": 2}).status_code == 403
+
+
+def test_the_plan_takes_the_bookings_as_they_are(three: tuple[Clinic, list[int]]) -> None:
+    """Two refills booked for one patient on one day, and a nurse's day filled by other visits: the plan still
+    runs, keeps the bookings and says what it could not fit."""
+    clinic, pids = three
+    body = {"kind": "refill", "starts_at": "2027-01-05T16:00:00+00:00", "nurse": "nora"}
+    assert clinic.call("POST", f"/patients/{pids[0]}/appointments", "nora", json=body).status_code == 201
+    body["starts_at"] = "2027-01-05T17:00:00+00:00"  # a later fill's visit, the same day
+    assert clinic.call("POST", f"/patients/{pids[0]}/appointments", "nora", json=body).status_code == 201
+    for pid, hour in ((pids[1], 18), (pids[2], 19)):  # nora's day is over capacity with follow-ups
+        follow = {
+            "kind": "follow-up",
+            "starts_at": f"2027-01-05T{hour}:00:00+00:00",
+            "nurse": "nora",
+            "override_reason": "x",
+        }
+        assert clinic.call("POST", f"/patients/{pid}/appointments", "nora", json=follow).status_code == 201
+    plan = propose(clinic)
+    fixed = [b for b in plan["cp_sat"]["bookings"] if b["fixed"]]
+    assert [(b["patient_id"], b["day"]) for b in fixed] == [(pids[0], "2027-01-05")]

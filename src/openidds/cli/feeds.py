@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openidds.cli.app import JsonOpt, app, emit_json, guarded, whole_option
-from openidds.cli.clinic import DatabaseOpt, _open_database
+from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import open_database as _open_database
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from openidds.db.models import User
+
 
 feed_app = typer.Typer(help="Secret calendar feeds (iCalendar) of the clinic's visits.", no_args_is_help=True)
 app.add_typer(feed_app, name="feed")

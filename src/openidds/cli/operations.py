@@ -16,13 +16,16 @@ from zoneinfo import ZoneInfo
 import typer
 
 from openidds.cli.app import JsonOpt, app, emit_json, guarded, whole_option
-from openidds.cli.clinic import DatabaseOpt, _open_database, _say
+from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import open_database as _open_database
+from openidds.cli.database import say as _say
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from openidds.db.models import User
+
 
 appointments_app = typer.Typer(help="The clinic's appointments: list, book, confirm, attend, miss, cancel.")
 app.add_typer(appointments_app, name="appointments")

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openidds.cli.app import app, guarded
-from openidds.cli.clinic import DatabaseOpt, _open_database
+from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import open_database as _open_database
 from openidds.errors import InputError
 
 if TYPE_CHECKING:

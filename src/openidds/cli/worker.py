@@ -14,20 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openidds.cli.app import app, guarded
+from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import say as _say
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-# Not imported from cli/clinic.py: `python -m openidds.cli.app` imports this module while that one is half-loaded.
-DATABASE_HELP = "The clinic database (default: $IDDS_DATABASE_URL, else a SQLite file in your user data directory)."
-DatabaseOpt = Annotated[str | None, typer.Option("--database", metavar="URL", help=DATABASE_HELP)]
-
-
-def _say(text: str = "") -> None:
-    from openidds.cli.clinic import _say as say
-
-    say(text)
 
 
 def _interval(text: str) -> float:
@@ -69,7 +61,8 @@ def worker(
     $IDDS_SMS_WEBHOOK_SECRET). Ctrl+C stops it."""
     with guarded():
         seconds = _interval(interval)
-        from openidds.cli.clinic import _open_database, _shown_url
+        from openidds.cli.database import open_database as _open_database
+        from openidds.cli.database import shown_url as _shown_url
 
         engine = _open_database(database, create=False)
     from openidds.worker.loop import default_jobs, run_forever, run_once

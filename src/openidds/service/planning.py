@@ -83,8 +83,8 @@ def gather(
         day = first + timedelta(days=i)
         for nurse in calendar.nurses_on(day):
             room = nurse.visits_per_day - other_load.get((i, nurse.username), 0)
-            if room > 0:
-                capacity.append(NurseDay(i, nurse.username, room, frozenset(nurse.skills)))
+            # kept at 0 when other visits fill the day: a refill already booked with that nurse still names them
+            capacity.append(NurseDay(i, nurse.username, max(room, 0), frozenset(nurse.skills)))
     needs: list[Need] = []
     people: dict[str, _Patient] = {}
     rows = s.execute(
@@ -108,7 +108,8 @@ def gather(
         if cycle is None:
             continue
         replace = None if status.replacement_due is None else status.replacement_due.astimezone(zone).date()
-        fixed = sorted(booked.get(patient.id, []))
+        skills = skills_for(program.solution)
+        fixed = _fixed(booked.get(patient.id, []), capacity, skills)
         key = str(patient.id)
         needs.append(
             Need(
@@ -118,7 +119,7 @@ def gather(
                 latest=_index(status.refill_latest, first),
                 cycle_min=cycle.shortest,
                 cycle_max=cycle.longest,
-                skills=skills_for(program.solution),
+                skills=skills,
                 withdrawal_risk=status.withdrawal_risk,
                 last_day=None if replace is None else _index(replace, first),
                 fixed=tuple(d for d, _ in fixed),
@@ -138,6 +139,17 @@ def gather(
 
 
 _DAY = re.compile(r"\bday (-?[0-9]+)\b")
+
+
+def _fixed(booked: list[tuple[int, str]], capacity: list[NurseDay], skills: frozenset[str]) -> list[tuple[int, str]]:
+    """A patient's refills already booked, one a day, each with its nurse when that nurse works that day and has the
+    skills (else "": any suitable nurse, the planner says when none has room)."""
+    works = {(c.day, c.nurse): c.skills for c in capacity}
+    out: dict[int, str] = {}
+    for day, nurse in sorted(booked):
+        has = works.get((day, nurse))
+        out.setdefault(day, nurse if has is not None and skills <= has else "")
+    return sorted(out.items())
 
 
 def _json(p: Proposal, first: date, people: dict[str, _Patient]) -> dict[str, Any]:

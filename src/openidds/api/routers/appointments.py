@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -11,7 +11,7 @@ from pydantic import Field
 from openidds.api.answers import Day, Instant, Out, UserId
 from openidds.api.deps import Actor, Now, Once, OnceOnly, Tx
 from openidds.api.routers.common import READS, WRITES, Json
-from openidds.api.schemas import Id, In, Note, RecordId, Text, YesNo
+from openidds.api.schemas import Code, Count, Id, In, Label, Level, Name, Note, RecordId, Text, Username, YesNo
 from openidds.api.schemas import Instant as InstantIn
 from openidds.clinic.appointments import Status
 from openidds.clinic.settings import VisitKind
@@ -23,10 +23,13 @@ from openidds.service.appointments import BookAppointment, ChangeAppointment, ap
 from openidds.service.settings import current_settings, save_settings, settings_json
 
 router = APIRouter(prefix="/api/v1")
-Username = Annotated[str, Field(min_length=2, max_length=80, pattern=r"^[a-z0-9._-]+$")]
 
 
 # --- what it takes ----------------------------------------------------------------------------------------------------
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+Skill = Literal["compounded", "ziconotide", "home-visit"]
+
+
 class BookIn(In):
     """A visit to book. A refill outside the patient's refill window, or over the nurse's capacity, needs
     `override_reason`; a closed day, a time outside the clinic's hours, a nurse who does not work that day or lacks
@@ -34,7 +37,7 @@ class BookIn(In):
 
     kind: VisitKind
     starts_at: InstantIn = Field(description="when the visit starts")
-    minutes: int | None = Field(default=None, ge=5, le=600, description="default: the clinic's length for the kind")
+    minutes: Count | None = Field(default=None, ge=5, le=600, description="default: the clinic's length for the kind")
     nurse: Username | None = Field(default=None, description="one of the clinic's nurses (default: the first free)")
     home_visit: YesNo = False
     note: Note = ""
@@ -54,11 +57,90 @@ class ChangeIn(In):
     follow_up_id: RecordId | None = None
 
 
-class SettingsIn(In):
-    """A new version of the editable settings (each part replaces the part in force): see GET /clinic/settings."""
+class PhoneIn(In):
+    number: Label
+    hours: Name
 
-    document: dict[str, Any] = Field(description="clinic_name, in_hours, on_call, scheduling, notifications, sources")
+
+class ContactIn(In):
+    name: Name
+    email: Name | None = None
+    phone: Label | None = None
+
+
+class CitedIn(In):
+    """A number with its source (a key of `sources`), its basis and whether it is confirmed."""
+
+    value: Label = Field(examples=["4 days", "25 %"])
+    source: Code
+    basis: Literal["label", "consensus", "literature", "derived", "policy"]
+    unconfirmed: YesNo = False
+    note: Text = ""
+
+
+class NurseIn(In):
+    username: Username
+    visits_per_day: Count = Field(ge=1, le=60)
+    days: list[Weekday] = Field(default=["monday", "tuesday", "wednesday", "thursday", "friday"], max_length=7)
+    skills: list[Skill] = Field(default=[], max_length=3)
+
+
+class ClosureIn(In):
+    day: date
+    why: Name
+
+
+class MarginsIn(In):
+    default: CitedIn
+    drugs: dict[Code, CitedIn] = Field(default={}, max_length=20)
+
+
+class SchedulingIn(In):
+    country: Level
+    subdivision: Level | None = None
+    open_days: list[Weekday] = Field(max_length=7)
+    opens: Label = Field(examples=["08:00"], description="the clinic's wall time, HH:MM")
+    closes: Label = Field(examples=["17:00"])
+    closures: list[ClosureIn] = Field(default=[], max_length=366)
+    visit_minutes: dict[VisitKind, Count]
+    nurses: list[NurseIn] = Field(max_length=200)
+    margins: MarginsIn
+    max_waste: CitedIn
+    source: Code
+
+
+class NotificationsIn(In):
+    reminder_days: list[Count] = Field(default=[7, 1], max_length=10)
+    languages: list[Level] = Field(default=["en"], max_length=10)
+    sender: Name
+    lead: ContactIn
+    on_call: ContactIn
+
+
+class SourceIn(In):
+    title: Text
+    url: Text
+
+
+class SettingsDocumentIn(In):
+    """The editable parts; each one given replaces the part in force, the others stay."""
+
+    clinic_name: Name | None = None
+    in_hours: PhoneIn | None = None
+    on_call: PhoneIn | None = None
+    scheduling: SchedulingIn | None = None
+    notifications: NotificationsIn | None = None
+    sources: dict[Code, SourceIn] | None = Field(default=None, max_length=200)
+
+
+class SettingsIn(In):
+    """A new version of the editable settings: see GET /clinic/settings for what is in force."""
+
+    document: SettingsDocumentIn
     reason: Text
+
+    def parts(self) -> dict[str, Any]:
+        return self.document.model_dump(mode="json", exclude_unset=True)
 
 
 # --- what it answers --------------------------------------------------------------------------------------------------
@@ -245,5 +327,5 @@ def read_settings(s: Tx, actor: Actor) -> Json:
 def write_settings(body: SettingsIn, once: OnceOnly) -> Json:
     """Save a new version of the settings (an administrator), with why; audited with what changed."""
     return once.run(
-        body, 200, lambda: settings_json(save_settings(once.s, once.actor, body.document, body.reason, once.at))
+        body, 200, lambda: settings_json(save_settings(once.s, once.actor, body.parts(), body.reason, once.at))
     )

@@ -12,7 +12,7 @@ from openidds.api.answers import Day, Instant, Out, UserId
 from openidds.api.deps import Actor, OnceOnly, Tx
 from openidds.api.routers.appointments import AppointmentOut
 from openidds.api.routers.common import READS, WRITES, Json
-from openidds.api.schemas import Code, Id, In
+from openidds.api.schemas import Code, Count, Id, In
 from openidds.service import planning
 from openidds.service.appointments import appointment_json
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1")
 
 class PlanIn(In):
     first_day: date | None = Field(default=None, description="the clinic's day the plan starts (default: today)")
-    weeks: int = Field(default=4, ge=1, le=planning.WEEKS_MAX)
+    weeks: Count = Field(ge=1, le=planning.WEEKS_MAX, description="how many weeks to plan (1 to 26)")
 
 
 class AcceptIn(In):
