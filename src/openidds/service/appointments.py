@@ -27,7 +27,7 @@ from openidds.db import writers
 from openidds.db.models import Appointment, FollowUp, Patient, PatientStatus, Refill, User
 from openidds.errors import InputError
 from openidds.programs.program import Ingredient
-from openidds.service import audit
+from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.locks import lock_patient
@@ -268,11 +268,7 @@ def _link(s: Session, appointment: Appointment, cmd: ChangeAppointment) -> None:
 
 def _missed(s: Session, appointment: Appointment, now: datetime) -> None:
     """Queue the missed-visit notices (the patient's; a baclofen refill's escalation) in this transaction."""
-    try:
-        from openidds.service import notify
-    except ImportError:  # the notifications module is not installed in this build
-        return
-    notify.missed_visit(s, appointment, now)  # type: ignore[attr-defined,unused-ignore]
+    notify.missed_visit(s, appointment, now)
 
 
 def _entity(a: Appointment) -> str:

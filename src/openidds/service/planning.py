@@ -30,7 +30,7 @@ from openidds.db.models import Appointment, Patient, PatientStatus, Plan, Refill
 from openidds.errors import InputError
 from openidds.planning import Need, NurseDay, compare, plan_cpsat, plan_greedy
 from openidds.planning import Plan as Proposal
-from openidds.service import audit
+from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
 from openidds.service.appointments import BookAppointment, book, scheduling_of, skills_for
 from openidds.service.errors import NotFound
@@ -237,11 +237,7 @@ def propose(s: Session, actor: User, first_day: date, weeks: int, now: datetime,
 
 
 def _tell_lead(s: Session, plan_id: int, shortfalls: list[dict[str, Any]], now: datetime) -> None:
-    try:
-        from openidds.service import notify
-    except ImportError:  # notifications are not part of this build
-        return
-    notify.capacity_shortfall(s, plan_id, shortfalls, now)  # type: ignore[attr-defined,unused-ignore]
+    notify.capacity_shortfall(s, plan_id, shortfalls, now)
 
 
 def find_plan(s: Session, actor: User, plan_id: int) -> Plan:
