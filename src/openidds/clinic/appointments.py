@@ -68,6 +68,7 @@ class Booking:
     nurse_booked: int  # visits the nurse already has that day (not counting this one)
     window: RefillWindow | None  # the patient's refill window (refills)
     now: datetime  # aware
+    nurse_busy: tuple[tuple[datetime, datetime], ...] = ()  # the nurse's other open visits that day (start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,15 @@ def check_booking(booking: Booking, calendar: ClinicCalendar) -> BookingDecision
                     "booking.skill", f"{nurse.username} is not listed for {', '.join(missing)}: choose a nurse who is"
                 )
             )
+        for begin, finish in booking.nurse_busy:
+            if begin < end and booking.start < finish:
+                refused.append(
+                    Reason(
+                        "booking.overlap",
+                        f"{nurse.username} already has a visit {begin:%H:%M}–{finish:%H:%M}: choose another time",
+                    )
+                )
+                break
         if booking.nurse_booked >= nurse.visits_per_day:
             needs.append(
                 Reason(

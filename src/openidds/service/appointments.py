@@ -107,6 +107,27 @@ def _nurse_load(s: Session, user_id: int, day: date, zone: ZoneInfo, leave_out: 
     return s.scalar(query) or 0
 
 
+def _nurse_busy(s: Session, user_id: int, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
+    start, end = _local_day_utc(day, zone)
+    found = s.scalars(
+        select(Appointment).where(
+            Appointment.nurse_id == user_id,
+            Appointment.status.in_(OPEN),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+    )
+    return tuple(
+        (a.starts_at.astimezone(zone), (a.starts_at + timedelta(minutes=a.minutes)).astimezone(zone)) for a in found
+    )
+
+
+def _lock_user(s: Session, user_id: int) -> None:
+    """The nurse's row, locked for this transaction on PostgreSQL (SQLite: the writer holds the database's lock)."""
+    if s.get_bind().dialect.name != "sqlite":
+        s.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def _user(s: Session, username: str) -> User | None:
     return s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
 
@@ -130,13 +151,16 @@ def book(
     state = pump_state(s, patient.id, now) if cmd.kind == "refill" else None
     needs = skills_for(None if state is None else state.twin.solution, cmd.home_visit)
     nurse, user = _pick_nurse(s, calendar, cmd, start, needs, zone)
+    if user is not None:
+        _lock_user(s, user.id)  # bookings with one nurse are decided one after the other (capacity, overlaps)
     load = 0 if user is None else _nurse_load(s, user.id, start.date(), zone)
+    busy = () if user is None else _nurse_busy(s, user.id, start.date(), zone)
     # A refill after another refill already booked is for a later fill: its window is worked out once that refill
     # is recorded (the planner places it by the patient's refill cycle)
     earlier = cmd.kind == "refill" and _refill_booked_before(s, patient.id, cmd.starts_at, now)
     window = None if earlier else window_of(s, patient.id)
     decision = check_booking(
-        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone)), calendar
+        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone), busy), calendar
     )
     if decision.refused:
         first = decision.refused[0]
