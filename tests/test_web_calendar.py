@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from openidds.service import recheck
 from tests.test_appointments import SCHEDULING, chicago
 from tests.web_support import Browser, Clinic, fast_argon2, form_token, implanted_patient, text_by_id
 
@@ -331,3 +332,27 @@ def test_a_time_that_does_not_exist_on_the_clinics_clock_is_refused(ready: tuple
     )
     assert r.status_code == 303
     assert "Tue 6 Jul 2027 10:00 CDT" in text_by_id(nora.follow(r).text, "appointments-upcoming")
+
+
+def test_an_overdue_refill_is_booked_on_the_first_open_day(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    clinic.advance(days=53)  # Wed 13 Jan 2027 09:00 CST: the latest safe day written (Tue 12 Jan) has passed
+    nora = Browser(clinic, "nora")
+    chart = nora.get(f"/patients/{pid}").text  # before the worker's recheck: never "in -1 days"
+    window = text_by_id(chart, "refill-window")
+    assert "Refill overdue" in window and "Book the refill on the first open day, Wed 13 Jan 2027" in window
+    assert 'class="refill-window window-overdue"' in chart and 'value="2027-01-13"' in chart  # today is open
+    assert 'value="09:30"' in chart  # the next half hour on the clinic's clock
+    clinic.advance(days=13)  # Tue 26 Jan 2027 09:00 CST: past the worst-case alarm, rechecked by the worker
+    assert recheck.recheck_due(clinic.engine, clinic.now) >= 1
+    nora = Browser(clinic, "nora")
+    chart = nora.get(f"/patients/{pid}").text
+    assert "Book the refill on the first open day, Tue 26 Jan 2027" in text_by_id(chart, "refill-window")
+    r = nora.post(f"/patients/{pid}/appointments", book_form(chart, day="2027-01-27", time="10:00"))
+    assert r.status_code == 422 and "has passed: refill on the first open day (Tue 26 Jan 2027)" in r.text
+    r = nora.post(f"/patients/{pid}/appointments", book_form(r.text, day="2027-01-26", time="14:00"))
+    assert r.status_code == 303
+    booked = text_by_id(nora.follow(r).text, "next-booked-refill")
+    assert "Tue 26 Jan 2027 14:00 CST" in booked and "after" not in booked
+    board = text_by_id(nora.get("/clinic").text, "main")
+    assert "booked Tue 26 Jan 2027 14:00 CST" in board and "(after the" not in board

@@ -339,19 +339,39 @@ def appointments_panel(patient: Patient, user: User, now: datetime) -> dict[str,
     past = [a for a in visits if a not in upcoming]
     past.reverse()
     today = today_of(settings, now)
+    calendar = None if settings.scheduling is None else ClinicCalendar(settings.scheduling)
     latest = window.get("latest") if window else None
+    earliest = window.get("earliest") if window else None
+    days_left = _days_to(latest, now, zone) if latest else None
+    # The status row is refreshed by the worker at the clinic's midnight: until then a latest safe day that has just
+    # passed is shown as what it is (overdue: the first open day from today), never as "in -1 days".
+    overdue = bool(window and (window.get("overdue") or (days_left is not None and days_left < 0)))
+    first_open = today if calendar is None else calendar.open_on_or_after(today)
+    if window and overdue and not window.get("overdue"):
+        earliest = first_open.isoformat()
     default_day = today + timedelta(days=1)
-    if window and not window.get("overdue") and window.get("earliest"):
-        default_day = max(date.fromisoformat(window["earliest"]), default_day)
-    if settings.scheduling is not None:  # the first day the clinic is open
-        default_day = ClinicCalendar(settings.scheduling).open_on_or_after(default_day)
+    if window and overdue and earliest:
+        default_day = date.fromisoformat(earliest)
+    elif window and earliest:
+        default_day = max(date.fromisoformat(earliest), default_day)
+    if calendar is not None:  # the first day the clinic is open
+        default_day = calendar.open_on_or_after(default_day)
+    default_time = "09:00"
+    local_now = now.astimezone(clinic_zone(settings))
+    if default_day == today and settings.scheduling is not None:  # the next half hour, within the clinic's hours
+        slot = (local_now + timedelta(minutes=30 - local_now.minute % 30)).replace(second=0, microsecond=0)
+        default_time = f"{max(slot.time(), settings.scheduling.opens):%H:%M}"
     return {
         "ready": True,
         "zone": zone,
         "window": window,
-        "window_days_left": _days_to(latest, now, zone) if latest else None,
+        "overdue": overdue,
+        "earliest": earliest,
+        "latest": latest,
+        "window_days_left": days_left,
         "booked_at": booked_at,
-        "booked_late": bool(booked_at and latest and _local_date(booked_at, zone) > latest),
+        # after the latest safe day (overdue: after the first open day, the earliest it can be)
+        "booked_late": bool(booked_at and latest and _local_date(booked_at, zone) > max(latest, earliest or latest)),
         "upcoming": upcoming,
         "past": past,
         "names": names,
@@ -360,6 +380,7 @@ def appointments_panel(patient: Patient, user: User, now: datetime) -> dict[str,
         "scheduled": settings.scheduling is not None,
         "may_book": may(user, "book-appointment", patient.id),
         "default_day": default_day.isoformat(),
+        "default_time": default_time,
         "next_of": lambda a: sorted(NEXT.get(a.status, frozenset()), key=list(STATUS_WORDS).index),
     }
 
