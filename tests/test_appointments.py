@@ -202,3 +202,67 @@ def test_a_refill_after_one_already_booked_is_for_the_next_fill(ready: tuple[Cli
     assert r.status_code == 201 and r.json()["window_override"] == ""
     r = book(clinic, pid, starts_at=chicago(2026, 12, 22, 10, 0))  # before the booked one: the current fill's window
     assert r.status_code == 422 and "booking.before-earliest" in r.json()["codes"]
+
+
+def test_a_later_refill_outside_the_next_cycle_needs_a_reason(ready: tuple[Clinic, int]) -> None:
+    """After the refill booked on Tue 5 Jan, the next fill's refill cycle (33 to 52 days: tests/test_refill_window)
+    runs from Mon 7 Feb to Fri 26 Feb 2027; a second refill on the same day, or in March, needs a reason. Cancelling
+    the first one brings the current window back for the other."""
+    clinic, pid = ready
+    first = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).json()
+    r = book(clinic, pid, starts_at=chicago(2027, 1, 5, 11, 0))
+    assert r.status_code == 422 and "booking.before-earliest" in r.json()["codes"]
+    r = book(clinic, pid, starts_at=chicago(2027, 3, 9, 10, 0))
+    assert r.status_code == 422 and "booking.after-latest" in r.json()["codes"]
+    assert "Fri 26 Feb 2027" in r.json()["message"] and "refill cycle after the refill booked on" in r.json()["message"]
+    base = f"/patients/{pid}/appointments/{first['id']}"
+    assert clinic.call("POST", base + "/cancel", "nora", json={"reason": "moved"}).status_code == 200
+    r = book(clinic, pid, starts_at=chicago(2027, 2, 23, 10, 0))  # now the current fill's window applies again
+    assert r.status_code == 422 and "booking.after-latest" in r.json()["codes"] and "Tue 12 Jan 2027" in r.text
+
+
+def test_visits_are_closed_only_once_they_have_begun_and_link_what_was_recorded_that_day(
+    ready: tuple[Clinic, int],
+) -> None:
+    clinic, pid = ready
+    a = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).json()
+    base = f"/patients/{pid}/appointments/{a['id']}"
+    r = clinic.call("POST", base + "/miss", "nora", json={"reason": "did not come"})
+    assert r.status_code == 422 and "not before" in r.json()["message"]  # it is 21 Nov: the visit is in January
+    r = clinic.call("POST", base + "/attend", "nora", json={})
+    assert r.status_code == 422
+    clinic.user("pat", "patient", pid)
+    r = book(clinic, pid, kind="follow-up", starts_at=chicago(2027, 1, 5, 10, 15), override_reason="x")
+    assert r.status_code == 422 and "booking.patient-overlap" in r.json()["codes"]
+
+
+def test_the_clinic_settings_refuse_what_would_make_a_window_unsafe(ready: tuple[Clinic, int]) -> None:
+    clinic, _ = ready
+    clinic.user("pat", "patient", None)
+
+    def put(**changes: Any) -> Any:
+        scheduling = {**SCHEDULING, **changes}
+        return clinic.call(
+            "PUT", "/clinic/settings", "root", json={"document": {"scheduling": scheduling}, "reason": "x"}
+        )
+
+    no_baclofen = {**SCHEDULING["margins"], "drugs": {}}
+    r = put(margins=no_baclofen)
+    assert r.status_code == 422 and "baclofen carries a withdrawal risk" in r.json()["message"]
+    typo = {**SCHEDULING["margins"], "drugs": {"Baclofen": SCHEDULING["margins"]["drugs"]["baclofen"]}}
+    r = put(margins=typo)
+    assert r.status_code == 422 and "margins.drugs.Baclofen: not a drug of the library" in r.json()["message"]
+    zero = {**SCHEDULING["margins"], "default": {**SCHEDULING["margins"]["default"], "value": "0 days"}}
+    assert put(margins=zero).status_code == 422
+    for login in ("pat", "root", "nobody"):
+        nurses = [*SCHEDULING["nurses"], {"username": login, "visits_per_day": 3}]
+        r = put(nurses=nurses)
+        assert r.status_code == 422 and r.json()["field"] == "scheduling.nurses[2].username", r.text
+
+
+def test_an_encoded_word_is_no_email_address() -> None:
+    from openidds.clinic.settings import check_email
+
+    with pytest.raises(ValueError, match="not an e-mail address"):
+        check_email("=?utf-8?q?a=0D=0ABcc:x?=@example.org")
+    assert check_email(" t.hale@example.org ") == "t.hale@example.org"

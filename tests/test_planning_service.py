@@ -96,7 +96,7 @@ def test_the_plan_takes_the_bookings_as_they_are(three: tuple[Clinic, list[int]]
     clinic, pids = three
     body = {"kind": "refill", "starts_at": "2027-01-05T16:00:00+00:00", "nurse": "nora"}
     assert clinic.call("POST", f"/patients/{pids[0]}/appointments", "nora", json=body).status_code == 201
-    body["starts_at"] = "2027-01-05T17:00:00+00:00"  # a later fill's visit, the same day
+    body = {**body, "starts_at": "2027-01-05T17:00:00+00:00", "override_reason": "two visits (probe) on one day"}
     assert clinic.call("POST", f"/patients/{pids[0]}/appointments", "nora", json=body).status_code == 201
     for pid, hour in ((pids[1], 18), (pids[2], 19)):  # nora's day is over capacity with follow-ups
         follow = {

@@ -69,6 +69,7 @@ class Booking:
     window: RefillWindow | None  # the patient's refill window (refills)
     now: datetime  # aware
     nurse_busy: tuple[tuple[datetime, datetime], ...] = ()  # the nurse's other open visits that day (start, end)
+    patient_busy: tuple[tuple[datetime, datetime], ...] = ()  # the patient's other open visits that day
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,12 @@ def check_booking(booking: Booking, calendar: ClinicCalendar) -> BookingDecision
                 f"({hours.opens:%H:%M}–{hours.closes:%H:%M})",
             )
         )
+    for begin, finish in booking.patient_busy:
+        if begin < end and booking.start < finish:
+            refused.append(
+                Reason("booking.patient-overlap", f"the patient already has a visit {begin:%H:%M}–{finish:%H:%M}")
+            )
+            break
     nurse = booking.nurse
     if nurse is not None:
         if closed is None and nurse not in calendar.nurses_on(day):

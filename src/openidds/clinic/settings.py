@@ -57,9 +57,10 @@ EMAIL_MAX = 200
 
 
 def check_email(value: str) -> str:
-    """An e-mail address as people write it (one address, no display name): ValueError in words otherwise."""
+    """An e-mail address as people write it (one address, no display name): ValueError in words otherwise. No
+    encoded word ('=?utf-8?q?…'): a mail library decodes it into the header, line breaks included."""
     text = value.strip()
-    if len(text) > EMAIL_MAX or not _EMAIL.match(text):
+    if len(text) > EMAIL_MAX or not _EMAIL.match(text) or "=?" in text:
         raise ValueError(f"'{value}' is not an e-mail address (name@example.org)")
     return text
 
@@ -164,13 +165,34 @@ class Scheduling(DataModel):
             check_kind(cited, TIME, f"margins.drugs.{drug}")
         for where, cited in (("margins.default", self.margins.default), *self.margins.drugs.items()):
             days = cited.value.to("day")
-            if not 0 <= days <= 30 or days.denominator != 1:
-                raise ValueError(f"margins {where}: expected whole days from 0 to 30, got {cited.value}")
+            # at least a day: a latest safe day on the alarm's own day leaves no margin at all
+            if not 1 <= days <= 30 or days.denominator != 1:
+                raise ValueError(f"margins {where}: expected whole days from 1 to 30, got {cited.value}")
         check_kind(self.max_waste, DIMENSIONLESS, "max_waste")
         share = self.max_waste.value.base
         if not 0 <= share <= 1:
             raise ValueError(f"max_waste: expected a share from 0 to 1 (e.g. '25 %'), got {self.max_waste.value}")
         return self
+
+    def margin_problems(self, drugs: Iterable[tuple[str, bool]]) -> list[str]:
+        """What is wrong with the margins against the drug library (name, withdrawal risk): a margin for a drug the
+        library does not know (a typo would silently drop it), or a withdrawal-risk drug without a margin larger
+        than the default."""
+        known = dict(drugs)
+        default = self.margins.default.value.to("day")
+        problems = [
+            f"margins.drugs.{name}: not a drug of the library ({', '.join(sorted(known))})"
+            for name in self.margins.drugs
+            if name not in known
+        ]
+        for name, risky in sorted(known.items()):
+            cited = self.margins.drugs.get(name)
+            if risky and (cited is None or cited.value.to("day") <= default):
+                problems.append(
+                    f"margins.drugs.{name}: {name} carries a withdrawal risk: give it a margin larger than the "
+                    f"default ({self.margins.default.value})"
+                )
+        return problems
 
     def margin_days(self, drugs: Iterable[str]) -> tuple[int, str]:
         """The largest margin among the drugs in the pump, in days, with where it comes from."""

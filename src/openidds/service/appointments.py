@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from openidds import display
 from openidds.clinic.appointments import KIND_WORDS, OPEN, Booking, Status, check_booking, may_become
 from openidds.clinic.calendar import ClinicCalendar
 from openidds.clinic.refill import compounded
@@ -26,13 +28,14 @@ from openidds.clinic.window import RefillWindow
 from openidds.db import writers
 from openidds.db.models import Appointment, FollowUp, Patient, PatientStatus, Refill, User
 from openidds.errors import InputError
-from openidds.programs.program import Ingredient
+from openidds.programs.program import Ingredient, PumpProgram
 from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.locks import lock_patient
 from openidds.service.pump import pump_state, refresh_status
-from openidds.service.settings import current_settings
+from openidds.service.settings import NURSE_ROLES, current_settings
+from openidds.service.window import cycle_for
 from openidds.validation import plain_text
 
 log = logging.getLogger(__name__)
@@ -107,11 +110,19 @@ def _nurse_load(s: Session, user_id: int, day: date, zone: ZoneInfo, leave_out: 
     return s.scalar(query) or 0
 
 
+def _patient_busy(s: Session, patient_id: int, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
+    return _busy(s, Appointment.patient_id == patient_id, day, zone)
+
+
 def _nurse_busy(s: Session, user_id: int, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
+    return _busy(s, Appointment.nurse_id == user_id, day, zone)
+
+
+def _busy(s: Session, whose: Any, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
     start, end = _local_day_utc(day, zone)
     found = s.scalars(
         select(Appointment).where(
-            Appointment.nurse_id == user_id,
+            whose,
             Appointment.status.in_(OPEN),
             Appointment.starts_at >= start,
             Appointment.starts_at < end,
@@ -129,7 +140,10 @@ def _lock_user(s: Session, user_id: int) -> None:
 
 
 def _user(s: Session, username: str) -> User | None:
-    return s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+    """The clinic's active nurse or physician of that login (a nurse in the settings is no other kind of login)."""
+    return s.scalars(
+        select(User).where(User.username == username, User.active.is_(True), User.role.in_(NURSE_ROLES))
+    ).first()
 
 
 def book(
@@ -155,12 +169,18 @@ def book(
         _lock_user(s, user.id)  # bookings with one nurse are decided one after the other (capacity, overlaps)
     load = 0 if user is None else _nurse_load(s, user.id, start.date(), zone)
     busy = () if user is None else _nurse_busy(s, user.id, start.date(), zone)
-    # A refill after another refill already booked is for a later fill: its window is worked out once that refill
-    # is recorded (the planner places it by the patient's refill cycle)
-    earlier = cmd.kind == "refill" and _refill_booked_before(s, patient.id, cmd.starts_at, now)
-    window = None if earlier else window_of(s, patient.id)
+    own = _patient_busy(s, patient.id, start.date(), zone)
+    # A refill after another refill already booked is for the next fill: checked against the refill cycle after
+    # that one (the planner places later visits by the same cycle), not against the current fill's window
+    if state is not None:
+        refresh_status(s, patient.id, now, state)  # the window as the pump and the settings in force say now
+    window = window_of(s, patient.id)
+    if cmd.kind == "refill" and state is not None:
+        earlier = _refill_booked_before(s, patient.id, cmd.starts_at, now)
+        if earlier is not None:
+            window = _next_fill_window(s, settings, calendar, patient.id, state.program, earlier, zone)
     decision = check_booking(
-        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone), busy), calendar
+        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone), busy, own), calendar
     )
     if decision.refused:
         first = decision.refused[0]
@@ -196,9 +216,10 @@ def book(
     return appointment
 
 
-def _refill_booked_before(s: Session, patient_id: int, start: datetime, now: datetime) -> bool:
-    found = s.scalar(
-        select(func.count(Appointment.id)).where(
+def _refill_booked_before(s: Session, patient_id: int, start: datetime, now: datetime) -> datetime | None:
+    """The latest refill visit still to come that is booked before `start` (None: none)."""
+    return s.scalar(
+        select(func.max(Appointment.starts_at)).where(
             Appointment.patient_id == patient_id,
             Appointment.kind == "refill",
             Appointment.status.in_(OPEN),
@@ -206,7 +227,36 @@ def _refill_booked_before(s: Session, patient_id: int, start: datetime, now: dat
             Appointment.starts_at < start,
         )
     )
-    return bool(found)
+
+
+def fill_volume(s: Session, patient_id: int, program: PumpProgram) -> Fraction:
+    """The volume the patient's pump is filled with: the last refill's, else the program's."""
+    filled = s.scalar(
+        select(Refill.filled_ml)
+        .where(Refill.patient_id == patient_id, Refill.status == "completed")
+        .order_by(Refill.at.desc())
+        .limit(1)
+    )
+    return filled if filled is not None else program.reservoir.volume.to("mL")
+
+
+def _next_fill_window(
+    s: Session,
+    settings: ClinicSettings,
+    calendar: ClinicCalendar,
+    patient_id: int,
+    program: PumpProgram,
+    earlier: datetime,
+    zone: ZoneInfo,
+) -> RefillWindow | None:
+    cycle = cycle_for(program, settings, fill_volume(s, patient_id, program))
+    if cycle is None:
+        return None
+    day = earlier.astimezone(zone).date()
+    latest = calendar.open_on_or_before(day + timedelta(days=cycle.longest))
+    earliest = min(day + timedelta(days=cycle.shortest), latest)
+    limit = f"the refill cycle after the refill booked on {display.calendar_day(day)}"
+    return RefillWindow(earliest, latest, False, limit, ())
 
 
 def _pick_nurse(
@@ -262,10 +312,10 @@ def _change(s: Session, who: str, appointment: Appointment, cmd: ChangeAppointme
     if cmd.status in ("cancelled", "missed") and not reason:
         raise InputError("reason", f"say why the visit is {cmd.status}")
     before = appointment_json(appointment)
+    if cmd.status in ("attended", "missed") and appointment.starts_at > now:
+        raise InputError("status", f"a visit is {cmd.status} at or after its start, not before")
     if cmd.status == "attended":
         _link(s, appointment, cmd)
-    if cmd.status == "attended" and cmd.refill_id is None and cmd.follow_up_id is None and appointment.starts_at > now:
-        raise InputError("status", "a visit is attended at or after its start")
     appointment.status = cmd.status
     appointment.status_reason = reason
     appointment.updated_at = now
@@ -278,16 +328,40 @@ def _change(s: Session, who: str, appointment: Appointment, cmd: ChangeAppointme
 
 
 def _link(s: Session, appointment: Appointment, cmd: ChangeAppointment) -> None:
+    """The refill or follow-up recorded at the visit: the patient's, on the visit's own day, linked to no other
+    visit (a refill to a refill visit)."""
+    zone = ZoneInfo(current_settings(s).timezone)
+    day = appointment.starts_at.astimezone(zone).date()
     if cmd.refill_id is not None:
         refill = s.get(Refill, cmd.refill_id)
         if refill is None or refill.patient_id != appointment.patient_id or refill.status != "completed":
             raise InputError("refill_id", "no completed refill of this patient has that id")
+        if appointment.kind != "refill":
+            raise InputError("refill_id", f"a refill is recorded at a refill visit, not at a {appointment.kind} visit")
+        _same_day(refill.at, day, zone, "refill_id", "the refill")
+        taken = s.scalar(
+            select(Appointment.id).where(Appointment.refill_id == refill.id, Appointment.id != appointment.id)
+        )
+        if taken is not None:
+            raise InputError("refill_id", f"that refill is already linked to appointment {taken}")
         appointment.refill_id = refill.id
     if cmd.follow_up_id is not None:
         visit = s.get(FollowUp, cmd.follow_up_id)
         if visit is None or visit.patient_id != appointment.patient_id:
             raise InputError("follow_up_id", "no follow-up of this patient has that id")
+        _same_day(visit.at, day, zone, "follow_up_id", "the follow-up")
+        taken = s.scalar(
+            select(Appointment.id).where(Appointment.follow_up_id == visit.id, Appointment.id != appointment.id)
+        )
+        if taken is not None:
+            raise InputError("follow_up_id", f"that follow-up is already linked to appointment {taken}")
         appointment.follow_up_id = visit.id
+
+
+def _same_day(at: datetime | None, day: date, zone: ZoneInfo, field: str, what: str) -> None:
+    if at is None or at.astimezone(zone).date() != day:
+        recorded = "never" if at is None else at.astimezone(zone).date().isoformat()
+        raise InputError(field, f"{what} was recorded on {recorded}, the visit is on {day.isoformat()}")
 
 
 def _missed(s: Session, appointment: Appointment, now: datetime) -> None:

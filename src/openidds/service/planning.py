@@ -19,23 +19,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openidds import display
 from openidds.clinic.appointments import OPEN
 from openidds.clinic.calendar import ClinicCalendar
 from openidds.clinic.settings import ClinicSettings
-from openidds.db.models import Appointment, Patient, PatientStatus, Plan, Refill, User
+from openidds.db.models import Appointment, Patient, PatientStatus, Plan, User
 from openidds.errors import InputError
 from openidds.planning import Need, NurseDay, compare, plan_cpsat, plan_greedy
 from openidds.planning import Plan as Proposal
 from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
-from openidds.service.appointments import BookAppointment, book, scheduling_of, skills_for
+from openidds.service.appointments import BookAppointment, book, fill_volume, scheduling_of, skills_for
 from openidds.service.errors import NotFound
+from openidds.service.locks import lock_patient
 from openidds.service.programs import active_version
-from openidds.service.pump import program_of
+from openidds.service.pump import program_of, refresh_status
 from openidds.service.settings import current_settings
 from openidds.service.window import cycle_for
 
@@ -49,6 +50,16 @@ class _Patient:
     mrn: str
     name: str
     missed: bool  # their last refill visit was missed
+
+
+def _refresh_stale(s: Session, now: datetime) -> None:
+    """Patients whose status went stale (a projected instant passed, the settings changed) worked out again first,
+    one lock at a time in id order: the plan starts from every window as it is now."""
+    for pid in s.scalars(
+        select(PatientStatus.patient_id).where(PatientStatus.recheck_at <= now).order_by(PatientStatus.patient_id)
+    ).all():
+        lock_patient(s, pid)
+        refresh_status(s, pid, now)
 
 
 def _index(day: date, first: date) -> int:
@@ -98,13 +109,7 @@ def gather(
         if version is None or status.refill_earliest is None or status.refill_latest is None:
             continue
         program = program_of(version)
-        filled = s.scalar(
-            select(Refill.filled_ml)
-            .where(Refill.patient_id == patient.id, Refill.status == "completed")
-            .order_by(Refill.at.desc())
-            .limit(1)
-        )
-        cycle = cycle_for(program, settings, filled if filled is not None else program.reservoir.volume.to("mL"))
+        cycle = cycle_for(program, settings, fill_volume(s, patient.id, program))
         if cycle is None:
             continue
         replace = None if status.replacement_due is None else status.replacement_due.astimezone(zone).date()
@@ -212,6 +217,7 @@ def propose(s: Session, actor: User, first_day: date, weeks: int, now: datetime,
     if first_day > today + timedelta(days=366):
         raise InputError("first_day", "plans start within a year")
     horizon = weeks * 7
+    _refresh_stale(s, now)
     needs, capacity, people = gather(s, settings, first_day, horizon)
     greedy = plan_greedy(needs, capacity, horizon)
     best = plan_cpsat(needs, capacity, horizon, time_limit_s=SOLVE_SECONDS, workers=workers, seed=0)
@@ -279,6 +285,12 @@ def accept(s: Session, actor: User, plan_id: int, keys: list[str] | None, now: d
         b = proposed[key]
         day = date.fromisoformat(b["day"])
         start = _free_slot(s, settings, zone, b["nurse"], day, now)  # sees the visits booked above (same transaction)
+        covered = _booked_within(
+            s, b["patient_id"], date.fromisoformat(b["earliest"]), date.fromisoformat(b["latest"]), zone
+        )
+        if covered is not None:
+            refused.append({"key": key, "patient": f"{b['mrn']} {b['name']}", "why": f"already booked on {covered}"})
+            continue
         short = late.get((b["patient_id"], b["day"]))
         why = "" if short is None else f"accepted from plan {plan_id}: {short['reason']}"
         cmd = BookAppointment(
@@ -301,6 +313,22 @@ def accept(s: Session, actor: User, plan_id: int, keys: list[str] | None, now: d
         {"booked": [a.id for a in booked], "refused": refused},
     )
     return Accepted(booked, refused)
+
+
+def _booked_within(s: Session, patient_id: int, first: date, last: date, zone: ZoneInfo) -> str | None:
+    """The day of an open refill visit the patient already has in [first, last] (another plan booked it), or None."""
+    start = datetime.combine(first, time(0), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), zone).astimezone(UTC)
+    found = s.scalar(
+        select(func.min(Appointment.starts_at)).where(
+            Appointment.patient_id == patient_id,
+            Appointment.kind == "refill",
+            Appointment.status.in_(OPEN),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+    )
+    return None if found is None else found.astimezone(zone).date().isoformat()
 
 
 def _free_slot(s: Session, settings: ClinicSettings, zone: ZoneInfo, nurse: str, day: date, now: datetime) -> datetime:

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from openidds.clinic.settings import ClinicSettings
-from openidds.data import load_clinic_settings
-from openidds.db.models import ClinicSettingsVersion, User
+from openidds.data import load_clinic_settings, load_library
+from openidds.db.models import ClinicSettingsVersion, PatientStatus, User
 from openidds.errors import InputError
 from openidds.service import audit
 from openidds.service.access import actor_name, require
@@ -57,6 +57,28 @@ def _validated(document: dict[str, Any], base: ClinicSettings) -> ClinicSettings
         raise InputError(where or "settings", message) from None
 
 
+def _check_against_records(s: Session, settings: ClinicSettings) -> None:
+    """What the settings file alone cannot tell: margins against the drug library, and nurses that are the clinic's
+    own active nurses or physicians (a patient's or the admin's login is no nurse)."""
+    scheduling = settings.scheduling
+    if scheduling is None:
+        return
+    library = load_library()
+    problems = scheduling.margin_problems((d.name, d.withdrawal_risk is not None) for d in library.drugs)
+    if problems:
+        raise InputError("scheduling.margins", problems[0])
+    names = [n.username for n in scheduling.nurses]
+    found = {u.username: u for u in s.scalars(select(User).where(User.username.in_(names)))}
+    for i, name in enumerate(names):
+        user = found.get(name)
+        if user is None or not user.active or user.role not in NURSE_ROLES:
+            what = "no login" if user is None else "not active" if not user.active else f"a {user.role}'s login"
+            raise InputError(
+                f"scheduling.nurses[{i}].username", f"'{name}' is {what}: a nurse is an active nurse or physician"
+            )
+
+
+NURSE_ROLES = ("nurse", "physician")
 EDITABLE = ("clinic_name", "in_hours", "on_call", "scheduling", "notifications", "sources")
 
 
@@ -81,12 +103,17 @@ def save_settings(s: Session, actor: User, document: dict[str, Any], reason: str
     merged = {k: v for k, v in before.model_dump(mode="json").items() if k in EDITABLE}
     merged.update(document)
     after = _validated(merged, load_clinic_settings())
+    _check_against_records(s, after)
     saved = {k: v for k, v in after.model_dump(mode="json").items() if k in EDITABLE}
     row = ClinicSettingsVersion(document=saved, reason=why, saved_by=actor.id, saved_at=now)
     s.add(row)
     s.flush()
     old = {k: v for k, v in before.model_dump(mode="json").items() if k in EDITABLE}
     changed = sorted(k for k in EDITABLE if old.get(k) != saved.get(k))
+    if "scheduling" in changed:
+        # every window is worked out again (margins, closures, hours): the worker at once, the planner before it
+        # plans, a booking before it is checked
+        s.execute(update(PatientStatus).values(recheck_at=now))
     audit.record(
         s,
         actor_name(actor),

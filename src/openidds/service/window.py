@@ -55,7 +55,12 @@ def window_for(
     lowest = band.low.to("mL")
     to_go = lowest - low_level
     if to_go <= 0:
-        alarm_at: int | None = twin.t
+        # already at the level at the worst case: when it got there, counted from the fill at the program's worst case
+        # (not "now": a window that slid with the clock would never be overdue)
+        reached = (twin.recorded_fill - low_level) / (1 + accuracy)
+        alarm_at: int | None = min(
+            twin.t, program.worst_case_profile.time_when_delivered_us(twin.recorded_fill_at, reached) or twin.t
+        )
     else:
         # at the top of the band the pump delivers (1 + accuracy) × the programmed volume
         alarm_at = twin.projected_at(to_go / (1 + accuracy), worst_case=True)
