@@ -266,3 +266,18 @@ def test_an_encoded_word_is_no_email_address() -> None:
     with pytest.raises(ValueError, match="not an e-mail address"):
         check_email("=?utf-8?q?a=0D=0ABcc:x?=@example.org")
     assert check_email(" t.hale@example.org ") == "t.hale@example.org"
+
+
+def test_the_dashboard_says_when_the_booked_refill_is_after_the_latest_safe_day(ready: tuple[Clinic, int]) -> None:
+    clinic, pid = ready
+    r = book(clinic, pid, starts_at=chicago(2027, 1, 14, 10, 0), override_reason="the patient's only free day")
+    assert r.status_code == 201
+    row = next(p for p in clinic.call("GET", "/dashboard", "nora").json()["patients"] if p["patient_id"] == pid)
+    assert row["urgency"] == "refill-booked-late"
+    assert row["concerns"][0] == (
+        "refill booked on Thu 14 Jan 2027, after the latest safe day (Tue 12 Jan 2027): book it earlier"
+    )
+    assert (row["refill_latest"], row["booked_refill_at"]) == ("2027-01-12", "2027-01-14T16:00:00+00:00")
+    assert book(clinic, pid, starts_at=chicago(2027, 1, 11, 10, 0)).status_code == 201  # an earlier one, in time
+    row = next(p for p in clinic.call("GET", "/dashboard", "nora").json()["patients"] if p["patient_id"] == pid)
+    assert row["urgency"] == "later"

@@ -11,6 +11,7 @@ Urgency, most urgent first (a patient is ranked by their most urgent concern; ev
  2. urgent-flag: an open urgent clinical flag (respiratory depression, PHQ-9 item 9, infection …);
  3. critical-alarm: a critical pump alarm (empty reservoir, motor stall, end of service);
  4. refill-overdue;
+    refill-booked-late: the next refill booked is after the latest safe day (clinic.window): book it earlier;
  5. alarm: a non-critical pump alarm (low reservoir, elective replacement indicator);
  6. replacement-overdue: the date to plan the pump replacement by has passed (clinic.replacement);
  7. projected-critical: a critical alarm is projected within 7 days;
@@ -39,6 +40,7 @@ Urgency = Literal[
     "urgent-flag",
     "critical-alarm",
     "refill-overdue",
+    "refill-booked-late",
     "alarm",
     "replacement-overdue",
     "projected-critical",
@@ -86,6 +88,7 @@ class PatientSnapshot:
     review_flags: tuple[str, ...] = ()  # open flags for review, in words
     pending_program: str = ""  # a program waiting for its verification or refill, in words
     end_of_service: int | None = None  # µs UTC: the pump stops (named beside the replacement)
+    booked_late: str = ""  # the next refill booked falls after the latest safe day, in words ("" when not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,8 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
             found.append(("critical-alarm", now, None, f"critical alarm: {a.name}"))
         if refill == "overdue":
             found.append(("refill-overdue", due, None, (_refill_text, refill, due, now)))
+    if patient.booked_late:
+        found.append(("refill-booked-late", now, None, patient.booked_late))
     for a in alarms:
         if a.priority == "non-critical":
             found.append(("alarm", now, None, f"alarm: {a.name}"))

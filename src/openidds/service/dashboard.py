@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
+from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Engine, String, Text, cast, select, type_coerce
@@ -236,6 +237,7 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         urgent_flags=tuple(f["message"] for f in open_flags if f["urgent"]) or URGENT_FLAG * min(flags, 1),
         review_flags=tuple(f["message"] for f in open_flags if not f["urgent"]),
         pending_program=pending or "",
+        booked_late=_booked_late(booked, latest),
     )
     shown = {
         "patient_id": pid,
@@ -263,6 +265,22 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "concerns": None,
     }
     return snapshot, shown
+
+
+def _booked_late(booked: datetime | str | None, latest: date | str | None) -> str:
+    """Words when the next refill booked falls on a clinic day after the latest safe day ("" otherwise)."""
+    at, last = _utc(booked), _day(latest)
+    if at is None or last is None:
+        return ""
+    zone = load_clinic_settings().timezone  # the clinic's days (the zone is the settings file's, never edited)
+    booked_day = at.astimezone(ZoneInfo(zone)).date()
+    latest_day = date.fromisoformat(last)
+    if booked_day <= latest_day:
+        return ""
+    return (
+        f"refill booked on {display.calendar_day(booked_day)}, after the latest safe day "
+        f"({display.calendar_day(latest_day)}): book it earlier"
+    )
 
 
 def _day(stored: date | str | None) -> str | None:
