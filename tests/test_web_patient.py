@@ -53,7 +53,8 @@ def test_my_pump_shows_the_next_refill_and_the_drugs(clinic: Clinic) -> None:
     assert due.startswith("Your refill is due by Tue 26 Jan 2027 (at ") and due.endswith(
         "CST); the clinic will book your visit."
     )
-    assert "appointment" not in page.text.lower()
+    # their appointments are listed (none booked yet), but a patient books nothing: the clinic does
+    assert 'id="appointments"' in page.text and 'id="book-form"' not in page.text
     drugs = text_by_id(page.text, "current-drugs")
     assert "Morphine , 10 mg/mL: 5.25 mg/day" in drugs and "Clonidine , 100 mcg/mL: 52.5 mcg/day" in drugs
 
