@@ -34,6 +34,13 @@ request-bolus                       .     .        .     .          o
 read-dashboard                      .     y        y     y          .
 read-audit                          y     y        .     .          .
 manage-users                        y     .        .     .          .
+edit-clinic-settings                y     .        .     .          .
+book-appointment                    .     y        y     .          .
+plan-refills                        .     y        y     .          .
+read-clinic-report                  .     y        y     y          .
+read-outbox                         y     y        y     .          .
+set-contact                         .     y        y     .          o
+manage-calendar-feeds               .     y        y     y          .
 """
 ROLE_COLUMNS = ("admin", "physician", "nurse", "pharmacist", "patient")
 EXPECTED: dict[tuple[str, str], str] = {}
@@ -48,7 +55,17 @@ EXPECTED_SECOND_PERSON = {
     "verify-compounded-refill",
     "review-unchecked-refill",
 }
-CLINIC_WIDE = {"create-patient", "read-dashboard", "read-audit", "manage-users"}
+CLINIC_WIDE = {
+    "create-patient",
+    "read-dashboard",
+    "read-audit",
+    "manage-users",
+    "edit-clinic-settings",
+    "plan-refills",
+    "read-clinic-report",
+    "read-outbox",
+    "manage-calendar-feeds",
+}
 
 EXPECTED_MARKDOWN = """\
 | action | admin | physician | nurse | pharmacist | patient |
@@ -75,6 +92,13 @@ EXPECTED_MARKDOWN = """\
 | `read-dashboard` | — | yes | yes | yes | — |
 | `read-audit` | yes | yes | — | — | — |
 | `manage-users` | yes | — | — | — | — |
+| `edit-clinic-settings` | yes | — | — | — | — |
+| `book-appointment` | — | yes | yes | — | — |
+| `plan-refills` | — | yes | yes | — | — |
+| `read-clinic-report` | — | yes | yes | yes | — |
+| `read-outbox` | yes | yes | yes | — | — |
+| `set-contact` | — | yes | yes | — | own record |
+| `manage-calendar-feeds` | — | yes | yes | yes | — |
 
 (second person): the verifier must be a different user from the one who proposed or recorded it. \
 A patient asking for another patient's record is answered as if it did not exist (404).
@@ -84,7 +108,7 @@ A patient asking for another patient's record is answered as if it did not exist
 def test_the_table_covers_every_role_and_action() -> None:
     assert set(ROLES) == set(ROLE_COLUMNS)
     assert {a for _, a in EXPECTED} == set(ACTIONS)
-    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 110
+    assert len(EXPECTED) == len(ROLES) * len(ACTIONS) == 145
     assert set(SECOND_PERSON) == EXPECTED_SECOND_PERSON
 
 
