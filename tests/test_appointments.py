@@ -281,3 +281,17 @@ def test_the_dashboard_says_when_the_booked_refill_is_after_the_latest_safe_day(
     assert book(clinic, pid, starts_at=chicago(2027, 1, 11, 10, 0)).status_code == 201  # an earlier one, in time
     row = next(p for p in clinic.call("GET", "/dashboard", "nora").json()["patients"] if p["patient_id"] == pid)
     assert row["urgency"] == "later"
+
+
+def test_a_refill_done_before_its_slot_closes_that_days_visit_as_attended(ready: tuple[Clinic, int]) -> None:
+    from tests.api_support import refill
+
+    clinic, pid = ready
+    visit = book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0)).json()
+    clinic.now = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)  # 08:00 CST, two hours before the slot
+    left = clinic.call("GET", f"/patients/{pid}/pump", "nora").json()["expected_residual_ml"]
+    done = refill(clinic, pid, str(round(float(left), 1)))
+    got = clinic.call("GET", f"/patients/{pid}/appointments", "nora").json()
+    assert [(a["id"], a["status"], a["refill_id"]) for a in got] == [(visit["id"], "attended", done["id"])]
+    assert clinic.call("GET", f"/patients/{pid}/pump", "nora").json()["booked_refill_at"] is None
+    assert "appointment-attended" in audit_actions(clinic)

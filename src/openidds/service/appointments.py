@@ -312,7 +312,9 @@ def _change(s: Session, who: str, appointment: Appointment, cmd: ChangeAppointme
     if cmd.status in ("cancelled", "missed") and not reason:
         raise InputError("reason", f"say why the visit is {cmd.status}")
     before = appointment_json(appointment)
-    if cmd.status in ("attended", "missed") and appointment.starts_at > now:
+    early = appointment.starts_at > now
+    if early and (cmd.status == "missed" or (cmd.status == "attended" and not (cmd.refill_id or cmd.follow_up_id))):
+        # attended early only with what was recorded at it that day (a refill done before its slot)
         raise InputError("status", f"a visit is {cmd.status} at or after its start, not before")
     if cmd.status == "attended":
         _link(s, appointment, cmd)
@@ -325,6 +327,28 @@ def _change(s: Session, who: str, appointment: Appointment, cmd: ChangeAppointme
         _missed(s, appointment, now)
     refresh_status(s, appointment.patient_id, now)
     return appointment
+
+
+def attend_refill_visit(s: Session, who: str, refill: Refill, now: datetime) -> Appointment | None:
+    """A completed refill closes the patient's open refill visit of that day as attended, linked to it (the refill
+    may be done before the slot): the next booked refill is then the one after it."""
+    zone = ZoneInfo(current_settings(s).timezone)
+    assert refill.at is not None
+    start, end = _local_day_utc(refill.at.astimezone(zone).date(), zone)
+    visit = s.scalars(
+        select(Appointment)
+        .where(
+            Appointment.patient_id == refill.patient_id,
+            Appointment.kind == "refill",
+            Appointment.status.in_(OPEN),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+        .order_by(Appointment.starts_at)
+    ).first()
+    if visit is None:
+        return None
+    return _change(s, who, visit, ChangeAppointment("attended", "", refill_id=refill.id), now)
 
 
 def _link(s: Session, appointment: Appointment, cmd: ChangeAppointment) -> None:

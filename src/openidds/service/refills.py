@@ -35,6 +35,7 @@ from openidds.programs.solution import check_solution
 from openidds.quantities import Quantity, format_number
 from openidds.service import audit
 from openidds.service.access import actor_name, require, require_role
+from openidds.service.appointments import attend_refill_visit
 from openidds.service.errors import Conflict, NotFound
 from openidds.service.flags import raise_flag
 from openidds.service.locks import decision_instant, lock_patient
@@ -241,10 +242,14 @@ def complete_refill(
     )
     if off is not None:
         raised.append(raise_flag(s, actor, patient.id, off, f"refill/{refill.id}", now))
+    s.flush()
+    visit = attend_refill_visit(s, actor_name(actor), refill, now)  # that day's refill visit: attended
     status = refresh_status(s, patient.id, now)
     refill.next_refill_due = status.next_refill_due
     s.flush()
     after = {**refill_json(refill), "flags": [f.id for f in raised], "programs_closed": closed}
+    if visit is not None:
+        after["appointment"] = visit.id
     audit.record(
         s,
         actor_name(actor),
