@@ -59,7 +59,9 @@ def test_patients_sorted_by_urgency_with_their_refill_class(clinic: Clinic) -> N
     assert [(r["urgency"], r["refill"]) for r in body["patients"]] == [
         ("withdrawal-risk", "overdue"),
         ("refill-overdue", "overdue"),
-        ("refill-due-soon", "due-soon"),
+        # stability ends in 5 days (Wed 26 Nov), less the 4-day margin is Sat 22 Nov, a closed day: the latest safe
+        # day was Fri 20 Nov, yesterday (clinic.window), though the stability date itself is still ahead
+        ("refill-booking", "due-soon"),
         ("later", "later"),
         ("later", "none"),
     ]
@@ -97,7 +99,10 @@ def test_patients_sorted_by_urgency_with_their_refill_class(clinic: Clinic) -> N
     s = rows[soon]
     # 2026-08-28 + 90 days = 2026-11-26 15:00 UTC: in 4 days 23 h. 40 - 25.5 = 14.5 mL left.
     assert (s["next_refill_due"], s["reservoir_ml"]) == ("2026-11-26T15:00:00+00:00", "14.5")
-    assert s["concerns"] == ["refill due in 4 days 23 h (26 Nov 2026 09:00 CST)"]
+    assert s["concerns"] == [
+        "past the latest safe day (Fri 20 Nov 2026): refill now",  # 26 Nov less 4 days is a Saturday: Friday 20
+        "refill due in 4 days 23 h (26 Nov 2026 09:00 CST)",
+    ]
 
     lt = rows[later]
     # 2026-11-11 + 76 days = 2027-01-26 15:00 UTC (stability would run out on 2027-02-09). 40 - 5 = 35 mL left.

@@ -273,7 +273,7 @@ def test_the_dashboard_says_when_the_booked_refill_is_after_the_latest_safe_day(
     r = book(clinic, pid, starts_at=chicago(2027, 1, 14, 10, 0), override_reason="the patient's only free day")
     assert r.status_code == 201
     row = next(p for p in clinic.call("GET", "/dashboard", "nora").json()["patients"] if p["patient_id"] == pid)
-    assert row["urgency"] == "refill-booked-late"
+    assert row["urgency"] == "refill-booking"
     assert row["concerns"][0] == (
         "refill booked on Thu 14 Jan 2027, after the latest safe day (Tue 12 Jan 2027): book it earlier"
     )
@@ -295,3 +295,30 @@ def test_a_refill_done_before_its_slot_closes_that_days_visit_as_attended(ready:
     assert [(a["id"], a["status"], a["refill_id"]) for a in got] == [(visit["id"], "attended", done["id"])]
     assert clinic.call("GET", f"/patients/{pid}/pump", "nora").json()["booked_refill_at"] is None
     assert "appointment-attended" in audit_actions(clinic)
+
+
+def test_the_dashboard_says_when_a_refill_visit_was_missed_and_when_the_latest_safe_day_passed(
+    ready: tuple[Clinic, int],
+) -> None:
+    clinic, pid = ready
+    book(clinic, pid, starts_at=chicago(2027, 1, 5, 10, 0))
+    clinic.now = datetime(2027, 1, 6, 15, 0, tzinfo=UTC)
+    assert sweep_missed(clinic.engine, clinic.now) == 1  # nobody came on the 5th
+
+    def row() -> dict[str, Any]:
+        rows = clinic.call("GET", "/dashboard", "nora").json()["patients"]
+        found: dict[str, Any] = next(p for p in rows if p["patient_id"] == pid)
+        return found
+
+    assert row()["urgency"] == "refill-booking"
+    assert row()["concerns"][0] == (
+        "refill visit on Tue 5 Jan 2027 missed, nothing booked since: reach the patient and rebook"
+    )
+    # Without boluses the worst case recedes as days pass (none was taken): the window is worked out again each day.
+    # By 30 Jan it has passed all the same (60 days of 0.525 mL/day at +15 % leave 3.8 mL: the 2 mL level is < 3
+    # days away at 0.67275 mL/day, less the 4-day margin).
+    clinic.now = datetime(2027, 1, 30, 15, 0, tzinfo=UTC)
+    clinic.call("GET", f"/patients/{pid}/pump", "nora")  # the status worked out again (the worker would, at midnight)
+    window = clinic.call("GET", f"/patients/{pid}/refill-window", "nora").json()
+    assert window["overdue"] and window["latest"] < "2027-01-30"
+    assert any(c.startswith("past the latest safe day (") for c in row()["concerns"])

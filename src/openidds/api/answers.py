@@ -91,6 +91,7 @@ class RefillWindowOut(Out):
     limit: str = Field(description="what sets the latest safe day")
     words: str
     reasons: list[WindowReasonOut]
+    missed_on: Day | None = Field(default=None, description="the last refill visit was missed that day (none since)")
 
 
 class StatusOut(Out):

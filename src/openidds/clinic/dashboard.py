@@ -11,7 +11,8 @@ Urgency, most urgent first (a patient is ranked by their most urgent concern; ev
  2. urgent-flag: an open urgent clinical flag (respiratory depression, PHQ-9 item 9, infection …);
  3. critical-alarm: a critical pump alarm (empty reservoir, motor stall, end of service);
  4. refill-overdue;
-    refill-booked-late: the next refill booked is after the latest safe day (clinic.window): book it earlier;
+    refill-booking: the latest safe day (clinic.window) has passed, the next refill booked is after it, or the last
+    refill visit was missed and nothing is booked since;
  5. alarm: a non-critical pump alarm (low reservoir, elective replacement indicator);
  6. replacement-overdue: the date to plan the pump replacement by has passed (clinic.replacement);
  7. projected-critical: a critical alarm is projected within 7 days;
@@ -40,7 +41,7 @@ Urgency = Literal[
     "urgent-flag",
     "critical-alarm",
     "refill-overdue",
-    "refill-booked-late",
+    "refill-booking",
     "alarm",
     "replacement-overdue",
     "projected-critical",
@@ -89,6 +90,8 @@ class PatientSnapshot:
     pending_program: str = ""  # a program waiting for its verification or refill, in words
     end_of_service: int | None = None  # µs UTC: the pump stops (named beside the replacement)
     booked_late: str = ""  # the next refill booked falls after the latest safe day, in words ("" when not)
+    past_latest: str = ""  # the latest safe day has passed, in words ("" when not)
+    missed: str = ""  # the last refill visit was missed and nothing is booked since, in words ("" when not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,7 @@ def _withdrawal_text(
     overdue: tuple[RefillStatus, int | None, int] | None, critical: tuple[str, ...], *, at: When = when
 ) -> str:
     what = [_refill_text(*overdue, at=at)] if overdue is not None else []
-    what += [f"critical alarm: {name}" for name in critical]
+    what += [name if name.startswith("past the latest") else f"critical alarm: {name}" for name in critical]
     return f"withdrawal risk (baclofen): {'; '.join(what)}: restore delivery before withdrawal starts"
 
 
@@ -227,7 +230,9 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
     critical = [a for a in alarms if a.priority == "critical"] if alarms else []
     due = patient.next_refill_due
 
-    in_withdrawal_concern = patient.withdrawal_risk and (refill == "overdue" or bool(critical))
+    in_withdrawal_concern = patient.withdrawal_risk and (
+        refill == "overdue" or bool(critical) or bool(patient.past_latest)
+    )
     if in_withdrawal_concern:
         found.append(
             (
@@ -237,7 +242,8 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
                 (
                     _withdrawal_text,
                     (refill, due, now) if refill == "overdue" else None,
-                    tuple(a.name for a in critical),
+                    tuple(a.name for a in critical)
+                    + ((patient.past_latest,) if patient.past_latest and refill != "overdue" else ()),
                 ),
             )
         )
@@ -251,8 +257,12 @@ def _assess(patient: PatientSnapshot, now: int) -> tuple[RefillStatus, list[_Pen
             found.append(("critical-alarm", now, None, f"critical alarm: {a.name}"))
         if refill == "overdue":
             found.append(("refill-overdue", due, None, (_refill_text, refill, due, now)))
+    if patient.past_latest and not in_withdrawal_concern and refill != "overdue":  # else already said
+        found.append(("refill-booking", now, None, patient.past_latest))
+    if patient.missed:
+        found.append(("refill-booking", now, None, patient.missed))
     if patient.booked_late:
-        found.append(("refill-booked-late", now, None, patient.booked_late))
+        found.append(("refill-booking", now, None, patient.booked_late))
     for a in alarms:
         if a.priority == "non-critical":
             found.append(("alarm", now, None, f"alarm: {a.name}"))

@@ -219,6 +219,16 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
     key = str(pid)
     active, projected = orjson.loads(active_json), orjson.loads(projected_json)
     open_flags = orjson.loads(open_json) if open_json else []
+    window = orjson.loads(window_json) if window_json and window_json != "null" else None
+    past_latest = missed = ""
+    if window is not None:
+        if window.get("overdue"):
+            past_latest = (
+                f"past the latest safe day ({display.calendar_day(date.fromisoformat(window['latest']))}): refill now"
+            )
+        if window.get("missed_on") and booked is None:
+            day = display.calendar_day(date.fromisoformat(window["missed_on"]))
+            missed = f"refill visit on {day} missed, nothing booked since: reach the patient and rebook"
     snapshot = PatientSnapshot(
         patient_id=key,
         next_refill_due=None if due is None else to_us(due),
@@ -238,6 +248,8 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         review_flags=tuple(f["message"] for f in open_flags if not f["urgent"]),
         pending_program=pending or "",
         booked_late=_booked_late(booked, latest),
+        past_latest=past_latest,
+        missed=missed,
     )
     shown = {
         "patient_id": pid,
@@ -260,7 +272,7 @@ def _parse(raw: tuple[Any, ...]) -> _Parsed:
         "pending_program": pending or "",
         "refill_earliest": _day(earliest),
         "refill_latest": _day(latest),
-        "refill_window_words": orjson.loads(window_json)["words"] if window_json and window_json != "null" else None,
+        "refill_window_words": None if window is None else window["words"],
         "booked_refill_at": None if booked is None else _utc(booked).isoformat(),  # type: ignore[union-attr]
         "concerns": None,
     }

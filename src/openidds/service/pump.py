@@ -214,6 +214,19 @@ def refresh_status(
             Appointment.starts_at >= from_us(twin.recorded_fill_at),
         )
     )
+    if status.refill_window is not None and status.booked_refill_at is None:
+        last = s.scalars(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_id,
+                Appointment.kind == "refill",
+                Appointment.starts_at >= from_us(twin.recorded_fill_at),
+            )
+            .order_by(Appointment.starts_at.desc())
+        ).first()
+        if last is not None and last.status == "missed":  # nothing booked since the missed visit
+            day = last.starts_at.astimezone(ZoneInfo(settings.timezone)).date()
+            status.refill_window = {**status.refill_window, "missed_on": day.isoformat()}
     status.recheck_at = _recheck_at(status, now, settings.timezone)
     return status
 

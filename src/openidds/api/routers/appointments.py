@@ -203,6 +203,7 @@ class WindowOut(Out):
     words: str
     limit: str | None = Field(description="what sets the latest safe day")
     reasons: list[ReasonOut]
+    missed_on: Day | None = Field(default=None, description="the last refill visit was missed that day (none since)")
 
 
 # --- routes -----------------------------------------------------------------------------------------------------------
