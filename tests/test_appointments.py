@@ -322,3 +322,13 @@ def test_the_dashboard_says_when_a_refill_visit_was_missed_and_when_the_latest_s
     window = clinic.call("GET", f"/patients/{pid}/refill-window", "nora").json()
     assert window["overdue"] and window["latest"] < "2027-01-30"
     assert any(c.startswith("past the latest safe day (") for c in row()["concerns"])
+
+
+def test_a_refill_after_the_pump_is_projected_empty_says_so(ready: tuple[Clinic, int]) -> None:
+    """40 mL at 0.585 mL/day with every bolus: empty after 68.4 days, Thu 28 Jan 2027 (CST)."""
+    clinic, pid = ready
+    r = book(clinic, pid, starts_at=chicago(2027, 2, 1, 10, 0))
+    assert r.status_code == 422 and {"booking.after-empty", "booking.after-latest"} <= set(r.json()["codes"])
+    assert "projected EMPTY on Thu 28 Jan 2027" in r.json()["message"]
+    r = book(clinic, pid, starts_at=chicago(2027, 1, 26, 10, 0))  # after the latest safe day, before empty
+    assert r.status_code == 422 and "booking.after-empty" not in r.json()["codes"]

@@ -1,6 +1,6 @@
 """The refill window (clinic.window): latest safe day and earliest useful day, on the clinic's calendar, with
 reasons. Expected days worked out by hand from the inputs (America/Chicago, the demo clinic's calendar: open
-Monday to Friday, US/Illinois holidays, closed 24 and 31 December 2026)."""
+Monday to Friday, US federal holidays, closed 24 and 31 December 2026)."""
 
 from __future__ import annotations
 

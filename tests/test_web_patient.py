@@ -55,6 +55,7 @@ def test_my_pump_shows_the_next_refill_and_the_drugs(clinic: Clinic) -> None:
     )
     # their appointments are listed (none booked yet), but a patient books nothing: the clinic does
     assert 'id="appointments"' in page.text and 'id="book-form"' not in page.text
+    assert "No refill visit is booked yet" in page.text and "Book the next refill between" not in page.text
     drugs = text_by_id(page.text, "current-drugs")
     assert "Morphine , 10 mg/mL: 5.25 mg/day" in drugs and "Clonidine , 100 mcg/mL: 52.5 mcg/day" in drugs
 

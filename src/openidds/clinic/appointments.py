@@ -70,6 +70,7 @@ class Booking:
     now: datetime  # aware
     nurse_busy: tuple[tuple[datetime, datetime], ...] = ()  # the nurse's other open visits that day (start, end)
     patient_busy: tuple[tuple[datetime, datetime], ...] = ()  # the patient's other open visits that day
+    empty_at: datetime | None = None  # the reservoir projected empty (worst case), aware
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,14 @@ def check_booking(booking: Booking, calendar: ClinicCalendar) -> BookingDecision
                 )
             )
     window = booking.window
+    if booking.kind == "refill" and booking.empty_at is not None and booking.start >= booking.empty_at:
+        needs.append(
+            Reason(
+                "booking.after-empty",
+                f"the pump is projected EMPTY on {display.calendar_day(booking.empty_at.date())} "
+                f"{booking.empty_at:%H:%M} (every allowed bolus taken): the patient would be without the drug",
+            )
+        )
     if booking.kind == "refill" and window is not None:
         if window.overdue:
             if day > window.earliest:
@@ -158,8 +167,9 @@ def check_booking(booking: Booking, calendar: ClinicCalendar) -> BookingDecision
             needs.append(
                 Reason(
                     "booking.before-earliest",
-                    f"before the earliest useful day ({display.calendar_day(window.earliest)}): more drug is thrown "
-                    "away than the clinic accepts",
+                    f"before the earliest useful day ({display.calendar_day(window.earliest)}"
+                    f"{'; ' + window.limit if window.limit.startswith('the refill cycle') else ''}): more drug is "
+                    "thrown away than the clinic accepts",
                 )
             )
     return BookingDecision(tuple(refused), tuple(needs))

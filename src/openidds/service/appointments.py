@@ -175,12 +175,15 @@ def book(
     if state is not None:
         refresh_status(s, patient.id, now, state)  # the window as the pump and the settings in force say now
     window = window_of(s, patient.id)
+    earlier = None
     if cmd.kind == "refill" and state is not None:
         earlier = _refill_booked_before(s, patient.id, cmd.starts_at, now)
         if earlier is not None:
             window = _next_fill_window(s, settings, calendar, patient.id, state.program, earlier, zone)
+    # the current fill's empty day (a visit for a later fill is after a refill already booked)
+    empty = _projected_empty(s, patient.id, zone) if cmd.kind == "refill" and earlier is None else None
     decision = check_booking(
-        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone), busy, own), calendar
+        Booking(cmd.kind, start, minutes, nurse, needs, load, window, now.astimezone(zone), busy, own, empty), calendar
     )
     if decision.refused:
         first = decision.refused[0]
@@ -214,6 +217,16 @@ def book(
     )
     refresh_status(s, patient.id, now, state if state is not None else "replay")
     return appointment
+
+
+def _projected_empty(s: Session, patient_id: int, zone: ZoneInfo) -> datetime | None:
+    status = s.get(PatientStatus, patient_id)
+    if status is None:
+        return None
+    for a in status.projected_alarms:
+        if a["alarm"] == "empty-reservoir":
+            return datetime.fromisoformat(a["at"]).astimezone(zone)
+    return None
 
 
 def _refill_booked_before(s: Session, patient_id: int, start: datetime, now: datetime) -> datetime | None:
