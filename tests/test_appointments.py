@@ -332,3 +332,31 @@ def test_a_refill_after_the_pump_is_projected_empty_says_so(ready: tuple[Clinic,
     assert "projected EMPTY on Thu 28 Jan 2027" in r.json()["message"]
     r = book(clinic, pid, starts_at=chicago(2027, 1, 26, 10, 0))  # after the latest safe day, before empty
     assert r.status_code == 422 and "booking.after-empty" not in r.json()["codes"]
+
+
+def test_saved_settings_are_kept_per_database(tmp_path: Any) -> None:
+    """Two clinics, each with its version 1: each reads its own (a cache by version id alone mixed them up)."""
+    from datetime import timedelta
+
+    from openidds.db import make_engine, migrate, sessions
+    from openidds.db.models import User
+    from openidds.service.settings import current_settings, save_settings
+
+    found = []
+    for name, visits in (("a", 2), ("b", 5)):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.sqlite3")
+        migrate(engine)
+        now = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+        with sessions(engine)() as s, s.begin():
+            for user, role in (("root", "admin"), ("nora", "nurse"), ("bo", "physician")):
+                s.add(User(username=user, full_name=user, role=role, password_hash="x", created_at=now))
+            s.flush()
+            admin = s.query(User).filter_by(username="root").one()
+            nurses = [{**SCHEDULING["nurses"][0], "visits_per_day": visits}, SCHEDULING["nurses"][1]]
+            save_settings(s, admin, {"scheduling": {**SCHEDULING, "nurses": nurses}}, "x", now + timedelta(1))
+        with sessions(engine)() as s:
+            scheduling = current_settings(s).scheduling
+            assert scheduling is not None
+            found.append(scheduling.nurses[0].visits_per_day)
+        engine.dispose()
+    assert found == [2, 5]

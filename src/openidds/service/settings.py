@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from openidds.clinic.settings import ClinicSettings
@@ -25,7 +26,8 @@ from openidds.service.access import actor_name, require
 from openidds.validation import plain_text, validation_error
 
 REASON_MAX = 500
-_cache: dict[tuple[str, int], ClinicSettings] = {}
+# Parsed versions, per database (engine): a version id means nothing in another database
+_cache: WeakKeyDictionary[Engine, dict[tuple[str, int], ClinicSettings]] = WeakKeyDictionary()
 _guard = threading.Lock()
 
 
@@ -36,14 +38,15 @@ def current_settings(s: Session) -> ClinicSettings:
     if newest is None:
         return base
     key = (base.sha256, newest)
+    engine = s.get_bind().engine
     with _guard:
-        found = _cache.get(key)
+        found = _cache.get(engine, {}).get(key)
     if found is None:
         row = s.get(ClinicSettingsVersion, newest)
         assert row is not None
         found = _validated(row.document, base)
         with _guard:
-            _cache[key] = found
+            _cache.setdefault(engine, {})[key] = found
     return found
 
 
