@@ -22,10 +22,12 @@ def mount_web(app: FastAPI) -> None:
     from openidds.web import (
         admin,
         calendar,
+        clinic_settings,
         feeds,
         notifications,
         pages,
         patient,
+        planner,
         printing,
         programming,
         refill,
@@ -39,6 +41,8 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(patient.router)
     app.include_router(admin.router)
     app.include_router(calendar.router)
+    app.include_router(planner.router)
+    app.include_router(clinic_settings.router)
     app.include_router(printing.router)
     app.include_router(notifications.router)
     app.include_router(feeds.router)

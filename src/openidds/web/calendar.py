@@ -1,7 +1,6 @@
 """The clinic's scheduling pages (issue "Refill operations"): the calendar (a week or a day, per nurse, with each
 visit's status changes), the patient's appointments on the chart (their refill window, the next booked refill, the
-list and a booking form), the refill planner (CP-SAT beside the greedy baseline, its proposal booked all or in part)
-and the clinic's settings (each section edited, reviewed old → new, then saved with a reason).
+list and a booking form). The planner's pages are web/planner.py, the clinic's settings web/clinic_settings.py.
 
 Every day and time is the clinic's (`settings.timezone`): shown through web/format, typed on the clinic's wall clock
 and read with zoneinfo (a time in a DST gap or overlap is refused, web/forms.local_instant). Each page decides
@@ -12,7 +11,6 @@ refuse in words, and a refused form is shown again with what was typed.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,8 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from openidds import display
@@ -29,22 +26,17 @@ from openidds.api.schemas import Id
 from openidds.clinic.appointments import KIND_WORDS, NEXT, OPEN
 from openidds.clinic.calendar import ClinicCalendar
 from openidds.clinic.roles import Action, role_may
-from openidds.clinic.settings import SKILLS, VISIT_KINDS, WEEKDAYS, ClinicSettings
-from openidds.data import load_clinic_settings, load_library
+from openidds.clinic.settings import VISIT_KINDS, ClinicSettings
 from openidds.db.models import (
     Appointment,
-    AuditRecord,
-    ClinicSettingsVersion,
     FollowUp,
     Patient,
     PatientStatus,
-    Plan,
     Refill,
     User,
 )
 from openidds.errors import InputError
 from openidds.service import pathway
-from openidds.service import settings as settings_service
 from openidds.service.access import require
 from openidds.service.appointments import (
     BookAppointment,
@@ -54,9 +46,8 @@ from openidds.service.appointments import (
     change,
     patient_appointments,
 )
-from openidds.service.errors import Conflict, NotFound
+from openidds.service.errors import NotFound
 from openidds.service.settings import current_settings
-from openidds.validation import validation_error
 from openidds.web import format as fmt
 from openidds.web.forms import local_instant, whole_number
 from openidds.web.pages import chart_context, may
@@ -307,7 +298,7 @@ def change_status(request: Request, patient_id: Id, appointment_id: Id, form: Po
         return f"/calendar?{query}#visit-{appointment_id}"
 
     def show_again(w: Work, err: WebError) -> Response:
-        words = _words(err, CHANGE_WORDS)
+        words = refusal_words(err, CHANGE_WORDS)
         values = {"appointment": str(appointment_id), **form.as_dict()}
         refused = WebError(err.status, words, err.field, err.said)
         if back_to_chart:
@@ -317,7 +308,8 @@ def change_status(request: Request, patient_id: Id, appointment_id: Id, form: Po
     return submit(request, write, show_again)
 
 
-def _words(err: WebError, labels: dict[str, str]) -> str:
+def refusal_words(err: WebError, labels: dict[str, str]) -> str:
+    """A refusal in the form's own words: the field named by its label (one rule for the scheduling pages)."""
     return display.message(InputError(err.field, err.said), labels) if err.field else err.message
 
 
@@ -443,511 +435,7 @@ def book_appointment(request: Request, patient_id: Id, form: Posted) -> Response
             values["needs_reason"] = "1"
             said = err.said.removesuffix(": give a reason to book it anyway")
             values["reasons"] = json.dumps([r.strip() for r in said.split("; ") if r.strip()])
-        words = _words(err, BOOKING_WORDS)
+        words = refusal_words(err, BOOKING_WORDS)
         return _chart_again(request, w, patient_id, WebError(err.status, words, err.field, err.said), values)
-
-    return submit(request, write, show_again)
-
-
-# --- the planner --------------------------------------------------------------------------------------------------
-def _planning() -> Any:
-    from openidds.service import planning  # written beside this page (the planner service)
-
-    return planning
-
-
-def _planner_form(request: Request, w: Work, values: dict[str, str], error: WebError | None = None) -> Response:
-    require(w.user, "plan-refills")
-    settings = current_settings(w.s)
-    recent = []
-    for p in w.s.scalars(select(Plan).order_by(Plan.id.desc()).limit(10)):
-        best = p.document.get("cp_sat", {})
-        recent.append(
-            {
-                "id": p.id,
-                "created_at": p.created_at,
-                "first_day": p.first_day,
-                "weeks": p.weeks,
-                "visits": best.get("visits"),
-                "shortfalls": len(best.get("shortfalls", [])),
-                "accepted": len(p.accepted),
-            }
-        )
-    today = today_of(settings, w.now)
-    return render(
-        request,
-        "planner.html",
-        error.status if error else 200,
-        user=w.user,
-        mode="form",
-        values={"first_day": today.isoformat(), "weeks": "4", **values},
-        error=error,
-        recent=recent,
-        zone=settings.timezone,
-        scheduled=settings.scheduling is not None,
-    )
-
-
-@router.get("/planner")
-def planner_page(request: Request) -> Response:
-    with unit_of_work(request) as w:
-        return _planner_form(request, w, {})
-
-
-@router.post("/planner")
-def run_planner(request: Request, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        require(w.user, "plan-refills")
-        text = form.get("first_day")
-        try:
-            first = date.fromisoformat(text)
-        except ValueError:
-            raise InputError("first_day", f"expected a day such as '2027-01-04', got {text[:40]!r}") from None
-        weeks = whole_number(form.get("weeks"))
-        if not isinstance(weeks, int):
-            raise InputError("weeks", f"expected a whole number of weeks from 1 to 26, got {str(weeks)[:20]!r}")
-        plan = _planning().propose(w.s, w.user, first, weeks, w.now)
-        return f"/planner/{plan.id}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        words = _words(err, {"first_day": "From (day)", "weeks": "Weeks"})
-        return _planner_form(request, w, form.as_dict(), WebError(err.status, words, err.field, err.said))
-
-    return submit(request, write, show_again)
-
-
-def _by_day(bookings: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    days: dict[str, list[dict[str, Any]]] = {}
-    for b in sorted(bookings, key=lambda b: (b["day"], b.get("nurse") or "", b["name"])):
-        days.setdefault(b["day"], []).append(b)
-    return list(days.items())
-
-
-def _plan_page(
-    request: Request, w: Work, plan_id: int, error: WebError | None = None, chosen: list[str] | None = None
-) -> Response:
-    plan = _planning().find_plan(w.s, w.user, plan_id)
-    doc = plan.document
-    best, greedy = doc["cp_sat"], doc["greedy"]
-    accepted = set(plan.accepted)
-    proposed = [b for b in best["bookings"] if not b["fixed"]]
-    shortfalls = sorted(best["shortfalls"], key=lambda f: (not f.get("withdrawal_risk"), -int(f.get("days_late") or 0)))
-    return render(
-        request,
-        "planner.html",
-        error.status if error else 200,
-        user=w.user,
-        mode="plan",
-        plan=plan,
-        best=best,
-        greedy=greedy,
-        comparison=doc.get("comparison", {}),
-        shortfalls=shortfalls,
-        days=_by_day(proposed),
-        kept=[b for b in best["bookings"] if b["fixed"]],
-        accepted=accepted,
-        open_count=sum(1 for b in proposed if b["key"] not in accepted),
-        chosen=None if chosen is None else set(chosen),
-        error=error,
-        zone=current_settings(w.s).timezone,
-        may_book=may_role(w.user, "book-appointment"),
-    )
-
-
-@router.get("/planner/{plan_id}")
-def plan_page(request: Request, plan_id: Id) -> Response:
-    with unit_of_work(request) as w:
-        return _plan_page(request, w, plan_id)
-
-
-@router.post("/planner/{plan_id}/accept")
-def accept_plan(request: Request, plan_id: Id, form: Posted) -> Response:
-    keys = form.getlist("key")
-
-    def write(w: Work) -> str:
-        if not keys:
-            raise InputError("keys", "tick at least one proposed visit to book")
-        _planning().accept(w.s, w.user, plan_id, keys, w.now)
-        sequence = w.s.scalar(
-            select(func.max(AuditRecord.sequence)).where(
-                AuditRecord.entity == f"plan/{plan_id}", AuditRecord.action == "accept-plan"
-            )
-        )
-        return f"/planner/{plan_id}/result?record={sequence}"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        words = _words(err, {"keys": "The visits to book"})
-        return _plan_page(request, w, plan_id, WebError(err.status, words, err.field, err.said), keys)
-
-    return submit(request, write, show_again)
-
-
-@router.get("/planner/{plan_id}/result")
-def plan_result(request: Request, plan_id: Id, record: int = 0) -> Response:
-    with unit_of_work(request) as w:
-        plan = _planning().find_plan(w.s, w.user, plan_id)
-        found = w.s.get(AuditRecord, record)
-        if found is None or found.entity != f"plan/{plan_id}" or found.action != "accept-plan":
-            raise NotFound("no such booking of this plan")
-        after = found.after or {}
-        ids = list(after.get("booked", []))
-        rows = (
-            w.s.execute(
-                select(Appointment, Patient)
-                .join(Patient, Patient.id == Appointment.patient_id)
-                .where(Appointment.id.in_(ids))
-                .order_by(Appointment.starts_at)
-            ).all()
-            if ids
-            else []
-        )
-        names = dict(w.s.execute(select(User.id, User.username)).all())
-        return render(
-            request,
-            "planner.html",
-            user=w.user,
-            mode="result",
-            plan=plan,
-            booked=[(a, p, names.get(a.nurse_id, "") if a.nurse_id else "") for a, p in rows],
-            refused=list(after.get("refused", [])),
-            zone=current_settings(w.s).timezone,
-            error=None,
-        )
-
-
-# --- the clinic's settings ----------------------------------------------------------------------------------------
-SECTIONS = {
-    "clinic": "Clinic and phone numbers",
-    "hours": "Hours, open days and holidays",
-    "closures": "Closures",
-    "nurses": "Nurses",
-    "margins": "Booking margins and waste",
-    "notifications": "Notifications",
-}
-SETTINGS_WORDS = {"reason": "Why the settings change", "version": "The settings"}
-BASES = ("literature", "consensus", "label", "policy", "guideline")
-
-
-def _cited_days(cited: dict[str, Any]) -> str:
-    """'4 days' → '4' (the form asks for whole days)."""
-    return str(cited["value"]).split()[0]
-
-
-def settings_fields(doc: dict[str, Any]) -> dict[str, str]:
-    """The settings document (JSON form) as the editor's field values."""
-    v: dict[str, str] = {"clinic_name": doc.get("clinic_name", "")}
-    for key in ("in_hours", "on_call"):
-        phone = doc.get(key) or {}
-        v[f"{key}.number"], v[f"{key}.hours"] = phone.get("number", ""), phone.get("hours", "")
-    sch = doc.get("scheduling")
-    if sch:
-        v["opens"], v["closes"] = sch["opens"][:5], sch["closes"][:5]
-        v["country"], v["subdivision"] = sch["country"], sch.get("subdivision") or ""
-        for d in WEEKDAYS:
-            v[f"open.{d}"] = "on" if d in sch["open_days"] else ""
-        for k in VISIT_KINDS:
-            v[f"minutes.{k}"] = str(sch["visit_minutes"].get(k, ""))
-        v["closure_rows"] = str(len(sch["closures"]))
-        for i, c in enumerate(sch["closures"]):
-            v[f"closure.{i}.day"], v[f"closure.{i}.why"] = c["day"], c["why"]
-        v["nurse_rows"] = str(len(sch["nurses"]))
-        for i, n in enumerate(sch["nurses"]):
-            v[f"nurse.{i}.username"], v[f"nurse.{i}.visits"] = n["username"], str(n["visits_per_day"])
-            for d in WEEKDAYS:
-                v[f"nurse.{i}.day.{d}"] = "on" if d in n["days"] else ""
-            for sk in SKILLS:
-                v[f"nurse.{i}.skill.{sk}"] = "on" if sk in n["skills"] else ""
-        margins = sch["margins"]
-        v["margin.default"] = _cited_days(margins["default"])
-        v["margin_rows"] = str(len(margins["drugs"]))
-        for i, (drug, cited) in enumerate(sorted(margins["drugs"].items())):
-            v[f"margin.{i}.drug"], v[f"margin.{i}.days"] = drug, _cited_days(cited)
-        v["max_waste"] = str(sch["max_waste"]["value"]).replace(" %", "").replace("%", "")
-    notes = doc.get("notifications")
-    if notes:
-        v["reminder_days"] = ", ".join(str(d) for d in notes["reminder_days"])
-        v["languages"] = ", ".join(notes["languages"])
-        v["sender"] = notes["sender"]
-        for key in ("lead", "on_call_contact"):
-            c = notes["lead" if key == "lead" else "on_call"]
-            v[f"{key}.name"], v[f"{key}.email"], v[f"{key}.phone"] = (
-                c["name"],
-                c.get("email") or "",
-                c.get("phone") or "",
-            )
-    return v
-
-
-def _rows(form: Fields, name: str) -> int:
-    count = whole_number(form.get(f"{name}_rows") or "0")
-    return min(count, 200) if isinstance(count, int) else 0
-
-
-def _numbers(text: str, field: str) -> list[int]:
-    out = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        value = whole_number(part)
-        if not isinstance(value, int):
-            raise InputError(field, f"expected whole numbers separated by commas, got {part[:20]!r}")
-        out.append(value)
-    return out
-
-
-def section_document(section: str, form: Fields, before: dict[str, Any]) -> dict[str, Any]:
-    """The posted section on top of the settings in force: the editable document to save (its top-level keys)."""
-    doc: dict[str, Any] = json.loads(
-        json.dumps({k: before.get(k) for k in settings_service.EDITABLE if before.get(k) is not None})
-    )
-    sch = doc.get("scheduling")
-    if section == "clinic":
-        doc["clinic_name"] = form.get("clinic_name")
-        for key in ("in_hours", "on_call"):
-            doc[key] = {"number": form.get(f"{key}.number"), "hours": form.get(f"{key}.hours")}
-        return doc
-    if section == "notifications":
-        if doc.get("notifications") is None:
-            raise Conflict("the clinic has no notification settings in its file: they start there")
-        doc["notifications"] = {
-            "reminder_days": _numbers(form.get("reminder_days"), "notifications.reminder_days"),
-            "languages": [p.strip() for p in form.get("languages").split(",") if p.strip()],
-            "sender": form.get("sender"),
-            "lead": _contact(form, "lead"),
-            "on_call": _contact(form, "on_call_contact"),
-        }
-        return doc
-    if sch is None:
-        raise Conflict("the clinic has no scheduling settings in its file: they start there")
-    if section == "hours":
-        sch["opens"], sch["closes"] = form.get("opens"), form.get("closes")
-        sch["country"], sch["subdivision"] = form.get("country"), form.get("subdivision") or None
-        sch["open_days"] = [d for d in WEEKDAYS if form.checked(f"open.{d}")]
-        sch["visit_minutes"] = {k: whole_number(form.get(f"minutes.{k}")) for k in VISIT_KINDS}
-    elif section == "closures":
-        rows = []
-        for i in range(_rows(form, "closure")):
-            if form.checked(f"closure.{i}.remove"):
-                continue
-            day, why = form.get(f"closure.{i}.day"), form.get(f"closure.{i}.why")
-            if day or why:
-                rows.append({"day": day, "why": why})
-        sch["closures"] = sorted(rows, key=lambda r: r["day"])
-    elif section == "nurses":
-        nurses: list[dict[str, Any]] = []
-        for i in range(_rows(form, "nurse")):
-            name = form.get(f"nurse.{i}.username")
-            if form.checked(f"nurse.{i}.remove") or not name:
-                continue
-            nurses.append(
-                {
-                    "username": name,
-                    "visits_per_day": whole_number(form.get(f"nurse.{i}.visits")),
-                    "days": [d for d in WEEKDAYS if form.checked(f"nurse.{i}.day.{d}")],
-                    "skills": [sk for sk in SKILLS if form.checked(f"nurse.{i}.skill.{sk}")],
-                }
-            )
-        sch["nurses"] = nurses
-    elif section == "margins":
-        old = sch["margins"]
-        sch["margins"] = {"default": _days(old["default"], form.get("margin.default")), "drugs": {}}
-        for i in range(_rows(form, "margin")):
-            drug = form.get(f"margin.{i}.drug")
-            if form.checked(f"margin.{i}.remove") or not drug:
-                continue
-            kept = old["drugs"].get(drug) or {"source": sch["source"], "basis": "policy", "unconfirmed": True}
-            sch["margins"]["drugs"][drug] = _days(kept, form.get(f"margin.{i}.days"))
-        waste = form.get("max_waste")
-        sch["max_waste"] = {**sch["max_waste"], "value": f"{waste} %"}
-    else:
-        raise NotFound("no such section of the settings")
-    return doc
-
-
-def _days(cited: dict[str, Any], text: str) -> dict[str, Any]:
-    return {**cited, "value": f"{text} days" if text else ""}
-
-
-def _contact(form: Fields, key: str) -> dict[str, Any]:
-    return {
-        "name": form.get(f"{key}.name"),
-        "email": form.get(f"{key}.email") or None,
-        "phone": form.get(f"{key}.phone") or None,
-    }
-
-
-def check_document(doc: dict[str, Any]) -> ClinicSettings:
-    """The document validated as service.settings validates it on saving (InputError naming the field)."""
-    base = load_clinic_settings()
-    merged = base.model_dump(mode="json", exclude={"sha256"})
-    merged.update(doc)
-    try:
-        return ClinicSettings.model_validate(merged)
-    except ValidationError as exc:
-        where, message = validation_error(exc)
-        raise InputError(where or "settings", message) from None
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """A settings document as dotted paths to text (for the old → new review)."""
-    out: dict[str, str] = {}
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-    elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-        for i, v in enumerate(value):
-            key = v.get("username") or v.get("day") or str(i)
-            out.update(flatten(v, f"{prefix}[{key}]"))
-    elif isinstance(value, list):
-        out[prefix] = ", ".join(str(x) for x in value) or "(none)"
-    else:
-        out[prefix] = "(none)" if value is None else str(value)
-    return out
-
-
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")  # a name, or a row's key in brackets (a username, a day)
-
-
-def setting_words(path: str) -> str:
-    """A dotted settings path in words: 'scheduling.nurses[nora].visits_per_day' → 'nurses nora: visits per day'."""
-    parts = [key or name.replace("_", " ") for name, key in _SEGMENT.findall(path.removeprefix("scheduling."))]
-    return parts[-1] if len(parts) == 1 else f"{' '.join(parts[:-1])}: {parts[-1]}"
-
-
-def changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Each changed setting as (its name in words, old, new)."""
-    old, new = flatten(before), flatten(after)
-    keys = sorted(set(old) | set(new))
-    return [
-        (setting_words(k), old.get(k, "(none)"), new.get(k, "(removed)" if k in old else "(none)"))
-        for k in keys
-        if old.get(k) != new.get(k)
-    ]
-
-
-def _editable(settings: ClinicSettings) -> dict[str, Any]:
-    dumped = settings.model_dump(mode="json")
-    return {k: dumped[k] for k in settings_service.EDITABLE if dumped.get(k) is not None}
-
-
-def _version(s: Session) -> int:
-    return int(s.scalar(select(func.max(ClinicSettingsVersion.id))) or 0)
-
-
-def _settings_page(
-    request: Request,
-    w: Work,
-    values: dict[str, str] | None = None,
-    section: str = "",
-    error: WebError | None = None,
-    review: dict[str, Any] | None = None,
-) -> Response:
-    require(w.user, "edit-clinic-settings")
-    settings = current_settings(w.s)
-    doc = _editable(settings)
-    shown = {**settings_fields(doc), **(values or {})}
-    sch = settings.scheduling
-    holidays: list[tuple[str, str]] = []
-    if sch is not None:
-        calendar = ClinicCalendar(sch)
-        day = today_of(settings, w.now)
-        for _ in range(800):  # two years at most
-            why = calendar.closed_why(day)
-            if why is not None and why.startswith("public holiday: "):
-                holidays.append((display.calendar_day(day), why.removeprefix("public holiday: ")))
-                if len(holidays) == 10:
-                    break
-            day += timedelta(days=1)
-    return render(
-        request,
-        "settings.html",
-        error.status if error else 200,
-        user=w.user,
-        settings=settings,
-        doc=doc,
-        values=shown,
-        section=section,
-        sections=SECTIONS,
-        error=error,
-        review=review,
-        holidays=holidays,
-        weekdays=WEEKDAYS,
-        skills=SKILLS,
-        kinds=[(k, KIND_WORDS[k]) for k in VISIT_KINDS],
-        drugs=[d.name for d in load_library().drugs],
-        version=_version(w.s),
-        saved=request.query_params.get("saved") == "1",
-        extra_rows=1,
-    )
-
-
-@router.get("/admin/settings")
-def settings_page(request: Request) -> Response:
-    with unit_of_work(request) as w:
-        return _settings_page(request, w)
-
-
-@router.post("/admin/settings/review")
-def review_settings(request: Request, form: Posted) -> Response:
-    """A section's changes, old → new, before anything is saved (nothing is written here)."""
-    section = form.get("section")
-    try:
-        with unit_of_work(request) as w:
-            require(w.user, "edit-clinic-settings")
-            if section not in SECTIONS:
-                raise NotFound("no such section of the settings")
-            before = _editable(current_settings(w.s))
-            try:
-                after = section_document(section, form, before)
-                check_document(after)
-            except InputError as exc:
-                err = WebError(422, display.message(exc, SETTINGS_WORDS), exc.field, exc.message)
-                return _settings_page(request, w, form.as_dict(), section, err)
-            listed = changes(before, after)
-            review = {
-                "section": section,
-                "title": SECTIONS[section],
-                "changes": listed,
-                "document": json.dumps(after, separators=(",", ":")),
-            }
-            return _settings_page(request, w, form.as_dict(), section, None, review)
-    except WebError as err:
-        if err.status in (401, 403, 404):
-            raise
-        with unit_of_work(request) as w:
-            return _settings_page(request, w, form.as_dict(), section, err)
-
-
-@router.post("/admin/settings")
-def save_settings(request: Request, form: Posted) -> Response:
-    def write(w: Work) -> str:
-        require(w.user, "edit-clinic-settings")
-        if str(_version(w.s)) != form.get("version"):
-            raise Conflict("the settings were saved by someone else since you reviewed them: review your change again")
-        try:
-            doc = json.loads(form.get("document"))
-        except ValueError:
-            raise InputError("document", "the reviewed settings were damaged in transit: review again") from None
-        if not isinstance(doc, dict):
-            raise InputError("document", "the reviewed settings were damaged in transit: review again")
-        settings_service.save_settings(w.s, w.user, doc, form.get("reason"), w.now)
-        return "/admin/settings?saved=1"
-
-    def show_again(w: Work, err: WebError) -> Response:
-        words = _words(err, SETTINGS_WORDS)
-        section = form.get("section")
-        before = _editable(current_settings(w.s))
-        try:
-            after = json.loads(form.get("document"))
-            review = {
-                "section": section,
-                "title": SECTIONS.get(section, ""),
-                "changes": changes(before, after),
-                "document": form.get("document"),
-                "reason": form.get("reason"),
-            }
-        except ValueError:
-            review = None
-        return _settings_page(request, w, {}, section, WebError(err.status, words, err.field, err.said), review)
 
     return submit(request, write, show_again)
