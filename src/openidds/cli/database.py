@@ -16,9 +16,25 @@ from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from openidds.db.models import User
 
 DATABASE_HELP = "The clinic database (default: $IDDS_DATABASE_URL, else a SQLite file in your user data directory)."
 DatabaseOpt = Annotated[str | None, typer.Option("--database", metavar="URL", help=DATABASE_HELP)]
+AsOpt = Annotated[str, typer.Option("--as", metavar="USERNAME", help="The login this is done as (audited as it).")]
+
+
+def acting_user(s: Session, username: str) -> User:
+    """The active login named by --as: the role matrix and the audit treat the command as done by it."""
+    from sqlalchemy import select
+
+    from openidds.db.models import User
+
+    user = s.scalars(select(User).where(User.username == username.strip(), User.active.is_(True))).first()
+    if user is None:
+        raise InputError("--as", f"no active login '{username.strip()}'")
+    return user
 
 
 def shown_url(url: str) -> str:

@@ -7,46 +7,27 @@ app's, as if that user had done it in the app. The secret URL is printed once by
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openidds.cli.app import JsonOpt, app, emit_json, guarded, whole_option
-from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import AsOpt, DatabaseOpt, acting_user
 from openidds.cli.database import open_database as _open_database
+from openidds.cli.database import say as _say
 from openidds.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from openidds.db.models import User
-
 
 feed_app = typer.Typer(help="Secret calendar feeds (iCalendar) of the clinic's visits.", no_args_is_help=True)
 app.add_typer(feed_app, name="feed")
 
-AsOpt = Annotated[str, typer.Option("--as", metavar="USERNAME", help="The clinic user who does it (audited as them).")]
 BASE_HELP = "The address the clinic's calendar apps reach the service at (the URL is printed on it)."
 BaseOpt = Annotated[str, typer.Option("--base-url", metavar="URL", help=BASE_HELP)]
 FIELD_OPTION = {"scope": "--scope", "subject_id": "--subject", "label": "--label"}
-
-
-def _say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _user(s: Session, username: str) -> User:
-    from sqlalchemy import select
-
-    from openidds.db.models import User
-
-    user = s.scalars(select(User).where(User.username == username.strip())).first()
-    if user is None or not user.active:
-        raise InputError("--as", f"no active user '{username.strip()}'")
-    return user
 
 
 def _run(database: str | None, use_case: Any) -> Any:
@@ -86,7 +67,7 @@ def feed_add(
         from openidds.service import feeds
 
         def make(s: Session) -> tuple[dict[str, Any], str]:
-            made = feeds.create_feed(s, _user(s, who), scope, subject_id, datetime.now(UTC), label)
+            made = feeds.create_feed(s, acting_user(s, who), scope, subject_id, datetime.now(UTC), label)
             return feeds.feed_json(made.feed), base_url.rstrip("/") + feeds.feed_path(made.secret)
 
         doc, url = _run(database, make)
@@ -104,7 +85,7 @@ def feed_list(who: AsOpt, database: DatabaseOpt = None, as_json: JsonOpt = False
     with guarded():
         from openidds.service import feeds
 
-        found = _run(database, lambda s: [feeds.feed_json(f) for f in feeds.visible_feeds(s, _user(s, who))])
+        found = _run(database, lambda s: [feeds.feed_json(f) for f in feeds.visible_feeds(s, acting_user(s, who))])
     if as_json:
         emit_json({"feeds": found})
         return
@@ -127,5 +108,5 @@ def feed_revoke(
         number = whole_option(feed_id, "ID", 1, 2**31 - 1)
         from openidds.service import feeds
 
-        _run(database, lambda s: feeds.revoke_feed(s, _user(s, who), number, datetime.now(UTC)).id)
+        _run(database, lambda s: feeds.revoke_feed(s, acting_user(s, who), number, datetime.now(UTC)).id)
     _say(f"Revoked calendar feed {number}: its URL answers 404 from now on.")

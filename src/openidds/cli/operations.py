@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from openidds.cli.app import JsonOpt, app, emit_json, guarded, whole_option
-from openidds.cli.database import DatabaseOpt
+from openidds.cli.database import AsOpt, DatabaseOpt, acting_user
 from openidds.cli.database import open_database as _open_database
 from openidds.cli.database import say as _say
 from openidds.errors import InputError
@@ -29,24 +29,17 @@ if TYPE_CHECKING:
 
 appointments_app = typer.Typer(help="The clinic's appointments: list, book, confirm, attend, miss, cancel.")
 app.add_typer(appointments_app, name="appointments")
-AsOpt = Annotated[str, typer.Option("--as", metavar="USERNAME", help="The login this is done as (audited as it).")]
 
 
 @contextmanager
 def _acting(database: str | None, username: str) -> Iterator[tuple[Session, User]]:
     """A writer's transaction on the clinic database, and the active login named by --as."""
-    from sqlalchemy import select
-
     from openidds.db import writers
-    from openidds.db.models import User
 
     engine = _open_database(database, create=False)
     try:
         with writers(engine)() as s, s.begin():
-            user = s.scalars(select(User).where(User.username == username.strip(), User.active.is_(True))).first()
-            if user is None:
-                raise InputError("--as", f"no active login '{username.strip()}'")
-            yield s, user
+            yield s, acting_user(s, username)
     finally:
         engine.dispose()
 
