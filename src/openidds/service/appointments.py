@@ -91,14 +91,15 @@ def window_of(s: Session, patient_id: int) -> RefillWindow | None:
     )
 
 
-def _local_day_utc(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone)
+def local_days_utc(first: date, zone: ZoneInfo, days: int = 1) -> tuple[datetime, datetime]:
+    """The UTC instants at which `days` clinic days from `first` begin and end (a DST day is 23 or 25 hours)."""
+    start = datetime.combine(first, time(0), zone)
+    end = datetime.combine(first + timedelta(days=days), time(0), zone)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _nurse_load(s: Session, user_id: int, day: date, zone: ZoneInfo, leave_out: int | None = None) -> int:
-    start, end = _local_day_utc(day, zone)
+    start, end = local_days_utc(day, zone)
     query = select(func.count(Appointment.id)).where(
         Appointment.nurse_id == user_id,
         Appointment.status.in_((*OPEN, "attended")),
@@ -119,7 +120,7 @@ def _nurse_busy(s: Session, user_id: int, day: date, zone: ZoneInfo) -> tuple[tu
 
 
 def _busy(s: Session, whose: Any, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
-    start, end = _local_day_utc(day, zone)
+    start, end = local_days_utc(day, zone)
     found = s.scalars(
         select(Appointment).where(
             whose,
@@ -347,7 +348,7 @@ def attend_refill_visit(s: Session, who: str, refill: Refill, now: datetime) -> 
     may be done before the slot): the next booked refill is then the one after it."""
     zone = ZoneInfo(current_settings(s).timezone)
     assert refill.at is not None
-    start, end = _local_day_utc(refill.at.astimezone(zone).date(), zone)
+    start, end = local_days_utc(refill.at.astimezone(zone).date(), zone)
     visit = s.scalars(
         select(Appointment)
         .where(
@@ -458,8 +459,7 @@ def calendar_between(
     zone = ZoneInfo(current_settings(s).timezone)
     if first is None:
         first = (now or datetime.now(UTC)).astimezone(zone).date()
-    start, _ = _local_day_utc(first, zone)
-    _, end = _local_day_utc(first + timedelta(days=days - 1), zone)
+    start, end = local_days_utc(first, zone, days)
     query = (
         select(Appointment, Patient)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -491,7 +491,7 @@ def sweep_missed(engine: Engine, now: datetime, limit: int = 200) -> int:
         # than a day ago, or today's before the closing time when that has passed
         local_now = now.astimezone(zone)
         cutoff_day = local_now.date() if local_now.time() >= closes else local_now.date() - timedelta(days=1)
-        _, cutoff = _local_day_utc(cutoff_day, zone)
+        _, cutoff = local_days_utc(cutoff_day, zone)
         due = list(
             s.scalars(
                 select(Appointment.id)
@@ -510,7 +510,7 @@ def sweep_missed(engine: Engine, now: datetime, limit: int = 200) -> int:
             s.refresh(found)
             if found.status not in OPEN:
                 continue
-            start, end = _local_day_utc(found.starts_at.astimezone(zone).date(), zone)
+            start, end = local_days_utc(found.starts_at.astimezone(zone).date(), zone)
             cmd = _what_happened(s, found, start, end)
             _change(s, SYSTEM, found, cmd, now)
             s.commit()

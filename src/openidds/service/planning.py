@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,14 @@ from openidds.planning import Need, NurseDay, compare, plan_cpsat, plan_greedy
 from openidds.planning import Plan as Proposal
 from openidds.service import audit, notify
 from openidds.service.access import actor_name, require, require_role
-from openidds.service.appointments import BookAppointment, book, fill_volume, scheduling_of, skills_for
+from openidds.service.appointments import (
+    BookAppointment,
+    book,
+    fill_volume,
+    local_days_utc,
+    scheduling_of,
+    skills_for,
+)
 from openidds.service.errors import NotFound
 from openidds.service.locks import lock_patient
 from openidds.service.programs import active_version
@@ -73,8 +80,7 @@ def gather(
     scheduling = scheduling_of(settings)
     calendar = ClinicCalendar(scheduling)
     zone = ZoneInfo(settings.timezone)
-    start = datetime.combine(first, time(0), zone).astimezone(UTC)
-    end = datetime.combine(first + timedelta(days=horizon), time(0), zone).astimezone(UTC)
+    start, end = local_days_utc(first, zone, horizon)
     users = {u.id: u.username for u in s.scalars(select(User))}
     booked: dict[int, list[tuple[int, str]]] = {}
     other_load: dict[tuple[int, str], int] = {}
@@ -317,8 +323,7 @@ def accept(s: Session, actor: User, plan_id: int, keys: list[str] | None, now: d
 
 def _booked_within(s: Session, patient_id: int, first: date, last: date, zone: ZoneInfo) -> str | None:
     """The day of an open refill visit the patient already has in [first, last] (another plan booked it), or None."""
-    start = datetime.combine(first, time(0), zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(0), zone).astimezone(UTC)
+    start, end = local_days_utc(first, zone, (last - first).days + 1)
     found = s.scalar(
         select(func.min(Appointment.starts_at)).where(
             Appointment.patient_id == patient_id,
