@@ -531,3 +531,19 @@ def test_the_follow_up_form_is_fitted_to_the_therapy(clinic: Clinic) -> None:
     page = nora.get(f"/patients/{pain}/follow-up").text
     assert has_id(page, "f-pain") and has_id(page, "f-odi") and "Oswestry" in page
     assert not has_id(page, "f-spasticity") and not has_id(page, "f-ashworth")
+
+
+def test_my_pump_names_the_refill_visit_once_it_is_booked(clinic: Clinic) -> None:
+    from tests.test_appointments import SCHEDULING
+
+    pid = implanted_patient(clinic)
+    r = clinic.call("PUT", "/clinic/settings", "root", json={"document": {"scheduling": SCHEDULING}, "reason": "x"})
+    assert r.status_code == 200, r.text
+    body = {"kind": "refill", "starts_at": "2027-01-05T16:00:00+00:00"}  # Tue 5 Jan 10:00 CST, in the window
+    assert clinic.call("POST", f"/patients/{pid}/appointments", "nora", json=body).status_code == 201
+    me = patient_login(clinic, pid, "jane")
+    page = me.get(f"/patients/{pid}/pump")
+    due = text_by_id(page.text, "refill-due")
+    assert "; your refill visit is booked for Tue 5 Jan 2027 10:00 CST" in due
+    visit = text_by_id(page.text, "next-booked-refill")
+    assert visit.startswith("Your next refill visit:") and "Tue 5 Jan 2027 10:00 CST" in visit

@@ -31,7 +31,7 @@ from openidds.api.schemas import Id
 from openidds.clinic.followup import FollowUpVisit
 from openidds.clinic.scales import PENN_FREQUENCY_TEXT, PENN_SEVERITY_TEXT
 from openidds.data import load_catalog, load_clinic_settings, load_library
-from openidds.db.models import FollowUp, Implant, RemoteRequest
+from openidds.db.models import FollowUp, Implant, PatientStatus, RemoteRequest
 from openidds.programs.clock import DAY_US, from_us, to_us
 from openidds.service import pathway
 from openidds.service.pump import PumpState, pump_state
@@ -155,7 +155,9 @@ def _my_pump(w: Work, patient_id: int) -> dict[str, Any]:
     pump = views.pump_now(w.s, patient_id, w.now)
     program = views.current_program(w.s, patient_id)
     warnings = _warnings(None if pump is None else pump.state)
-    return {**context, "pump": pump, "program": program, "warnings": warnings}
+    status = w.s.get(PatientStatus, patient_id)  # the next refill visit booked (the status keeps it)
+    booked = None if status is None else status.booked_refill_at
+    return {**context, "pump": pump, "program": program, "warnings": warnings, "booked_refill_at": booked}
 
 
 @router.get("/me")
